@@ -1,0 +1,1 @@
+"""Prompt texts per language, their synthesized audio, and their real durations."""

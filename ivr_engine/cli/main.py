@@ -12,6 +12,11 @@ import click
 
 # command name -> "module:attribute" of a click command or group
 COMMANDS: dict[str, str] = {
+    "validate": "ivr_engine.cli.flow:validate",
+    "flow": "ivr_engine.cli.flow:flow",
+    "prompts": "ivr_engine.cli.prompts:prompts",
+    "simulate": "ivr_engine.cli.simulate:simulate",
+    "pbx": "ivr_engine.pbx.cli:pbx",
 }
 
 

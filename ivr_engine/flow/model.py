@@ -43,10 +43,17 @@ class Node:
     id: str
     title: str = ""
     loc: SourceLocation | None = field(default=None, compare=False)
+    # Where each field's value was written ("prompt", "next", "options.2.target", ...), so
+    # diagnostics can point at the value itself rather than at the node.
+    field_locs: tuple[tuple[str, SourceLocation], ...] = field(default=(), compare=False, repr=False)
 
     def targets(self) -> tuple[str, ...]:
         """Ids of the nodes a call may go to from here, in a stable order."""
         return ()
+
+    def loc_of(self, name: str) -> SourceLocation | None:
+        """Location of field `name` as written, else of the node."""
+        return dict(self.field_locs).get(name, self.loc)
 
 
 # --- menus -------------------------------------------------------------------------------------
@@ -357,9 +364,20 @@ class Flow:
     max_depth: int | None = None  # optimizer constraint: no service deeper than this many menus
     title: str = ""
     files: tuple[str, ...] = ()  # the source files, main file first
+    # The prompt catalog (a file or a directory of *.yaml), resolved by the loader; None if none.
+    prompts: str | None = None
+    # Where each flow-wide setting was written ("start", "operator", "keys.back", ...).
+    field_locs: tuple[tuple[str, SourceLocation], ...] = field(default=(), compare=False, repr=False)
 
     def node(self, node_id: str) -> Node:
         return self.nodes[node_id]
+
+    def loc_of(self, name: str) -> SourceLocation | None:
+        """Location of setting `name` as written, else the start of the main file, if known."""
+        found = dict(self.field_locs).get(name)
+        if found is None and self.files:
+            return SourceLocation(self.files[0], 1, 1)
+        return found
 
     def menus(self) -> list[Menu]:
         return [n for n in self.nodes.values() if isinstance(n, Menu)]

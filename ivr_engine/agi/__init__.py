@@ -1,0 +1,1 @@
+"""FastAGI: sans-I/O protocol (protocol.py), typed commands (commands.py), asyncio server."""

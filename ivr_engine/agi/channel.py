@@ -1,0 +1,164 @@
+"""The runtime's Channel over a FastAGI session: how a flow step becomes Asterisk commands."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import structlog
+
+from ivr_engine.agi.errors import AGICommandFailed, AGIHangup
+from ivr_engine.agi.server import AGISession
+from ivr_engine.prompts.clip import Clip
+from ivr_engine.runtime.channel import CallerHangup, CallInfo, QueueRequest, Recording
+
+# A call may wait this long in a queue when the flow sets no queue timeout.
+QUEUE_WAIT_LIMIT = 4 * 3600.0
+# Slack on top of what a command needs by itself (a clip's length, a dial timeout) before we
+# decide Asterisk stopped answering.
+COMMAND_SLACK = 10.0
+
+logger = structlog.get_logger(__name__)
+
+
+def call_info(session: AGISession) -> CallInfo:
+    request = session.request
+    variables = {f"arg_{i}": value for i, value in enumerate(request.args, start=1)}
+    return CallInfo(
+        call_id=request.uniqueid or request.channel or "unknown",
+        caller=request.callerid,
+        caller_name=request.calleridname,
+        dialed=request.dnid,
+        language=request.language,
+        variables=variables,
+    )
+
+
+class AGIChannel:
+    """Maps each Channel operation to one or a few AGI commands.
+
+    Any AGIHangup (511, HANGUP, the connection gone) becomes the runtime's CallerHangup, so the
+    runtime has one way to learn that the caller left, whatever the channel.
+    """
+
+    def __init__(
+        self, session: AGISession, *, recordings_dir: str = "/var/spool/asterisk/ivr"
+    ) -> None:
+        self.session = session
+        self.info = call_info(session)
+        self._recordings_dir = recordings_dir.rstrip("/")
+        self._log = logger.bind(call_id=self.info.call_id, caller=self.info.caller)
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    def _check(self) -> None:
+        if self.session.hungup:
+            raise CallerHangup()
+
+    async def play(self, clips: Sequence[Clip], escape_digits: str) -> str | None:
+        for clip in clips:
+            self._check()
+            try:
+                played = await self.session.stream_file(
+                    clip.sound, escape_digits, timeout=clip.duration + COMMAND_SLACK
+                )
+            except AGIHangup:
+                raise CallerHangup() from None
+            except AGICommandFailed:
+                # result=-1 is both "no such file" and "hung up"; only the latter ends the call.
+                self._check()
+                self._log.error("prompt.missing_audio", sound=clip.sound, prompt=clip.prompt_id)
+                continue
+            if played.key is not None:
+                return played.key
+        return None
+
+    async def wait_digit(self, timeout: float) -> str | None:
+        self._check()
+        try:
+            return await self.session.wait_for_digit(max(int(timeout * 1000), 0))
+        except (AGIHangup, AGICommandFailed):
+            raise CallerHangup() from None
+
+    async def set_variable(self, name: str, value: str) -> None:
+        self._check()
+        try:
+            await self.session.set_variable(name, value)
+        except AGIHangup:
+            raise CallerHangup() from None
+
+    async def set_language(self, language: str) -> None:
+        await self.set_variable("CHANNEL(language)", language)
+
+    async def queue(self, request: QueueRequest) -> str:
+        await self.set_variable("QUEUE_PRIO", str(request.priority))
+        if request.skills:
+            await self.set_variable("IVR_SKILLS", "&".join(request.skills))
+        wait = request.timeout if request.timeout is not None else QUEUE_WAIT_LIMIT
+        timeout_arg = str(int(request.timeout)) if request.timeout is not None else ""
+        try:
+            await self.session.exec(
+                "Queue",
+                request.queue,
+                self._queue_options,
+                "",
+                "",
+                timeout_arg,
+                timeout=wait + COMMAND_SLACK,
+            )
+        except AGIHangup:
+            pass  # the caller left during the queue call; the variables below still tell how
+        # GET VARIABLE works on a dead channel too (res_agi.c), so the outcome is known either way.
+        member = await self._variable("MEMBERINTERFACE")
+        if member:
+            return "ANSWERED"
+        status = await self._variable("QUEUESTATUS")
+        if status:
+            return status
+        return "HANGUP" if self.session.hungup else "UNKNOWN"
+
+    async def _variable(self, name: str) -> str | None:
+        try:
+            return await self.session.get_variable(name)
+        except AGIHangup:
+            return None
+
+    async def dial(self, destination: str, timeout: float) -> str:
+        try:
+            await self.session.exec(
+                "Dial", destination, str(int(timeout)), timeout=timeout + COMMAND_SLACK
+            )
+        except AGIHangup:
+            pass
+        status = await self._variable("DIALSTATUS")
+        if status:
+            return status
+        raise CallerHangup()
+
+    async def record(self, path: str, max_seconds: int, beep: bool = True) -> Recording:
+        self._check()
+        target = f"{self._recordings_dir}/{path.lstrip('/')}"
+        try:
+            result = await self.session.record_file(
+                target,
+                "wav",
+                "#",
+                max_seconds * 1000,
+                beep=beep,
+                silence_s=5,
+                timeout=max_seconds + COMMAND_SLACK,
+            )
+        except AGIHangup:
+            raise CallerHangup() from None
+        return Recording(
+            path=f"{target}.wav", seconds=result.endpos / 8000, ended_by=result.ended_by
+        )
+
+    async def hangup(self) -> None:
+        if self.session.hungup:
+            return
+        try:
+            await self.session.hangup()
+        except AGIHangup:
+            pass

@@ -1,0 +1,119 @@
+"""The flows a running service answers with, and their safe hot reload.
+
+A flow is reloaded when one of its files (the flow, its includes, its prompt texts) changes on
+disk or the manifest of built audio changes. The new version replaces the old one only when it
+loads and validates without errors: a bad edit is logged with every diagnostic and the good flow
+keeps serving. Calls already running keep the flow object they started with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+
+from ivr_engine.flow.diagnostics import Diagnostic, FlowError
+from ivr_engine.flow.loader import load_flow
+from ivr_engine.flow.model import Flow, SourceLocation
+from ivr_engine.flow.validate import load_catalog
+from ivr_engine.prompts.manifest import Manifest, ManifestError
+from ivr_engine.runtime.prompt_source import CatalogPrompts
+
+DEFAULT_SCRIPT = "default"
+logger = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedFlow:
+    name: str
+    flow: Flow
+    prompts: CatalogPrompts
+    stamps: Mapping[Path, float | None]  # file -> mtime when loaded (None: did not exist)
+
+
+def _stamp(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime_ns / 1e9
+    except OSError:
+        return None
+
+
+def _watched_files(flow: Flow, manifest_path: Path) -> list[Path]:
+    files = [Path(f) for f in flow.files]
+    if flow.prompts:
+        prompts = Path(flow.prompts)
+        files.extend(sorted(prompts.glob("*.yaml")) if prompts.is_dir() else [prompts])
+    files.append(manifest_path)
+    return files
+
+
+def load_one(name: str, path: Path, manifest_path: Path) -> LoadedFlow:
+    """Raises FlowError with every error (a malformed manifest is one too)."""
+    flow = load_flow(path)
+    catalog = load_catalog(flow)
+    if catalog is None:
+        where = flow.loc_of("prompts") or SourceLocation(str(path), 1, 1)
+        raise FlowError([Diagnostic(where, "the flow names no prompt texts")])
+    try:
+        manifest = Manifest.load(manifest_path)
+    except ManifestError as exc:
+        raise FlowError([Diagnostic(SourceLocation(str(manifest_path), 1, 1), str(exc))]) from None
+    stamps = {file: _stamp(file) for file in _watched_files(flow, manifest_path)}
+    return LoadedFlow(name, flow, CatalogPrompts(catalog, manifest), stamps)
+
+
+class FlowLibrary:
+    """AGI script name -> the flow in service; unknown names get the "default" flow."""
+
+    def __init__(self, scripts: Mapping[str, Path], audio_dir: Path) -> None:
+        self._paths = dict(scripts)
+        self._manifest_path = audio_dir / "manifest.json"
+        self._loaded: dict[str, LoadedFlow] = {}
+
+    def load_all(self) -> None:
+        """At start-up every flow must load: a service that cannot serve its flows must not start."""
+        problems: list[Diagnostic] = []
+        for name, path in self._paths.items():
+            try:
+                self._loaded[name] = load_one(name, path, self._manifest_path)
+            except FlowError as exc:
+                problems.extend(exc.diagnostics)
+        if DEFAULT_SCRIPT not in self._paths:
+            problems.append(Diagnostic(SourceLocation("<config>", 1, 1), "no 'default' flow configured"))
+        if problems:
+            raise FlowError(problems)
+
+    def get(self, script: str | None) -> LoadedFlow:
+        name = (script or DEFAULT_SCRIPT).strip("/")
+        return self._loaded.get(name) or self._loaded[DEFAULT_SCRIPT]
+
+    def names(self) -> Iterable[str]:
+        return self._loaded.keys()
+
+    def flows(self) -> dict[str, Flow]:
+        return {name: loaded.flow for name, loaded in self._loaded.items()}
+
+    def reload_changed(self) -> list[tuple[str, list[Diagnostic]]]:
+        """Reload flows whose files changed; returns (name, errors) for each reload attempted."""
+        attempts: list[tuple[str, list[Diagnostic]]] = []
+        for name, loaded in list(self._loaded.items()):
+            if all(_stamp(file) == when for file, when in loaded.stamps.items()):
+                continue
+            log = logger.bind(flow=name, path=str(self._paths[name]))
+            try:
+                fresh = load_one(name, self._paths[name], self._manifest_path)
+            except FlowError as exc:
+                for diagnostic in exc.diagnostics:
+                    log.error("flow.reload_rejected", diagnostic=str(diagnostic))
+                # Remember the bad files' stamps so the same bad edit is not reported every poll.
+                self._loaded[name] = LoadedFlow(
+                    name, loaded.flow, loaded.prompts, {f: _stamp(f) for f in loaded.stamps}
+                )
+                attempts.append((name, list(exc.diagnostics)))
+                continue
+            self._loaded[name] = fresh
+            log.info("flow.reloaded", version=fresh.flow.version)
+            attempts.append((name, []))
+        return attempts

@@ -1,0 +1,345 @@
+"""Order-preserving interval dynamic program that lays out menus.
+
+Free units (a service, or a keep-together group of services) are sorted by popularity. A menu
+covers a contiguous run of units and splits it into contiguous runs, one per option in play
+order; a run of one unit is that service, a longer run a generated "more options" submenu.
+
+Why it decomposes: in a menu covering units s..j, the clip of the option whose run starts at
+unit x is heard by every caller of units x..j (and by callers of fixed children played later),
+so a menu's cost is a sum of per-option terms that depend only on the run, the menu's end j,
+and (for kept menus with fixed children) the slot. V[q, s] = cheapest way to place units s..j
+in slots q.. of a menu ending at j.
+
+Kept menus ("skeleton": ancestors of fixed nodes, and the root) have slots in key order: fixed
+children at their keys, open keys for free runs, and kept submenus that may absorb a run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from ivr_engine.optimizer.cost import CostParams
+from ivr_engine.optimizer.tree import MenuTree, Node, Option, Service
+
+INF = float("inf")
+SKIP = -1  # open slot left unused / kept submenu given no free units
+INLINE = -2  # keep-together group played as consecutive options of this menu
+
+
+@dataclass(frozen=True)
+class Unit:
+    """What the program places as one piece: a service, or a group sharing a parent."""
+
+    services: tuple[Service, ...]  # a group's members in the order they are played
+    masses: tuple[float, ...]
+    group: bool
+    pinned: frozenset[str]  # pinned keys of the members
+
+    @property
+    def mass(self) -> float:
+        return sum(self.masses)
+
+
+def make_unit(members: Sequence[Service], p: dict[str, float], params: CostParams, pinned: dict[str, str], group: bool) -> Unit:
+    # Smith's rule: ordering options by mass / clip seconds minimises the clip time heard
+    ordered = sorted(members, key=lambda s: (-p[s.id] / params.option_seconds(s.prompt), s.id))
+    return Unit(
+        services=tuple(ordered),
+        masses=tuple(p[s.id] for s in ordered),
+        group=group,
+        pinned=frozenset(pinned[s.id] for s in ordered if s.id in pinned),
+    )
+
+
+@dataclass
+class Slot:
+    key: str
+    kind: Literal["open", "fixed", "skeleton"]
+    seconds: float = 0.0  # the child's option clip plus the pause
+    mass: float = 0.0  # callers whose service lies under a fixed child / kept submenu's fixed part
+    internal: float = 0.0  # caller-seconds spent inside a fixed child after choosing it
+    node: Node | None = None
+    menu: KeptMenu | None = None
+
+
+@dataclass
+class KeptMenu:
+    """A menu that keeps its id and path; free units may fill its open keys."""
+
+    menu: MenuTree
+    level: int  # keypresses to reach its options' services (root = 1)
+    slots: list[Slot]
+    a: float  # fixed cost of this level
+    suffix_mass: list[float] = field(default_factory=list)  # fixed mass at slots q..
+    full: np.ndarray | None = None  # cost over free units s..e (same units as the planner)
+    empty: float = INF  # cost with no free units
+
+    def __post_init__(self) -> None:
+        self.suffix_mass = [0.0] * (len(self.slots) + 1)
+        for q in range(len(self.slots) - 1, -1, -1):
+            self.suffix_mass[q] = self.suffix_mass[q + 1] + self.slots[q].mass
+
+    @property
+    def forbidden(self) -> frozenset[str]:
+        return frozenset(slot.key for slot in self.slots if slot.kind != "open")
+
+
+@dataclass
+class Entry:
+    """An option of a menu under construction."""
+
+    node: Node
+    mass: float
+    seconds: float
+    key: str | None  # kept key of a fixed child, else None
+
+
+def synthetic_id(prefix: str, leaf_ids: Sequence[str]) -> str:
+    # content-derived ids stay the same across releases when a group's content does not change
+    digest = hashlib.sha1("\x1f".join(sorted(leaf_ids)).encode()).hexdigest()[:10]
+    return f"{prefix}-{digest}"
+
+
+class Planner:
+    def __init__(self, units: Sequence[Unit], params: CostParams, breadth: int, keys: str, max_depth: int | None, pinned: dict[str, str]):
+        self.units = list(units)
+        self.params = params
+        self.k = breadth
+        self.keys = keys
+        self.max_depth = max_depth
+        self.pinned = pinned
+        n = self.n = len(self.units)
+        self.cum = np.concatenate([[0.0], np.cumsum([u.mass for u in self.units])])
+        self.own = np.array([INF if u.group else params.option_seconds(u.services[0].prompt) for u in self.units])
+        self.group_seconds = params.option_seconds(params.group_prompt)
+        self.a_syn = params.level_overhead + params.synthetic_header
+        # group played inline: sum_t clip_t * (members t..) + (sum_t clip_t) * (callers after it)
+        self.inline_fixed = np.zeros(n)
+        self.inline_seconds = np.zeros(n)
+        for x, unit in enumerate(self.units):
+            if unit.group:
+                suffix = np.cumsum(unit.masses[::-1])[::-1]
+                clips = np.array([params.option_seconds(s.prompt) for s in unit.services])
+                self.inline_fixed[x] = float(clips @ suffix)
+                self.inline_seconds[x] = float(clips.sum())
+        self.group_menu = self.a_syn * np.array([u.mass for u in self.units]) + self.inline_fixed
+        # layers[d]: generated menus whose services are at most d levels below their parent
+        # (None = depth unlimited, one self-referencing table)
+        self.layers: dict[int, tuple[np.ndarray, np.ndarray, list[np.ndarray]]] = {}
+        if max_depth is None:
+            self._fill_layer(0, sub_layer=0)
+        else:
+            for d in range(1, max(1, max_depth - 1) + 1):
+                self._fill_layer(d, sub_layer=d - 1 if d >= 2 else None)
+
+    # --- generated menus --------------------------------------------------------------------
+
+    def _layer_for(self, depth_left: int | None) -> int | None:
+        """Table for a generated submenu with `depth_left` levels of room (None: unlimited)."""
+        if self.max_depth is None:
+            return 0
+        if depth_left is None or depth_left < 1:
+            return None
+        return min(depth_left, max(self.layers))
+
+    def _candidates(self, s: int, j: int, heard: float, sub: int | None, direct_ok: bool, forbidden: frozenset[str]) -> np.ndarray:
+        """Cost of the option whose run is s..e, for e = s..j, heard by `heard` mass."""
+        cand = np.full(j - s + 1, INF)
+        unit = self.units[s]
+        if unit.group:
+            if sub is not None:
+                cand[0] = self.group_seconds * heard + self.group_menu[s]
+        elif direct_ok and not (unit.pinned & forbidden):
+            cand[0] = self.own[s] * heard
+        if sub is not None and j > s:
+            cand[1:] = self.group_seconds * heard + self.layers[sub][0][s, s + 1 : j + 1]
+        return cand
+
+    def _inline(self, s: int, j: int, extra_mass: float) -> float:
+        after = self.cum[j + 1] - self.cum[s + 1] + extra_mass
+        return float(self.inline_fixed[s] + self.inline_seconds[s] * after)
+
+    def _fill_layer(self, d: int, sub_layer: int | None) -> None:
+        n, k = self.n, self.k
+        F = np.full((n, n), INF)
+        arg_first = np.full((n, n), SKIP, dtype=np.int32)
+        arg_rest: list[np.ndarray] = []
+        self.layers[d] = (F, arg_first, arg_rest)
+        for j in range(n):
+            V = np.full((k + 1, j + 2), INF)
+            V[:, j + 1] = 0.0
+            arg = np.full((k, j + 1), SKIP, dtype=np.int32)
+            for s in range(j, -1, -1):
+                P = self.cum[j + 1] - self.cum[s]
+                # in the unlimited table the run s..j itself is not known yet: filled below
+                cand = self._candidates(s, j, P, sub_layer, True, frozenset())
+                if j > s:
+                    # a menu needs at least two options, so its first run stops before j
+                    total = cand[:-1] + V[1, s + 1 : j + 1]
+                    e = int(np.argmin(total))
+                    F[s, j] = self.a_syn * P + total[e]
+                    arg_first[s, j] = s + e
+                    if sub_layer == d:
+                        cand[-1] = self.group_seconds * P + F[s, j]
+                M = cand[None, :] + V[1 : k + 1, s + 1 : j + 2]
+                best = M.argmin(axis=1)
+                V[:k, s] = M[np.arange(k), best]
+                arg[:, s] = s + best
+                unit = self.units[s]
+                if unit.group and len(unit.services) <= k:
+                    m = len(unit.services)
+                    inline = self._inline(s, j, 0.0)
+                    for q in range(k - m + 1):
+                        if inline + V[q + m, s + 1] < V[q, s]:
+                            V[q, s] = inline + V[q + m, s + 1]
+                            arg[q, s] = INLINE
+            arg_rest.append(arg)
+
+    # --- kept menus -------------------------------------------------------------------------
+
+    def fill_kept(self, menu: KeptMenu, only_full: bool) -> None:
+        """Cost of `menu` over every run s..e of free units (root: only the whole run)."""
+        n = self.n
+        menu.full = np.full((n, n), INF)
+        V, _ = self._kept_pass(menu, -1, record=False)
+        menu.empty = menu.a * menu.suffix_mass[0] + V[0, 0]
+        for j in ([n - 1] if only_full and n else range(n)):
+            V, _ = self._kept_pass(menu, j, record=False)
+            P = self.cum[j + 1] - self.cum[: j + 1]
+            menu.full[: j + 1, j] = menu.a * (P + menu.suffix_mass[0]) + V[0, : j + 1]
+
+    def _kept_pass(self, menu: KeptMenu, j: int, record: bool) -> tuple[np.ndarray, np.ndarray]:
+        Q = len(menu.slots)
+        V = np.full((Q + 1, j + 2), INF)
+        V[Q, j + 1] = 0.0
+        arg = np.full((Q, j + 2), SKIP, dtype=np.int32)
+        depth_left = None if self.max_depth is None else self.max_depth - menu.level
+        direct_ok = self.max_depth is None or menu.level <= self.max_depth
+        sub = self._layer_for(depth_left)
+        forbidden = menu.forbidden
+        for s in range(j + 1, -1, -1):
+            P = self.cum[j + 1] - self.cum[s]
+            for q in range(Q - 1, -1, -1):
+                slot = menu.slots[q]
+                heard = P + menu.suffix_mass[q]
+                if slot.kind == "fixed":
+                    V[q, s] = slot.seconds * heard + slot.internal + V[q + 1, s]
+                    continue
+                if slot.kind == "skeleton":
+                    assert slot.menu is not None and slot.menu.full is not None
+                    best, choice = slot.menu.empty + V[q + 1, s], SKIP
+                    if s <= j:
+                        total = slot.menu.full[s, s : j + 1] + V[q + 1, s + 1 : j + 2]
+                        e = int(np.argmin(total))
+                        if total[e] < best:
+                            best, choice = float(total[e]), s + e
+                    V[q, s] = slot.seconds * heard + best
+                    arg[q, s] = choice
+                    continue
+                best, choice = V[q + 1, s], SKIP
+                if s <= j:
+                    total = self._candidates(s, j, heard, sub, direct_ok, forbidden) + V[q + 1, s + 1 : j + 2]
+                    e = int(np.argmin(total))
+                    if total[e] < best:
+                        best, choice = float(total[e]), s + e
+                    unit = self.units[s]
+                    m = len(unit.services)
+                    run = menu.slots[q : q + m]
+                    if unit.group and direct_ok and len(run) == m and all(x.kind == "open" for x in run) and not (unit.pinned & forbidden):
+                        inline = self._inline(s, j, menu.suffix_mass[q]) + V[q + m, s + 1]
+                        if inline < best:
+                            best, choice = inline, INLINE
+                V[q, s] = best
+                arg[q, s] = choice
+        return V, arg
+
+    # --- building the tree ------------------------------------------------------------------
+
+    def _unit_entries(self, s: int, e: int, sub: int | None) -> list[Entry]:
+        if e == INLINE:
+            unit = self.units[s]
+            return [Entry(svc, m, self.params.option_seconds(svc.prompt), None) for svc, m in zip(unit.services, unit.masses)]
+        if e == s:
+            unit = self.units[s]
+            if unit.group:
+                members = self._unit_entries(s, INLINE, sub)
+                node = self._menu(synthetic_id("group", [svc.id for svc in unit.services]), members)
+                return [Entry(node, unit.mass, self.group_seconds, None)]
+            svc = unit.services[0]
+            return [Entry(svc, unit.mass, self.params.option_seconds(svc.prompt), None)]
+        assert sub is not None
+        node = self.build_generated(sub, s, e)
+        return [Entry(node, float(self.cum[e + 1] - self.cum[s]), self.group_seconds, None)]
+
+    def build_generated(self, d: int, s: int, j: int) -> MenuTree:
+        F, arg_first, arg_rest = self.layers[d]
+        sub = 0 if self.max_depth is None else (d - 1 if d >= 2 else None)
+        entries: list[Entry] = []
+        e = int(arg_first[s, j])
+        entries += self._unit_entries(s, e, sub)
+        x, q = e + 1, 1
+        while x <= j:
+            choice = int(arg_rest[j][q, x])
+            entries += self._unit_entries(x, choice, sub)
+            q += len(self.units[x].services) if choice == INLINE else 1
+            x = x + 1 if choice == INLINE else choice + 1
+        leaf_ids = [svc.id for u in self.units[s : j + 1] for svc in u.services]
+        return self._menu(synthetic_id("auto", leaf_ids), entries)
+
+    def _menu(self, menu_id: str, entries: list[Entry]) -> MenuTree:
+        return MenuTree(
+            id=menu_id,
+            header=self.params.synthetic_header,
+            options=arrange(entries, self.keys, self.pinned),
+            prompt=self.params.group_prompt,
+            synthetic=True,
+        )
+
+    def build_kept(self, menu: KeptMenu, s: int, j: int) -> MenuTree:
+        """The kept menu holding free units s..j (s > j: none)."""
+        V, arg = self._kept_pass(menu, j, record=True)
+        depth_left = None if self.max_depth is None else self.max_depth - menu.level
+        sub = self._layer_for(depth_left)
+        entries: list[Entry] = []
+        q = 0
+        while q < len(menu.slots):
+            slot = menu.slots[q]
+            choice = int(arg[q, s]) if s <= j + 1 else SKIP
+            if slot.kind == "fixed":
+                assert slot.node is not None
+                entries.append(Entry(slot.node, slot.mass, slot.seconds, slot.key))
+            elif slot.kind == "skeleton":
+                assert slot.menu is not None
+                child = self.build_kept(slot.menu, s, choice) if choice != SKIP else self.build_kept(slot.menu, 0, -1)
+                free = float(self.cum[choice + 1] - self.cum[s]) if choice != SKIP else 0.0
+                entries.append(Entry(child, slot.mass + free, slot.seconds, slot.key))
+                if choice != SKIP:
+                    s = choice + 1
+            elif choice != SKIP:
+                entries += self._unit_entries(s, choice, sub)
+                if choice == INLINE:
+                    q += len(self.units[s].services) - 1
+                    s += 1
+                else:
+                    s = choice + 1
+            q += 1
+        return MenuTree(id=menu.menu.id, header=menu.menu.header, options=arrange(entries, self.keys, self.pinned), prompt=menu.menu.prompt, synthetic=menu.menu.synthetic)
+
+
+def arrange(entries: list[Entry], keys: str, pinned: dict[str, str]) -> tuple[Option, ...]:
+    """Keys and play order: fixed children keep their keys, pinned ones get theirs, the rest take
+    the lowest free keys by mass per clip second (Smith's rule); options play in key order."""
+    taken = {e.key for e in entries if e.key is not None} | {pinned[e.node.id] for e in entries if e.key is None and e.node.id in pinned}
+    free_keys = iter(k for k in keys if k not in taken)
+    options: list[Option] = []
+    free = sorted((e for e in entries if e.key is None), key=lambda e: -e.mass / e.seconds if e.seconds > 0 else -INF)
+    for entry in free:
+        key = pinned.get(entry.node.id) or next(free_keys)
+        options.append(Option(key, entry.node))
+    options += [Option(e.key, e.node) for e in entries if e.key is not None]
+    return tuple(sorted(options, key=lambda o: o.key))

@@ -1,0 +1,92 @@
+"""The analyst dashboard: a read-only Starlette app over the statistics store and the live calls.
+
+Served by uvicorn from `ivr serve`. Every page draws from the same JSON API that outside tools use,
+so what an analyst sees and what a script reads cannot disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from prometheus_client import CollectorRegistry
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from ivr_engine.config import ConfigError, WebSettings
+from ivr_engine.flow.model import Flow
+from ivr_engine.metrics import LiveCalls
+from ivr_engine.web import live, login, stats_api, stats_pages
+from ivr_engine.web.auth import TokenCheck, TokenGate
+from ivr_engine.web.headers import SecurityHeaders
+from ivr_engine.web.health import HealthCheck, health_endpoint, metrics_endpoint
+from ivr_engine.web.templating import STATIC_DIR, templates
+
+
+def _public_paths(settings: WebSettings) -> Callable[[str], bool]:
+    always = {"/healthz", "/login"} | ({"/metrics"} if settings.metrics_public else set())
+
+    def public(path: str) -> bool:
+        return path in always or path.startswith("/static/")
+
+    return public
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Tools get the reason as JSON, people an error page; both name what was wrong."""
+    assert isinstance(exc, HTTPException)
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+    heading = "Not found" if exc.status_code == 404 else "Cannot show this page"
+    return templates.TemplateResponse(
+        request, "error.html", {"heading": heading, "message": exc.detail}, status_code=exc.status_code
+    )
+
+
+def create_app(
+    settings: WebSettings,
+    *,
+    stats_store: object,
+    flows: Mapping[str, Flow],
+    registry: CollectorRegistry,
+    live_calls: LiveCalls,
+    checks: Mapping[str, HealthCheck] | None = None,
+) -> Starlette:
+    """The dashboard app.
+
+    `flows` maps flow id to the flow in service and is read on every request, so a dict the
+    service updates on hot reload is seen at once. `checks` are the components /healthz reports.
+    Raises ConfigError when no token is set: the dashboard never runs open.
+    """
+    if not settings.token:
+        raise ConfigError("IVR_WEB_TOKEN is not set: the dashboard needs a login token")
+    routes = [
+        Route("/healthz", health_endpoint(checks or {}), name="healthz"),
+        Route("/metrics", metrics_endpoint(registry), name="metrics"),
+        Route("/login", login.login_form, methods=["GET"], name="login_form"),
+        Route("/login", login.login, methods=["POST"], name="login"),
+        Route("/logout", login.logout, methods=["POST"], name="logout"),
+        Route("/live", live.live_page, name="live_page"),
+        Route("/api/live", live.api_live, name="api_live"),
+        *stats_pages.routes,
+        *stats_api.routes,
+        Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
+    ]
+    token_check = TokenCheck(settings.token)
+    app = Starlette(
+        routes=routes,
+        exception_handlers={HTTPException: _http_error},
+        middleware=[
+            Middleware(SecurityHeaders),
+            Middleware(TokenGate, check=token_check, public=_public_paths(settings)),
+        ],
+    )
+    app.state.token_check = token_check
+    app.state.stats_store = stats_store
+    app.state.flows = flows
+    app.state.live_calls = live_calls
+    return app

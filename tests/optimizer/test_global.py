@@ -1,0 +1,224 @@
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from optimizer_brute import brute_force_cost, canonical_tree, flat_tree
+
+from ivr_engine.optimizer import (
+    Constraints,
+    CostParams,
+    InfeasibleError,
+    MenuTree,
+    Service,
+    TreeError,
+    check_tree,
+    evaluate,
+    leaf_paths,
+    optimize,
+    violations,
+    walk,
+)
+from ivr_engine.optimizer.global_tree import check_constraints, layout
+
+PARAMS = CostParams()
+
+
+def zipf(ids: list[str], s: float, seed: int) -> dict[str, float]:
+    shuffled = list(ids)
+    random.Random(seed).shuffle(shuffled)
+    return {leaf: 1.0 / (rank + 1) ** s for rank, leaf in enumerate(shuffled)}
+
+
+def small_instance(draw: st.DrawFn, max_n: int) -> tuple[list[Service], dict[str, float]]:
+    n = draw(st.integers(min_value=1, max_value=max_n))
+    clips = draw(st.lists(st.sampled_from([1.0, 1.5, 2.0, 2.5, 3.0]), min_size=n, max_size=n))
+    weights = draw(st.lists(st.floats(min_value=0.01, max_value=1.0), min_size=n, max_size=n))
+    leaves = [Service(f"s{i}", clip) for i, clip in enumerate(clips)]
+    return leaves, {leaf.id: w / sum(weights) for leaf, w in zip(leaves, weights)}
+
+
+@st.composite
+def small_problems(draw: st.DrawFn) -> tuple[list[Service], dict[str, float], int]:
+    leaves, p = small_instance(draw, 6)
+    return leaves, p, draw(st.integers(min_value=2, max_value=4))
+
+
+@settings(max_examples=60, deadline=None)
+@given(small_problems())
+def test_matches_brute_force_on_small_trees(problem: tuple[list[Service], dict[str, float], int]) -> None:
+    leaves, p, k = problem
+    tree = flat_tree(leaves)
+    found = evaluate(layout(tree, p, PARAMS, Constraints(breadth=k)), p, PARAMS).expected_time
+    exact = brute_force_cost(leaves, p, PARAMS, tree.header, k)
+    # the interval program is exact over trees whose menus hold consecutive runs of the
+    # popularity order; polishing can only improve on that
+    assert found <= brute_force_cost(leaves, p, PARAMS, tree.header, k, order_preserving=True) + 1e-9
+    assert exact - 1e-9 <= found <= exact * 1.03
+
+
+def test_equals_brute_force_at_seven_leaves() -> None:
+    leaves = [Service(f"s{i}", 2.0) for i in range(7)]
+    p = {leaf.id: 1.0 / (i + 1) for i, leaf in enumerate(leaves)}
+    total = sum(p.values())
+    p = {i: w / total for i, w in p.items()}
+    for k in (3, 4):
+        tree = flat_tree(leaves)
+        result = optimize(tree, p, PARAMS, Constraints(breadth=k))
+        assert result.after.expected_time == pytest.approx(brute_force_cost(leaves, p, PARAMS, tree.header, k))
+
+
+def test_zipf_sixty_leaves_is_within_eight_percent_of_the_bound() -> None:
+    leaves = [Service(f"svc{i:02d}", 2.0) for i in range(60)]
+    p = zipf([leaf.id for leaf in leaves], 1.0, seed=3)
+    result = optimize(canonical_tree(leaves, 4), p, PARAMS)
+    assert result.applied
+    assert result.ratio <= 1.08
+    assert result.after.expected_time < result.before.expected_time
+    assert result.after.within_two_levels > result.before.within_two_levels
+
+
+@st.composite
+def trees(draw: st.DrawFn) -> tuple[MenuTree, dict[str, float]]:
+    n = draw(st.integers(min_value=2, max_value=24))
+    clips = draw(st.lists(st.floats(min_value=0.8, max_value=3.5), min_size=n, max_size=n))
+    leaves = [Service(f"s{i}", clip) for i, clip in enumerate(clips)]
+    tree = canonical_tree(leaves, draw(st.integers(min_value=2, max_value=5)))
+    weights = draw(st.lists(st.floats(min_value=0.0, max_value=1.0), min_size=n, max_size=n))
+    assume(sum(weights) > 0)
+    return tree, {leaf.id: w for leaf, w in zip(leaves, weights)}
+
+
+@settings(max_examples=40, deadline=None)
+@given(trees(), st.integers(min_value=2, max_value=9), st.none() | st.integers(min_value=2, max_value=4))
+def test_never_drops_or_duplicates_a_service(problem: tuple[MenuTree, dict[str, float]], breadth: int, max_depth: int | None) -> None:
+    tree, p = problem
+    constraints = Constraints(breadth=breadth, max_depth=max_depth)
+    try:
+        result = optimize(tree, p, PARAMS, constraints)
+    except InfeasibleError:
+        assert max_depth is not None and breadth**max_depth < len(leaf_paths(tree))
+        return
+    check_tree(result.tree)  # ids unique: nothing duplicated
+    assert sorted(leaf_paths(result.tree)) == sorted(leaf_paths(tree))
+    assert violations(result.tree, constraints, tree) == []
+    if not violations(tree, constraints, tree):
+        # a current tree that breaks the constraints (too wide, too deep) must change anyway
+        assert result.after.expected_time <= result.before.expected_time + 1e-9
+    assert result.bound <= result.after.expected_time + 1e-9
+
+
+@st.composite
+def constrained(draw: st.DrawFn) -> tuple[MenuTree, dict[str, float], Constraints]:
+    tree, p = draw(trees())
+    node_ids = [node.id for _, node in walk(tree) if node is not tree]
+    leaf_ids = sorted(leaf_paths(tree))
+    fixed = draw(st.sets(st.sampled_from(node_ids), max_size=3))
+    pinned_ids = draw(st.lists(st.sampled_from(leaf_ids), max_size=3, unique=True))
+    keys = draw(st.lists(st.sampled_from("123456789"), min_size=len(pinned_ids), max_size=len(pinned_ids), unique=True))
+    group = draw(st.sets(st.sampled_from(leaf_ids), max_size=3))
+    constraints = Constraints(
+        pinned_keys=dict(zip(pinned_ids, keys)),
+        together=(frozenset(group),) if len(group) >= 2 else (),
+        fixed=frozenset(fixed),
+        max_depth=draw(st.none() | st.integers(min_value=2, max_value=5)),
+        breadth=draw(st.none() | st.integers(min_value=3, max_value=9)),
+    )
+    try:
+        check_constraints(tree, constraints)
+    except TreeError:
+        assume(False)
+    return tree, p, constraints
+
+
+@settings(max_examples=80, deadline=None)
+@given(constrained(), st.none() | st.integers(min_value=0, max_value=5))
+def test_always_respects_constraints(problem: tuple[MenuTree, dict[str, float], Constraints], max_churn: int | None) -> None:
+    tree, p, constraints = problem
+    try:
+        result = optimize(tree, p, PARAMS, constraints, max_churn=max_churn)
+    except InfeasibleError:
+        return
+    assert violations(result.tree, constraints, tree) == []
+    assert sorted(leaf_paths(result.tree)) == sorted(leaf_paths(tree))
+    if max_churn is not None and not violations(tree, constraints, tree):
+        assert len(result.changed_paths) <= max_churn
+
+
+def hotline() -> tuple[MenuTree, dict[str, float]]:
+    leaves = [Service(f"svc{i:02d}", 2.0) for i in range(30)]
+    return canonical_tree(leaves, 4), zipf([leaf.id for leaf in leaves], 1.0, seed=11)
+
+
+def test_fixed_service_pinned_key_and_group() -> None:
+    tree, p = hotline()
+    where = leaf_paths(tree)
+    popular = max(p, key=p.__getitem__)
+    rare = sorted(p, key=p.__getitem__)[:3]
+    constraints = Constraints(pinned_keys={popular: "9"}, fixed=frozenset({"svc05"}), together=(frozenset(rare),))
+    result = optimize(tree, p, PARAMS, constraints)
+    new = leaf_paths(result.tree)
+    assert new["svc05"] == where["svc05"]
+    assert new[popular][-1] == "9"
+    assert len({new[i][:-1] for i in rare}) == 1
+    assert violations(result.tree, constraints, tree) == []
+
+
+def test_fixed_menu_keeps_its_subtree() -> None:
+    tree, p = hotline()
+    menu = next(node for _, node in walk(tree) if isinstance(node, MenuTree) and node is not tree)
+    result = optimize(tree, p, PARAMS, Constraints(fixed=frozenset({menu.id})))
+    kept = next(node for _, node in walk(result.tree) if node.id == menu.id)
+    assert kept == menu
+
+
+def test_max_churn_limits_changed_paths() -> None:
+    tree, p = hotline()
+    free = optimize(tree, p, PARAMS)
+    limited = optimize(tree, p, PARAMS, max_churn=4)
+    assert len(free.changed_paths) > 4
+    assert 0 < len(limited.changed_paths) <= 4
+    assert free.after.expected_time <= limited.after.expected_time < limited.before.expected_time
+
+
+def test_min_saving_keeps_the_current_tree() -> None:
+    tree, p = hotline()
+    result = optimize(tree, p, PARAMS, min_saving=0.99)
+    assert not result.applied
+    assert result.tree is tree
+    assert result.changed_paths == {} and result.changed_menus == ()
+    assert 0 < result.saving < 0.99
+    again = optimize(optimize(tree, p, PARAMS).tree, p, PARAMS, min_saving=0.01)
+    assert not again.applied  # a tree already optimised for p has nothing left to gain
+
+
+def test_changed_menus_names_new_and_rearranged_menus() -> None:
+    tree, p = hotline()
+    result = optimize(tree, p, PARAMS)
+    menus = {node.id for _, node in walk(result.tree) if isinstance(node, MenuTree)}
+    assert tree.id in result.changed_menus
+    assert set(result.changed_menus) <= menus
+    assert all(m in result.changed_menus for m in menus if m.startswith("auto-"))
+
+
+def test_infeasible_depth_is_a_clear_error() -> None:
+    leaves = [Service(f"s{i}", 2.0) for i in range(12)]
+    with pytest.raises(InfeasibleError, match="max_depth 1"):
+        optimize(canonical_tree(leaves, 3), {leaf.id: 1.0 for leaf in leaves}, PARAMS, Constraints(max_depth=1, breadth=9))
+
+
+@pytest.mark.parametrize(
+    ("constraints", "message"),
+    [
+        (Constraints(fixed=frozenset({"nope"})), "'nope', which is not a node"),
+        (Constraints(pinned_keys={"svc00": "3", "svc01": "3"}), "both pinned to key 3"),
+        (Constraints(together=(frozenset({"svc00", "svc01", "svc02", "svc03"}),), breadth=3), "more services than"),
+        (Constraints(together=(frozenset({"svc00", "menu1"}),)), "names a menu"),
+    ],
+)
+def test_contradictory_constraints_are_named(constraints: Constraints, message: str) -> None:
+    tree, p = hotline()
+    with pytest.raises(TreeError, match=message):
+        optimize(tree, p, PARAMS, constraints)

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+
+from ivr_engine.cli.main import main
+
+MINI = str(Path(__file__).parent / "data" / "mini.yaml")
+MONDAY_10 = "2026-11-23T10:00+08:00"
+
+
+def run(*args: str, input: str | None = None) -> Any:
+    return CliRunner().invoke(main, ["simulate", MINI, "--at", MONDAY_10, *args], input=input)
+
+
+def simulate_json(*args: str) -> dict[str, Any]:
+    result = run("--json", *args)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_json_report_of_a_scripted_call(tmp_path: Path) -> None:
+    report = simulate_json("--caller", "13800000000", "--keys", "2 1234", "--voicemail-dir", str(tmp_path))
+    assert report["visited"] == ["hours", "root", "case", "case.done"]
+    assert (report["final_node"], report["outcome"], report["leaf"]) == ("case.done", "served", "case")
+    assert [p["key"] for p in report["keypresses"]] == ["2", "1", "2", "3", "4"]
+    assert report["variables"] == {"case_number": "1234"}
+    assert [h["prompt"] for h in report["heard"]] == ["root", "opt.food", "opt.case", "case.prompt", "case.done"]
+    assert report["heard"][0]["text"] == "Welcome. Please choose."
+    assert report["seconds"] == sum(h["seconds"] for h in report["heard"])
+    assert report["caller"] == "13800000000"
+    assert report["visits"][1] == {
+        "node": "root",
+        "kind": "menu",
+        "key": "2",
+        "timeouts": 0,
+        "invalid_keys": 0,
+        "via_shortcut": False,
+    }
+
+
+def test_typeahead_is_faster_and_skips_the_menu() -> None:
+    informed = simulate_json("--keys", "1")
+    ahead = simulate_json("--keys", "1", "--typeahead")
+    assert ahead["visited"] == informed["visited"] == ["hours", "root", "food"]
+    assert [h["prompt"] for h in ahead["heard"]] == ["food.info"]
+    assert ahead["seconds"] < informed["seconds"]
+
+
+def test_timeouts_retries_and_the_call_time_of_day() -> None:
+    silent = simulate_json("--keys", "-", "--queue-status", "TIMEOUT")
+    assert silent["visited"] == ["hours", "root", "agents"]
+    assert silent["outcome"] == "zeroed_out"
+    closed = simulate_json("--keys", "", "--at", "2026-11-28T10:00+08:00")
+    assert (closed["visited"], closed["outcome"]) == (["hours", "closed"], "served")
+
+
+def test_human_readable_transcript() -> None:
+    result = run("--keys", "1")
+    assert result.exit_code == 0, result.output
+    assert "Welcome. Please choose.  (root, " in result.output
+    assert "pressed 1" in result.output
+    assert "served: hours -> root -> food" in result.output
+
+
+def test_interactive_caller_types_keys_at_the_terminal() -> None:
+    result = run(input="\n2\n12\n34\n")
+    assert result.exit_code == 0, result.output
+    assert "served: hours -> root -> case -> case.done" in result.output
+    assert "variables: case_number=1234" in result.output
+
+
+def test_interactive_end_of_input_hangs_up() -> None:
+    result = run(input="")
+    assert result.exit_code == 0, result.output
+    assert "abandoned: hours -> root" in result.output
+
+
+def test_bad_input_is_a_clear_error(tmp_path: Path) -> None:
+    assert "'x' is not a key script token" in run("--keys", "1 x").output
+    assert "not an ISO date" in CliRunner().invoke(main, ["simulate", MINI, "--at", "monday"]).output
+    missing = CliRunner().invoke(main, ["simulate", str(tmp_path / "none.yaml"), "--keys", "1"])
+    assert missing.exit_code == 1
+    assert "none.yaml:1:1: error: no such file" in missing.output
+    assert "the flow speaks en" in run("--language", "fr", "--keys", "1").output
+    assert "NAME=VALUE" in run("-V", "tier", "--keys", "1").output

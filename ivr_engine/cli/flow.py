@@ -11,8 +11,8 @@ import click
 from ivr_engine.flow.diagnostics import FlowError, has_errors
 from ivr_engine.flow.loader import load_flow
 from ivr_engine.flow.model import Flow
-from ivr_engine.flow.validate import check_paths, flow_files
-from ivr_engine.prompts.catalog import DurationSource, PromptCatalog
+from ivr_engine.flow.validate import check_paths, flow_files, load_catalog
+from ivr_engine.prompts.catalog import DurationSource
 
 _EXISTING = click.Path(exists=True, path_type=Path)
 
@@ -93,7 +93,7 @@ def export(path: Path, as_json: bool, audio: Path | None, out: Path | None) -> N
 
     loaded = _load(path)
     try:
-        catalog = PromptCatalog.for_flow(loaded)
+        catalog = load_catalog(loaded)
     except FlowError as exc:  # load_flow checked it already; only a race with an edit gets here
         raise click.ClickException(str(exc)) from None
     text = json.dumps(export_flow(loaded, catalog, _manifest(audio)), ensure_ascii=False, indent=2)

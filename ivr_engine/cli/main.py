@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "prompts": "ivr_engine.cli.prompts:prompts",
     "simulate": "ivr_engine.cli.simulate:simulate",
     "pbx": "ivr_engine.pbx.cli:pbx",
+    "serve": "ivr_engine.cli.serve:serve",
 }
 
 

@@ -4,11 +4,13 @@ This is a stand-in data source so the demo flow runs end to end; a real deployme
 lookup node at its immunization information system (`hook: its.module:function` or `url:`).
 The ID numbers below use the region code 999999, which no real resident ID has.
 
-A hook is called with the lookup's `params` as keyword arguments (call variables, as text) and
-returns the result text that selects the lookup's branch.
+A hook is called with one mapping, the lookup's `params` (parameter name -> the call variable's
+text; see ivr_engine.runtime.lookup), and returns the result text that selects the lookup's branch.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_CHARACTERS = "10X98765432"
@@ -40,9 +42,9 @@ def normalize_id_number(keys: str) -> str | None:
     return number if id_check_character(number[:17]) == number[17] else None
 
 
-def vaccination_appointment(id_number: str) -> str:
-    """`booked`, `due` or `complete` for a known ID number; `not_found` for an unknown or invalid one."""
-    number = normalize_id_number(id_number)
+def vaccination_appointment(params: Mapping[str, str]) -> str:
+    """`booked`, `due` or `complete` for a known `id_number`; `not_found` for an unknown or invalid one."""
+    number = normalize_id_number(params.get("id_number", ""))
     if number is None:
         return "not_found"
     return DEMO_APPOINTMENTS.get(number, "not_found")

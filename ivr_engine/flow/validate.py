@@ -57,7 +57,7 @@ def validate(
 def validate_with_catalog(flow: Flow, *, manifest: DurationSource | None = None) -> list[Diagnostic]:
     """`validate` against the flow's own prompt catalog (`Flow.prompts`)."""
     try:
-        catalog = PromptCatalog.for_flow(flow)
+        catalog = load_catalog(flow)
     except FlowError as exc:
         return sorted([*exc.diagnostics, *validate(flow, None)], key=sort_key)
     extra = []
@@ -71,6 +71,11 @@ def validate_with_catalog(flow: Flow, *, manifest: DurationSource | None = None)
             )
         )
     return sorted([*extra, *validate(flow, catalog, manifest=manifest)], key=sort_key)
+
+
+def load_catalog(flow: Flow) -> PromptCatalog | None:
+    """The prompt catalog the flow names (`Flow.prompts`), or None if it names none."""
+    return PromptCatalog.load(Path(flow.prompts)) if flow.prompts else None
 
 
 def flow_files(paths: Iterable[Path]) -> list[Path]:

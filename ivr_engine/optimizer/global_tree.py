@@ -219,19 +219,19 @@ def layout(current: MenuTree, p: Mapping[str, float], params: CostParams, constr
         make_unit([leaves[i] for i in sorted(g)], dict(p), params, pinned, group=True) for g in constraints.together if g <= free
     ]
     units += [make_unit([leaves[i]], dict(p), params, pinned, group=False) for i in sorted(free - grouped)]
+    movable = frozenset(free - grouped - set(pinned))
+    kept_keys = (plan.kept | plan.frozen | plan.fixed_services) - {current.id}
     best: tuple[float, MenuTree] | None = None
     # popularity order is what the exchange argument asks for with equal clips; with unequal
     # clips a long-clip service is worth less near the root, so mass per clip second is tried too
     for order in (_by_mass, _by_mass_per_second(params)):
         units.sort(key=order)
-        tree = _layout_units(current, units, plan, p, params, constraints)
+        tree = polish(_layout_units(current, units, plan, p, params, constraints), p, params, movable, kept_keys, plan.frozen, constraints.keys, pinned)
         cost = expected_time(tree, p, params)
         if best is None or cost < best[0] - 1e-12:
             best = (cost, tree)
     assert best is not None
-    movable = frozenset(free - grouped - set(pinned))
-    kept_keys = (plan.kept | plan.frozen | plan.fixed_services) - {current.id}
-    return polish(best[1], p, params, movable, kept_keys, constraints.keys, pinned)
+    return best[1]
 
 
 def _by_mass(unit: Unit) -> tuple[float, float, str]:

@@ -22,11 +22,13 @@ def polish(
     params: CostParams,
     movable: frozenset[str],
     kept_keys: frozenset[str],
+    frozen: frozenset[str],
     keys: str,
     pinned: Mapping[str, str],
     rounds: int = 8,
 ) -> MenuTree:
-    """Reassign `movable` services to the slots of `tree`'s shape; nodes in `kept_keys` keep their key."""
+    """Reassign `movable` services to the slots of `tree`'s shape; nodes in `kept_keys` keep
+    their key, `frozen` menus stay exactly as they are."""
     best, best_cost = tree, expected_time(tree, p, params)
     prompts = {node.id: node for _, node in walk(tree) if isinstance(node, Service)}
     for _ in range(rounds):
@@ -34,7 +36,7 @@ def polish(
         holders = sorted(movable, key=lambda i: (times[i], i))
         wanted = sorted(movable, key=lambda i: (-p[i], prompts[i].prompt, i))
         swap = {old: prompts[new] for old, new in zip(holders, wanted)}
-        candidate = _rebuild(best, swap, p, params, kept_keys, keys, pinned)
+        candidate = _rebuild(best, swap, p, params, kept_keys, frozen, keys, pinned)
         cost = expected_time(candidate, p, params)
         if cost >= best_cost - 1e-12:
             break
@@ -48,16 +50,17 @@ def _rebuild(
     p: Mapping[str, float],
     params: CostParams,
     kept_keys: frozenset[str],
+    frozen: frozenset[str],
     keys: str,
     pinned: Mapping[str, str],
 ) -> MenuTree:
     entries: list[Entry] = []
     for option in menu.options:
         child: Node = option.child
-        if isinstance(child, MenuTree):
-            child = _rebuild(child, swap, p, params, kept_keys, keys, pinned)
-        else:
+        if isinstance(child, Service):
             child = swap.get(child.id, child)
+        elif child.id not in frozen:
+            child = _rebuild(child, swap, p, params, kept_keys, frozen, keys, pinned)
         mass = sum(p[i] for i in _leaf_ids(child))
         entries.append(Entry(child, mass, params.option_seconds(child.prompt), option.key if child.id in kept_keys else None))
     menu_id = menu.id

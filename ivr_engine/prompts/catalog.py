@@ -22,7 +22,7 @@ from typing import Protocol
 from ivr_engine.flow.diagnostics import Diagnostic, FlowError
 from ivr_engine.flow.fields import ID_PATTERN, LANGUAGE_PATTERN, Reader, describe
 from ivr_engine.flow.loader import read_text
-from ivr_engine.flow.model import Flow, SourceLocation
+from ivr_engine.flow.model import SourceLocation
 from ivr_engine.flow.source import parse_yaml
 from ivr_engine.prompts.clip import Clip
 
@@ -87,11 +87,6 @@ class PromptCatalog:
         if diagnostics:
             raise FlowError(diagnostics)
         return catalog
-
-    @classmethod
-    def for_flow(cls, flow: Flow) -> PromptCatalog | None:
-        """The catalog a loaded flow names (`Flow.prompts`), or None if it has none."""
-        return cls.load(Path(flow.prompts)) if flow.prompts else None
 
     def _read(self, file: Path) -> list[Diagnostic]:
         data, source = parse_yaml(read_text(file), str(file))

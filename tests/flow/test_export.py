@@ -13,7 +13,8 @@ from ivr_engine.flow.diagnostics import FlowError
 from ivr_engine.flow.export import EXPORT_FORMAT, dump_flow, export_flow, flow_from_export
 from ivr_engine.flow.loader import load_flow
 from ivr_engine.flow.model import Flow
-from ivr_engine.prompts.catalog import PromptCatalog, estimate_seconds
+from ivr_engine.flow.validate import load_catalog
+from ivr_engine.prompts.catalog import estimate_seconds
 from ivr_engine.prompts.manifest import Manifest, ManifestEntry
 
 
@@ -22,7 +23,7 @@ def without_origin(flow: Flow) -> Flow:
 
 
 def test_export_import_round_trip(hotline: Flow) -> None:
-    data = json.loads(json.dumps(export_flow(hotline, PromptCatalog.for_flow(hotline))))
+    data = json.loads(json.dumps(export_flow(hotline, load_catalog(hotline))))
     assert flow_from_export(data) == without_origin(hotline)
 
 
@@ -35,7 +36,7 @@ def test_dump_load_round_trip(hotline: Flow, tmp_path: Path) -> None:
 
 
 def test_export_format(hotline: Flow) -> None:
-    catalog = PromptCatalog.for_flow(hotline)
+    catalog = load_catalog(hotline)
     manifest = Manifest([ManifestEntry("main", "en", ("en/main.wav",), 3.21, "gtts", "en", "k", "h")])
     data = export_flow(hotline, catalog, manifest)
     assert (data["format"], data["format_version"]) == (EXPORT_FORMAT, 1)

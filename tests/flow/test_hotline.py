@@ -51,12 +51,13 @@ def test_every_menu_option_has_its_own_prompt(hotline: Flow) -> None:
 def test_appointment_lookup_hook(hotline: Flow) -> None:
     lookup = hotline.node("vax.appointment.lookup")
     assert isinstance(lookup, Lookup)
-    results = {vaccination_appointment(number) for number in DEMO_APPOINTMENTS}
+    results = {vaccination_appointment({"id_number": number}) for number in DEMO_APPOINTMENTS}
     assert results <= {value for value, _ in lookup.branches}
     booked = next(n for n, status in DEMO_APPOINTMENTS.items() if status == "booked")
-    assert vaccination_appointment(booked) == "booked"
-    assert vaccination_appointment(booked[:-1] + ("0" if booked[-1] != "0" else "1")) == "not_found"
-    assert vaccination_appointment("123") == "not_found"
+    assert vaccination_appointment({"id_number": booked}) == "booked"
+    assert vaccination_appointment({"id_number": booked[:-1] + ("0" if booked[-1] != "0" else "1")}) == "not_found"
+    assert vaccination_appointment({"id_number": "123"}) == "not_found"
+    assert vaccination_appointment({}) == "not_found"
 
 
 def test_star_keys_the_final_x() -> None:

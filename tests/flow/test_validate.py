@@ -23,8 +23,7 @@ from ivr_engine.flow.model import (
     Queue,
     When,
 )
-from ivr_engine.flow.validate import validate
-from ivr_engine.prompts.catalog import PromptCatalog
+from ivr_engine.flow.validate import load_catalog, validate
 from ivr_engine.prompts.manifest import Manifest, ManifestEntry
 
 
@@ -106,7 +105,7 @@ def test_menus_reach_the_operator_so_a_loop_of_menus_is_not_stuck() -> None:
 
 def test_missing_audio_is_a_warning_or_an_error_on_request() -> None:
     flow = load_flow(CASES / "minimal.yaml")
-    catalog = PromptCatalog.for_flow(flow)
+    catalog = load_catalog(flow)
     built = [("root", 1.0), ("opt.one", 1.5)]
     manifest = Manifest([ManifestEntry(p, "en", (f"en/{p}.wav",), d, "espeak-ng", "en", "k", "h") for p, d in built])
     expected = f"{CASES}/minimal.yaml:14:15: {{}}: announcement 'info': prompt 'info' has no built en audio"

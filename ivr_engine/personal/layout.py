@@ -1,0 +1,111 @@
+"""What a flow offers a personal menu: its canonical root menu, its services, their canonical
+times, the keys free for shortcuts, and the clip that offers each service on each free key.
+
+Shortcut keys are digits the canonical root menu does not use and no global binding (operator,
+back, repeat, the personal-menu key, the bookmark sequence) claims, so every canonical key path
+keeps working in the personal root. A flow whose root menu leaves no digit free gets no shortcuts.
+
+A service's canonical option clip ("for influenza, press 1") names its canonical key, which is
+wrong for a shortcut, so each shortcut has its own prompt `shortcut.<service>.<key>` ("for
+influenza symptoms, press 7"), a whole sentence per key so it sounds natural (prompts/personal.yaml).
+A service whose shortcut prompt is missing for a key is not offered on that key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ivr_engine.flow import model as m
+from ivr_engine.optimizer import CostParams, MenuTree, leaf_times
+from ivr_engine.runtime.prompt_source import PromptSource
+
+GREETING_PROMPT = "personal.greeting"
+DIGITS = "123456789"
+
+
+def shortcut_prompt(service: str, key: str) -> str:
+    return f"shortcut.{service}.{key}"
+
+
+@dataclass(frozen=True, slots=True)
+class RootLayout:
+    flow_id: str
+    before: str  # id of the canonical root menu the personal part precedes
+    free_keys: str  # shortcut keys, in the order shortcuts get them (best shortcut first)
+    canonical: Mapping[str, float]  # service node id -> seconds from entering the root, barging in
+    service_of: Mapping[str, str]  # node a call is recorded as served at -> the service leading there
+    clips: Mapping[tuple[str, str], float]  # (service, key) -> seconds of its shortcut clip + gap
+    greeting: str | None
+    greeting_seconds: float  # greeting clip + gap, 0 without a greeting
+    level: float  # `a`: reaction + keypress + system delay
+
+    @classmethod
+    def build(cls, flow: m.Flow, tree: MenuTree, prompts: PromptSource, params: CostParams) -> RootLayout:
+        """`tree` is the flow's menu tree from the canonical root down (the optimizer's flow
+        adapter), timed with the prompts' real durations in the flow's default language."""
+        root = flow.nodes.get(tree.id)
+        if not isinstance(root, m.Menu):
+            raise ValueError(f"flow {flow.id}: the menu tree's root {tree.id!r} is not a menu of the flow")
+        barge, _, _ = leaf_times(tree, params)
+        canonical: dict[str, float] = {}
+        for service, seconds in barge.items():
+            node_id = service if service in flow.nodes else service.split("@", 1)[0]
+            if node_id in flow.nodes:
+                canonical[node_id] = min(seconds, canonical.get(node_id, seconds))
+        language = flow.default_language
+        free = free_keys(flow, root)
+        clips = {
+            (service, key): seconds + params.option_gap
+            for service in canonical
+            for key in free
+            if (seconds := _seconds(prompts, shortcut_prompt(service, key), language)) is not None
+        }
+        greeting = _seconds(prompts, GREETING_PROMPT, language)
+        return cls(
+            flow_id=flow.id,
+            before=root.id,
+            free_keys=free,
+            canonical=canonical,
+            service_of=served_at(flow, canonical),
+            clips=clips,
+            greeting=GREETING_PROMPT if greeting is not None else None,
+            greeting_seconds=greeting + params.option_gap if greeting is not None else 0.0,
+            level=params.level_overhead,
+        )
+
+
+def free_keys(flow: m.Flow, root: m.Menu) -> str:
+    """Digits neither the root menu nor a global binding uses, in ascending order (6, 7, 8 next to
+    a menu of 1-5 with 9 for the personal-menu key)."""
+    bindings = flow.keys
+    taken = {o.key for o in root.options} | {
+        k[0] for k in (bindings.operator, bindings.back, bindings.repeat, bindings.personal_menu, bindings.bookmark) if k
+    }
+    return "".join(d for d in DIGITS if d not in taken)
+
+
+def served_at(flow: m.Flow, services: Mapping[str, float]) -> dict[str, str]:
+    """Each service maps to itself, and so does every node a call can be recorded as served at
+    behind it: a condition's branches ("vaccination agent" is a queue in office hours and an
+    announcement after), through routing steps only."""
+    owner: dict[str, str] = {}
+    for service in services:
+        todo, seen = [service], set()
+        while todo:
+            node_id = todo.pop()
+            node = flow.nodes.get(node_id)
+            if node is None or node_id in seen:
+                continue
+            seen.add(node_id)
+            owner.setdefault(node_id, service)
+            if node.kind in m.ROUTING_KINDS and not isinstance(node, m.Menu):
+                todo.extend(node.targets())
+    return owner
+
+
+def _seconds(prompts: PromptSource, prompt_id: str, language: str) -> float | None:
+    try:
+        return prompts.clip(prompt_id, language).duration
+    except KeyError:
+        return None

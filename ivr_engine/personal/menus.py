@@ -1,0 +1,249 @@
+"""Personal menus: a repeat caller's own services, offered as shortcuts before the root menu.
+
+`PersonalMenus` is the runtime's Personalizer (`root_for`, `bookmark`) and a CallObserver: every
+call that ends at a service updates that caller's record in memory at once, so the next call
+already sees it. Records live in one dict keyed by a digest of (flow, caller key); the caller's
+number is hashed into the store's caller key on arrival and never kept.
+
+Scores: each call to a service counts 1, halving every `half_life_days`. A service becomes a
+candidate after `min_calls` calls (or when bookmarked). The probability that the next call is for
+it is its share of the caller's decayed calls, shrunk towards the flow's overall popularity by
+`prior_calls` pseudo-calls. Bookmarks are always offered; predictions only past break-even
+(`selection`).
+
+Bookmarks toggle: `**` at a service bookmarks it, `**` again at a bookmarked service removes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import structlog
+
+from ivr_engine.flow import model as m
+from ivr_engine.optimizer import CostParams
+from ivr_engine.personal import records
+from ivr_engine.personal.history import PersonalHistory, ServiceUse
+from ivr_engine.personal.layout import RootLayout, shortcut_prompt
+from ivr_engine.personal.selection import Candidate, Timing, choose
+from ivr_engine.runtime.events import CallEnded, CallStarted, NodeVisit
+from ivr_engine.runtime.personal import PersonalRoot, Shortcut
+from ivr_engine.runtime.prompt_source import PromptSource
+
+logger = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PersonalParams:
+    half_life_days: float = 30.0
+    min_calls: int = 2  # calls to a service before it may be predicted (bookmarks need none)
+    max_shortcuts: int = 3
+    prior_calls: float = 1.0  # pseudo-calls of the flow's overall popularity mixed into q
+
+    def __post_init__(self) -> None:
+        if not self.half_life_days > 0 or self.min_calls < 1 or self.max_shortcuts < 0 or self.prior_calls < 0:
+            raise ValueError(f"personal menu parameters out of range: {self}")
+
+    @property
+    def half_life(self) -> float:
+        return self.half_life_days * records.DAY
+
+
+@dataclass
+class _FlowState:
+    flow: m.Flow
+    prompts: PromptSource
+    layout: RootLayout
+    popularity: dict[str, float] = field(default_factory=dict)  # service -> calls
+    total: float = 0.0
+
+    def share(self, service: str) -> float:
+        return self.popularity.get(service, 0.0) / self.total if self.total else 0.0
+
+
+def _compact(flow_id: str, caller_key: str) -> bytes:
+    return hashlib.blake2b(f"{flow_id}\0{caller_key}".encode(), digest_size=16).digest()
+
+
+class PersonalMenus:
+    def __init__(
+        self,
+        *,
+        key_of: Callable[[str], str],
+        store: PersonalHistory | None = None,
+        params: PersonalParams = PersonalParams(),
+        cost: CostParams = CostParams(),
+        clock: Callable[[], float] = time.time,
+        layout_of: Callable[[m.Flow, PromptSource, CostParams], RootLayout] = RootLayout.for_flow,
+    ) -> None:
+        self.key_of = key_of
+        self.store = store
+        self.params = params
+        self.cost = cost
+        self.clock = clock
+        self.layout_of = layout_of
+        self._records: dict[bytes, bytes] = {}
+        self._services: list[str] = []
+        self._index: dict[str, int] = {}
+        self._flows: dict[str, _FlowState] = {}
+        self._calls: dict[str, tuple[bytes, str]] = {}  # open call id -> (record key, flow id)
+
+    @classmethod
+    def from_store(
+        cls,
+        store: PersonalHistory,
+        flows: Iterable[tuple[m.Flow, PromptSource]],
+        *,
+        params: PersonalParams = PersonalParams(),
+        cost: CostParams = CostParams(),
+        clock: Callable[[], float] = time.time,
+    ) -> PersonalMenus:
+        """Personal menus for `flows`, loaded from the store's history and bookmarks."""
+        menus = cls(key_of=store.caller_key, store=store, params=params, cost=cost, clock=clock)
+        for flow, prompts in flows:
+            menus.add_flow(flow, prompts)
+            menus.load(flow.id, store.service_uses(flow.id), store.bookmarks(flow.id))
+        return menus
+
+    # --- set-up -------------------------------------------------------------------------------
+
+    def add_flow(self, flow: m.Flow, prompts: PromptSource) -> RootLayout:
+        layout = self.layout_of(flow, prompts, self.cost)
+        previous = self._flows.get(flow.id)
+        state = _FlowState(flow, prompts, layout)
+        if previous is not None:
+            state.popularity, state.total = previous.popularity, previous.total
+        self._flows[flow.id] = state
+        return layout
+
+    def load(self, flow_id: str, uses: Iterable[ServiceUse], bookmarks: Iterable[tuple[str, str]]) -> None:
+        """History from the store. Only the last call's time of each (caller, leaf) is known, so
+        all its calls are weighted as if made then: recent regulars rank as they should, and a
+        caller who stopped calling fades the same as one call would."""
+        state = self._flows[flow_id]
+        now, half_life = self.clock(), self.params.half_life
+        for use in uses:
+            service = state.layout.service_of.get(use.leaf)
+            if service is None:
+                continue
+            at = min(use.last_seen.timestamp(), now)
+            key = _compact(flow_id, use.caller_key)
+            weight = use.calls * records.decay(now - at, half_life)
+            index = self._service_index(service)
+            self._records[key] = records.with_call(self._records.get(key, b""), index, at, half_life, use.calls, weight)
+            self._count(state, service, use.calls)
+        for caller_key, service in bookmarks:
+            if service in state.layout.canonical:
+                key = _compact(flow_id, caller_key)
+                index = self._service_index(service)
+                self._records[key] = records.with_bookmark(self._records.get(key, b""), index, True, now, half_life)
+
+    def _service_index(self, service: str) -> int:
+        index = self._index.get(service)
+        if index is None:
+            index = self._index[service] = len(self._services)
+            self._services.append(service)
+        return index
+
+    @staticmethod
+    def _count(state: _FlowState, service: str, calls: float) -> None:
+        state.popularity[service] = state.popularity.get(service, 0.0) + calls
+        state.total += calls
+
+    def _state(self, flow: m.Flow) -> _FlowState | None:
+        """The flow's state; a reloaded flow (a new object) gets a fresh layout, history kept."""
+        state = self._flows.get(flow.id)
+        if state is not None and state.flow is not flow:
+            self.add_flow(flow, state.prompts)
+            state = self._flows[flow.id]
+        return state
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    # --- the Personalizer ---------------------------------------------------------------------
+
+    def root_for(self, caller: str | None, flow: m.Flow) -> PersonalRoot | None:
+        state = self._state(flow)
+        if not caller or state is None:
+            return None
+        record = self._records.get(_compact(flow.id, self.key_of(caller)))
+        if not record:
+            return None
+        chosen = self.choose(state, record, self.clock())
+        if not chosen:
+            return None
+        layout = state.layout
+        shortcuts = tuple(
+            Shortcut(key=key, target=c.service, prompt=shortcut_prompt(c.service, key))
+            for key, c in zip(layout.free_keys, chosen)
+        )
+        return PersonalRoot(greeting=layout.greeting, shortcuts=shortcuts, before=layout.before)
+
+    def choose(self, state: _FlowState, record: bytes, now: float) -> list[Candidate]:
+        layout = state.layout
+        limit = min(self.params.max_shortcuts, len(layout.free_keys))
+        keys = layout.free_keys[:limit]
+        items = list(records.entries(record))
+        scores = [e.score_at(now, self.params.half_life) for e in items]
+        prior = self.params.prior_calls
+        total = sum(scores) + prior
+        candidates = []
+        for entry, score in zip(items, scores):
+            service = self._services[entry.service]
+            if not (entry.bookmarked or entry.calls >= self.params.min_calls) or service not in layout.canonical:
+                continue
+            clips = [layout.clips.get((service, key)) for key in keys]
+            if None in clips:
+                continue  # no prompt says this service on every key it could get
+            q = (score + prior * state.share(service)) / total
+            clip = max(c for c in clips if c is not None)
+            candidates.append(Candidate(service, q, layout.canonical[service], clip, entry.bookmarked))
+        return choose(candidates, Timing(layout.level, layout.greeting_seconds), limit)
+
+    async def bookmark(self, caller: str, flow: m.Flow, leaf_id: str) -> None:
+        """Toggle: bookmark the service the caller is at, or remove it if already bookmarked."""
+        state = self._state(flow)
+        service = state.layout.service_of.get(leaf_id) if state is not None else None
+        if state is None or service is None:
+            logger.warning("bookmark for a node that is no service", flow=flow.id, node=leaf_id)
+            return
+        caller_key = self.key_of(caller)
+        key = _compact(flow.id, caller_key)
+        index = self._service_index(service)
+        record = self._records.get(key, b"")
+        on = not any(e.service == index and e.bookmarked for e in records.entries(record))
+        if self.store is not None:  # stored first: a failed write changes nothing
+            write = self.store.add_bookmark if on else self.store.remove_bookmark
+            await asyncio.to_thread(write, caller_key, flow.id, service)
+        self._records[key] = records.with_bookmark(
+            self._records.get(key, b""), index, on, self.clock(), self.params.half_life
+        )
+        logger.info("bookmark added" if on else "bookmark removed", flow=flow.id, service=service)
+
+    # --- the CallObserver ---------------------------------------------------------------------
+
+    def call_started(self, event: CallStarted) -> None:
+        if event.caller and event.flow_id in self._flows:
+            self._calls[event.call_id] = (_compact(event.flow_id, self.key_of(event.caller)), event.flow_id)
+
+    def node_visited(self, event: NodeVisit) -> None:
+        """Only where a call ends counts."""
+
+    def call_ended(self, event: CallEnded) -> None:
+        opened = self._calls.pop(event.call_id, None)
+        if opened is None or event.leaf is None:
+            return
+        key, flow_id = opened
+        state = self._flows[flow_id]
+        service = state.layout.service_of.get(event.leaf)
+        if service is None:
+            return
+        at = event.ended_at.timestamp()
+        index = self._service_index(service)
+        self._records[key] = records.with_call(self._records.get(key, b""), index, at, self.params.half_life)
+        self._count(state, service, 1)

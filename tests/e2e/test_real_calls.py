@@ -1,0 +1,105 @@
+"""Real SIP calls through Asterisk into the engine's FastAGI service, walking the hotline flow."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+
+import pytest
+import structlog
+from conftest import AUDIO, REPO, Engine
+
+from ivr_engine.pbx.dtmf import TONE_SECONDS
+from ivr_engine.runtime.events import NodeVisit, Outcome
+
+pytestmark = pytest.mark.asterisk
+
+HOTLINE = REPO / "flows" / "hotline-12320.yaml"
+# English (2), disease prevention (1), influenza (1), symptoms (1).
+FLU_SYMPTOMS = ["2", "1", "1", "1"]
+FLU_SYMPTOMS_PATH = ["welcome", "language.menu", "language.en", "main", "disease", "flu", "flu.symptoms"]
+
+
+async def test_keys_reach_the_leaf_and_the_engine_records_the_exact_path(engine: Engine) -> None:
+    await engine.call(" ".join(FLU_SYMPTOMS), hold_seconds=2.0, from_user="13800000001")
+    (end,) = await engine.ended()
+    assert end.leaf == "flu.symptoms"
+    assert end.outcome is Outcome.SERVED
+    path = engine.events.path(end.call_id)
+    assert path[: len(FLU_SYMPTOMS_PATH)] == FLU_SYMPTOMS_PATH
+    menu_keys = [v.key for v in engine.events.visits if v.node_kind == "menu"]
+    assert menu_keys[:4] == FLU_SYMPTOMS
+    assert engine.events.started[0].caller == "13800000001"
+
+
+def informed_caller_plan(keys: list[str]) -> list[tuple[float, str]]:
+    """When a caller who listens to each menu presses each key: the simulator's informed caller,
+    run on the same flow and the same measured prompt durations, tells the moment."""
+    out = subprocess.run(
+        [sys.executable, "-m", "ivr_engine.cli.main", "simulate", str(HOTLINE), "--keys", " ".join(keys),
+         "--json", "--audio-dir", str(AUDIO)],
+        check=True, capture_output=True, text=True, cwd=REPO,
+    )  # fmt: skip
+    presses = json.loads(out.stdout)["keypresses"]
+    plan, previous_end = [], 0.0
+    for press in presses:
+        plan.append((max(press["at"] - previous_end, 0.1), press["key"]))
+        previous_end = press["at"] + TONE_SECONDS
+    return plan
+
+
+async def test_type_ahead_reaches_the_leaf_sooner_than_waiting_for_each_menu(engine: Engine) -> None:
+    await engine.call(informed_caller_plan(FLU_SYMPTOMS), hold_seconds=1.0, from_user="13800000002")
+    await engine.call(" ".join(FLU_SYMPTOMS), hold_seconds=1.0, from_user="13800000003")
+    waited, typed_ahead = await engine.ended(2)
+    assert waited.leaf == typed_ahead.leaf == "flu.symptoms"
+    assert waited.seconds_to_leaf is not None and typed_ahead.seconds_to_leaf is not None
+    # The waiting caller hears the welcome, the language menu and three menus up to their option.
+    assert typed_ahead.seconds_to_leaf < waited.seconds_to_leaf / 3
+    # Type-ahead skipped the prompts of the menus in between: they were never played to the end.
+    assert engine.events.path(waited.call_id)[:7] == engine.events.path(typed_ahead.call_id)[:7]
+
+
+def menu_visit(engine: Engine, call_id: str, node_id: str) -> NodeVisit:
+    (visit,) = [v for v in engine.events.visits if v.call_id == call_id and v.node_id == node_id]
+    return visit
+
+
+async def test_an_invalid_key_replays_the_menu_and_the_next_key_counts(engine: Engine) -> None:
+    plan = [(0.5, "2"), (0.5, "7"), (6.0, "1"), (0.3, "1"), (0.3, "1")]
+    await engine.call(plan, hold_seconds=1.0)
+    (end,) = await engine.ended()
+    main = menu_visit(engine, end.call_id, "main")
+    assert (main.invalid_keys, main.timeouts, main.key) == (1, 0, "1")
+    assert end.leaf == "flu.symptoms"
+    heard = [v.node_id for v in engine.events.visits]
+    assert heard[:7] == FLU_SYMPTOMS_PATH
+
+
+async def test_a_silent_caller_times_out_and_hears_the_menu_again(engine: Engine) -> None:
+    # The main menu and its options take about 17 s, then 5 s of silence: a key 30 s after the
+    # language choice falls in the menu's second playing.
+    plan = [(0.5, "2"), (30.0, "1"), (0.3, "1"), (0.3, "1")]
+    await engine.call(plan, hold_seconds=1.0)
+    (end,) = await engine.ended()
+    main = menu_visit(engine, end.call_id, "main")
+    assert (main.timeouts, main.invalid_keys, main.key) == (1, 0, "1")
+    assert end.leaf == "flu.symptoms"
+
+
+async def test_a_caller_hanging_up_mid_prompt_ends_the_call_cleanly(engine: Engine) -> None:
+    before = asyncio.all_tasks()
+    with structlog.testing.capture_logs() as logs:
+        # The welcome prompt lasts about 8 s; the caller leaves after 2.
+        await engine.call("", hold_seconds=2.0)
+        (end,) = await engine.ended()
+        async with asyncio.timeout(10):
+            while engine.service.agi.active_sessions:
+                await asyncio.sleep(0.05)
+    assert end.outcome is Outcome.ABANDONED
+    assert end.final_node == "welcome"
+    assert engine.events.path(end.call_id) == ["welcome"]
+    assert [log for log in logs if log["log_level"] in ("error", "critical")] == []
+    assert asyncio.all_tasks() - before == set()

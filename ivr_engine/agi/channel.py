@@ -12,8 +12,9 @@ from ivr_engine.agi.server import AGISession
 from ivr_engine.prompts.clip import Clip
 from ivr_engine.runtime.channel import CallerHangup, CallInfo, QueueRequest, Recording
 
-# A call may wait this long in a queue when the flow sets no queue timeout.
-QUEUE_WAIT_LIMIT = 4 * 3600.0
+# EXEC Queue and EXEC Dial return only when the conversation with the agent or the dialled party
+# ends, which takes as long as it takes: their bound only catches an Asterisk that stopped talking.
+CONVERSATION_LIMIT = 8 * 3600.0
 # Slack on top of what a command needs by itself (a clip's length, a dial timeout) before we
 # decide Asterisk stopped answering.
 COMMAND_SLACK = 10.0
@@ -42,9 +43,16 @@ class AGIChannel:
     """
 
     def __init__(
-        self, session: AGISession, *, recordings_dir: str = "/var/spool/asterisk/ivr"
+        self,
+        session: AGISession,
+        *,
+        recordings_dir: str = "/var/spool/asterisk/ivr",
+        queue_options: str = "r",
     ) -> None:
         self.session = session
+        # "r" rings while the caller waits: right for a PBX without music-on-hold; "" plays MOH.
+        # Position and wait announcements are queues.conf settings, not options of Queue().
+        self._queue_options = queue_options
         self.info = call_info(session)
         self._recordings_dir = recordings_dir.rstrip("/")
         self._log = logger.bind(call_id=self.info.call_id, caller=self.info.caller)
@@ -66,13 +74,21 @@ class AGIChannel:
             except AGIHangup:
                 raise CallerHangup() from None
             except AGICommandFailed:
-                # result=-1 is both "no such file" and "hung up"; only the latter ends the call.
-                self._check()
+                await self._probe_line()
                 self._log.error("prompt.missing_audio", sound=clip.sound, prompt=clip.prompt_id)
                 continue
             if played.key is not None:
                 return played.key
         return None
+
+    async def _probe_line(self) -> None:
+        """STREAM FILE's result=-1 means "no such file" or "hung up", and Asterisk's HANGUP line
+        may only follow it; one cheap command settles which (511 on a dead channel)."""
+        try:
+            await self.session.command("CHANNEL STATUS")
+        except AGIHangup:
+            raise CallerHangup() from None
+        self._check()
 
     async def wait_digit(self, timeout: float) -> str | None:
         self._check()
@@ -95,7 +111,6 @@ class AGIChannel:
         await self.set_variable("QUEUE_PRIO", str(request.priority))
         if request.skills:
             await self.set_variable("IVR_SKILLS", "&".join(request.skills))
-        wait = request.timeout if request.timeout is not None else QUEUE_WAIT_LIMIT
         timeout_arg = str(int(request.timeout)) if request.timeout is not None else ""
         try:
             await self.session.exec(
@@ -105,7 +120,7 @@ class AGIChannel:
                 "",
                 "",
                 timeout_arg,
-                timeout=wait + COMMAND_SLACK,
+                timeout=(request.timeout or 0) + CONVERSATION_LIMIT,
             )
         except AGIHangup:
             pass  # the caller left during the queue call; the variables below still tell how
@@ -125,9 +140,11 @@ class AGIChannel:
             return None
 
     async def dial(self, destination: str, timeout: float) -> str:
+        # Routing (which trunk, which technology) belongs to the dialplan: ivr-outbound decides.
+        await self.set_variable("IVR_DIAL_TIMEOUT", str(int(timeout)))
         try:
             await self.session.exec(
-                "Dial", destination, str(int(timeout)), timeout=timeout + COMMAND_SLACK
+                "Dial", f"Local/{destination}@ivr-outbound", str(int(timeout)), timeout=timeout + CONVERSATION_LIMIT
             )
         except AGIHangup:
             pass

@@ -18,6 +18,8 @@ COMMANDS: dict[str, str] = {
     "simulate": "ivr_engine.cli.simulate:simulate",
     "pbx": "ivr_engine.pbx.cli:pbx",
     "serve": "ivr_engine.cli.serve:serve",
+    "stats": "ivr_engine.cli.stats:stats",
+    "menu": "ivr_engine.cli.menu:menu",
 }
 
 

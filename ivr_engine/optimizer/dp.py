@@ -127,6 +127,7 @@ class Planner:
                 clips = np.array([params.option_seconds(s.prompt) for s in unit.services])
                 self.inline_fixed[x] = float(clips @ suffix)
                 self.inline_seconds[x] = float(clips.sum())
+        self.groups = [x for x, unit in enumerate(self.units) if unit.group]
         self.group_menu = self.a_syn * np.array([u.mass for u in self.units]) + self.inline_fixed
         # layers[d]: generated menus whose services are at most d levels below their parent
         # (None = depth unlimited, one self-referencing table)
@@ -202,61 +203,89 @@ class Planner:
 
     # --- kept menus -------------------------------------------------------------------------
 
-    def fill_kept(self, menu: KeptMenu, only_full: bool) -> None:
-        """Cost of `menu` over every run s..e of free units (root: only the whole run)."""
+    def fill_kept(self, menu: KeptMenu, only_full: bool, band: int | None) -> None:
+        """Cost of `menu` over runs s..e of free units: the whole run for the root, else every
+        run of at most `band` units (None: every run)."""
         n = self.n
         menu.full = np.full((n, n), INF)
-        V, _ = self._kept_pass(menu, -1, record=False)
+        V, _ = self._kept_pass(menu, -1)
         menu.empty = menu.a * menu.suffix_mass[0] + V[0, 0]
         for j in ([n - 1] if only_full and n else range(n)):
-            V, _ = self._kept_pass(menu, j, record=False)
-            P = self.cum[j + 1] - self.cum[: j + 1]
-            menu.full[: j + 1, j] = menu.a * (P + menu.suffix_mass[0]) + V[0, : j + 1]
+            lo = 0 if only_full or band is None else max(0, j - band + 1)
+            V, _ = self._kept_pass(menu, j, lo)
+            P = self.cum[j + 1] - self.cum[lo : j + 1]
+            menu.full[lo : j + 1, j] = menu.a * (P + menu.suffix_mass[0]) + V[0, : j + 1 - lo]
 
-    def _kept_pass(self, menu: KeptMenu, j: int, record: bool) -> tuple[np.ndarray, np.ndarray]:
+    def _kept_pass(self, menu: KeptMenu, j: int, lo: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """V[q, s - lo] and its choices for a kept menu ending at unit j, for s = lo..j+1 (j+1:
+        no free unit left), one slot at a time for every s at once: row q only needs row q+1,
+        since kept submenus and generated tables are already final."""
         Q = len(menu.slots)
-        V = np.full((Q + 1, j + 2), INF)
-        V[Q, j + 1] = 0.0
-        arg = np.full((Q, j + 2), SKIP, dtype=np.int32)
+        size = j + 2 - lo
+        V = np.full((Q + 1, size), INF)
+        V[Q, size - 1] = 0.0
+        arg = np.full((Q, size), SKIP, dtype=np.int32)
         depth_left = None if self.max_depth is None else self.max_depth - menu.level
         direct_ok = self.max_depth is None or menu.level <= self.max_depth
         sub = self._layer_for(depth_left)
-        forbidden = menu.forbidden
-        for s in range(j + 1, -1, -1):
-            P = self.cum[j + 1] - self.cum[s]
-            for q in range(Q - 1, -1, -1):
-                slot = menu.slots[q]
-                heard = P + menu.suffix_mass[q]
-                if slot.kind == "fixed":
-                    V[q, s] = slot.seconds * heard + slot.internal + V[q + 1, s]
-                    continue
-                if slot.kind == "skeleton":
-                    assert slot.menu is not None and slot.menu.full is not None
-                    best, choice = slot.menu.empty + V[q + 1, s], SKIP
-                    if s <= j:
-                        total = slot.menu.full[s, s : j + 1] + V[q + 1, s + 1 : j + 2]
-                        e = int(np.argmin(total))
-                        if total[e] < best:
-                            best, choice = float(total[e]), s + e
-                    V[q, s] = slot.seconds * heard + best
-                    arg[q, s] = choice
-                    continue
-                best, choice = V[q + 1, s], SKIP
-                if s <= j:
-                    total = self._candidates(s, j, heard, sub, direct_ok, forbidden) + V[q + 1, s + 1 : j + 2]
-                    e = int(np.argmin(total))
-                    if total[e] < best:
-                        best, choice = float(total[e]), s + e
-                    unit = self.units[s]
-                    m = len(unit.services)
+        P = self.cum[j + 1] - self.cum[lo : j + 2]  # callers of units s..j
+        width = size - 1  # runs start and end within lo..j
+        starts = np.arange(width)
+        singles = self._single_costs(lo, j, sub, direct_ok, menu.forbidden)
+        for q in range(Q - 1, -1, -1):
+            slot = menu.slots[q]
+            heard = P + menu.suffix_mass[q]
+            after = V[q + 1, 1:size]  # continuing at unit e+1, for e = lo..j
+            if slot.kind == "fixed":
+                V[q] = slot.seconds * heard + slot.internal + V[q + 1]
+                continue
+            if slot.kind == "skeleton":
+                assert slot.menu is not None and slot.menu.full is not None
+                best, choice = slot.menu.empty + V[q + 1], np.full(size, SKIP, dtype=np.int32)
+                if width > 0:
+                    M = slot.menu.full[lo : j + 1, lo : j + 1] + after[None, :]
+                    e = M.argmin(axis=1)
+                    take = M[starts, e] < best[:width]
+                    best[:width] = np.where(take, M[starts, e], best[:width])
+                    choice[:width] = np.where(take, e + lo, SKIP)
+                V[q] = slot.seconds * heard + best
+                arg[q] = choice
+                continue
+            best, choice = V[q + 1].copy(), np.full(size, SKIP, dtype=np.int32)
+            if width > 0:
+                C = np.full((width, width), INF)
+                if sub is not None:
+                    C = self.group_seconds * heard[:width, None] + self.layers[sub][0][lo : j + 1, lo : j + 1]
+                C[starts, starts] = singles[0] * heard[:width] + singles[1]
+                M = C + after[None, :]
+                e = M.argmin(axis=1)
+                take = M[starts, e] < best[:width]
+                best[:width] = np.where(take, M[starts, e], best[:width])
+                choice[:width] = np.where(take, e + lo, SKIP)
+                for x in self.groups:
+                    m = len(self.units[x].services)
                     run = menu.slots[q : q + m]
-                    if unit.group and direct_ok and len(run) == m and all(x.kind == "open" for x in run) and not (unit.pinned & forbidden):
-                        inline = self._inline(s, j, menu.suffix_mass[q]) + V[q + m, s + 1]
-                        if inline < best:
-                            best, choice = inline, INLINE
-                V[q, s] = best
-                arg[q, s] = choice
+                    if not lo <= x <= j or not direct_ok or len(run) < m or any(r.kind != "open" for r in run) or self.units[x].pinned & menu.forbidden:
+                        continue
+                    inline = self._inline(x, j, menu.suffix_mass[q]) + V[q + m, x + 1 - lo]
+                    if inline < best[x - lo]:
+                        best[x - lo], choice[x - lo] = inline, INLINE
+            V[q] = best
+            arg[q] = choice
         return V, arg
+
+    def _single_costs(self, lo: int, j: int, sub: int | None, direct_ok: bool, forbidden: frozenset[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Per unit s in lo..j, the cost of offering it alone as (seconds per caller heard, fixed part)."""
+        seconds = np.full(j + 1 - lo, INF)
+        fixed = np.zeros(j + 1 - lo)
+        for s in range(lo, j + 1):
+            unit = self.units[s]
+            if unit.group:
+                if sub is not None:
+                    seconds[s - lo], fixed[s - lo] = self.group_seconds, self.group_menu[s]
+            elif direct_ok and not (unit.pinned & forbidden):
+                seconds[s - lo] = self.own[s]
+        return seconds, fixed
 
     # --- building the tree ------------------------------------------------------------------
 
@@ -302,7 +331,7 @@ class Planner:
 
     def build_kept(self, menu: KeptMenu, s: int, j: int) -> MenuTree:
         """The kept menu holding free units s..j (s > j: none)."""
-        V, arg = self._kept_pass(menu, j, record=True)
+        V, arg = self._kept_pass(menu, j)
         depth_left = None if self.max_depth is None else self.max_depth - menu.level
         sub = self._layer_for(depth_left)
         entries: list[Entry] = []

@@ -25,11 +25,15 @@ from ivr_engine.optimizer.tree import (
     check_tree,
     leaf_paths,
     node_at,
+    over_wide_menus,
     paths,
     services,
     violations,
     walk,
 )
+
+
+KEPT_RUN_LIMIT = 32  # free services one kept submenu may take in the fast pass
 
 
 class InfeasibleError(TreeError):
@@ -249,19 +253,30 @@ def _by_mass_per_second(params: CostParams) -> Callable[[Unit], tuple[float, str
 def _layout_units(current: MenuTree, units: list[Unit], plan: _Plan, p: Mapping[str, float], params: CostParams, constraints: Constraints) -> MenuTree:
     pinned = dict(constraints.pinned_keys)
     planner = Planner(units, params, constraints.max_options, constraints.keys, constraints.max_depth, pinned)
-    root = _kept_menu(current, 1, plan, p, params, constraints, planner)
     n = len(units)
-    cost = root.full[0, n - 1] if n and root.full is not None else root.empty
-    if not math.isfinite(cost):
-        raise InfeasibleError(
-            f"no tree puts {len(services(current))} services within max_depth {constraints.max_depth} "
-            f"using {constraints.max_options} options per menu and the fixed nodes"
-        )
-    return planner.build_kept(root, 0, n - 1)
+    # a kept submenu rarely deserves a long run of free services (it is deeper than the open
+    # keys above it); limiting the runs it may take keeps many fixed nodes affordable, and the
+    # unlimited program only runs when the limit leaves no feasible tree
+    for band in (KEPT_RUN_LIMIT, None) if n > KEPT_RUN_LIMIT else (None,):
+        root = _kept_menu(current, 1, plan, p, params, constraints, planner, band)
+        cost = root.full[0, n - 1] if n and root.full is not None else root.empty
+        if math.isfinite(cost):
+            return planner.build_kept(root, 0, n - 1)
+    raise InfeasibleError(
+        f"no tree puts {len(services(current))} services within max_depth {constraints.max_depth} "
+        f"using {constraints.max_options} options per menu and the fixed nodes"
+    )
 
 
 def _kept_menu(
-    menu: MenuTree, level: int, plan: _Plan, p: Mapping[str, float], params: CostParams, constraints: Constraints, planner: Planner
+    menu: MenuTree,
+    level: int,
+    plan: _Plan,
+    p: Mapping[str, float],
+    params: CostParams,
+    constraints: Constraints,
+    planner: Planner,
+    band: int | None,
 ) -> KeptMenu:
     slots: list[Slot] = []
     for option in menu.options:
@@ -269,7 +284,7 @@ def _kept_menu(
         seconds = params.option_seconds(child.prompt)
         if child.id in plan.kept:
             assert isinstance(child, MenuTree)
-            sub = _kept_menu(child, level + 1, plan, p, params, constraints, planner)
+            sub = _kept_menu(child, level + 1, plan, p, params, constraints, planner, band)
             slots.append(Slot(option.key, "skeleton", seconds, sub.suffix_mass[0], menu=sub))
         elif child.id in plan.frozen:
             assert isinstance(child, MenuTree)
@@ -283,7 +298,7 @@ def _kept_menu(
     slots += [Slot(key, "open") for key in [k for k in constraints.keys if k not in used][:room]]
     slots.sort(key=lambda slot: slot.key)
     kept = KeptMenu(menu=menu, level=level, slots=slots, a=params.level_overhead + menu.header)
-    planner.fill_kept(kept, only_full=level == 1)
+    planner.fill_kept(kept, only_full=level == 1, band=band)
     return kept
 
 
@@ -305,7 +320,9 @@ def _limit_churn(
     movable = set(old) - plan.fixed_services - plan.inside_frozen
     units = {group_of.get(leaf, frozenset([leaf])) for leaf in movable}
     # services the current tree places against the constraints have to move whatever the cap
-    broken = {leaf for leaf in movable if _breaks(leaf, current, old, constraints, group_of)}
+    broken = {leaf for leaf in movable if _breaks(leaf, old, constraints, group_of)}
+    for menu in over_wide_menus(current, constraints, current):
+        broken |= movable & {n.id for _, n in walk(menu)}
     movers: set[str] = set()
     for unit in (u for u in units if u & broken):
         movers |= unit
@@ -319,7 +336,7 @@ def _limit_churn(
     return layout(current, p, params, constraints.with_fixed(frozenset(movable - movers)))
 
 
-def _breaks(leaf: str, current: MenuTree, where: Mapping[str, Path], constraints: Constraints, group_of: Mapping[str, frozenset[str]]) -> bool:
+def _breaks(leaf: str, where: Mapping[str, Path], constraints: Constraints, group_of: Mapping[str, frozenset[str]]) -> bool:
     path = where[leaf]
     pin = constraints.pinned_keys.get(leaf)
     if pin is not None and path[-1] != pin:

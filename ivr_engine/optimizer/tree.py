@@ -180,10 +180,10 @@ def violations(tree: MenuTree, constraints: Constraints, reference: MenuTree) ->
     for _, node in walk(tree):
         nodes[node.id] = node
         if isinstance(node, MenuTree):
-            if len(node.options) > constraints.max_options and node.id not in _kept_menus(reference, constraints):
-                problems.append(f"menu {node.id!r} has {len(node.options)} options, breadth is {constraints.max_options}")
             for option in node.options:
                 parent[option.child.id] = node.id
+    for menu in over_wide_menus(tree, constraints, reference):
+        problems.append(f"menu {menu.id!r} has {len(menu.options)} options, breadth is {constraints.max_options}")
     for node_id, key in constraints.pinned_keys.items():
         path = new_paths.get(node_id)
         if path is not None and (not path or path[-1] != key):
@@ -206,17 +206,32 @@ def violations(tree: MenuTree, constraints: Constraints, reference: MenuTree) ->
     return problems
 
 
-def _kept_menus(reference: MenuTree, constraints: Constraints) -> set[str]:
-    """Menus carried over from the reference may keep the breadth they already had."""
+def _forced(reference: MenuTree, constraints: Constraints) -> tuple[set[str], set[str]]:
+    """Nodes the constraints keep in place: (fixed nodes and their ancestors, fixed menus' contents)."""
     old_paths = paths(reference)
     kept: set[str] = set()
+    frozen: set[str] = set()
     for node_id in constraints.fixed:
         path = old_paths.get(node_id, ())
         kept.update(ancestor_ids(reference, path))
+        kept.add(node_id)
         node = node_at(reference, path)
         if isinstance(node, MenuTree):
-            kept.update(n.id for _, n in walk(node))
-    return kept
+            frozen.update(n.id for _, n in walk(node))
+    return kept, frozen
+
+
+def over_wide_menus(tree: MenuTree, constraints: Constraints, reference: MenuTree) -> list[MenuTree]:
+    """Menus with more options than `breadth`, beyond what kept children force (fixed menus'
+    insides are the reference's and exempt)."""
+    kept, frozen = _forced(reference, constraints)
+    wide: list[MenuTree] = []
+    for _, node in walk(tree):
+        if isinstance(node, MenuTree) and node.id not in frozen:
+            forced = sum(1 for option in node.options if option.child.id in kept | frozen)
+            if len(node.options) > max(constraints.max_options, forced):
+                wide.append(node)
+    return wide
 
 
 def node_at(tree: MenuTree, path: Path) -> Node:

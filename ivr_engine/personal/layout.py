@@ -13,11 +13,14 @@ A service whose shortcut prompt is missing for a key is not offered on that key.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ivr_engine.flow import model as m
-from ivr_engine.optimizer import CostParams, MenuTree, leaf_times
+from ivr_engine.optimizer import CostParams, MenuTree, Option, Service, leaf_times
+from ivr_engine.optimizer.flow_adapter import PromptSeconds, menu_tree_from_flow
+from ivr_engine.runtime.personal import PersonalRoot
 from ivr_engine.runtime.prompt_source import PromptSource
 
 GREETING_PROMPT = "personal.greeting"
@@ -35,28 +38,36 @@ class RootLayout:
     free_keys: str  # shortcut keys, in the order shortcuts get them (best shortcut first)
     canonical: Mapping[str, float]  # service node id -> seconds from entering the root, barging in
     service_of: Mapping[str, str]  # node a call is recorded as served at -> the service leading there
-    clips: Mapping[tuple[str, str], float]  # (service, key) -> seconds of its shortcut clip + gap
+    clips: Mapping[tuple[str, str], float]  # (service, key) -> seconds of its shortcut clip
     greeting: str | None
-    greeting_seconds: float  # greeting clip + gap, 0 without a greeting
+    greeting_seconds: float  # 0 without a greeting
     level: float  # `a`: reaction + keypress + system delay
+    gap: float  # pause after each option clip
 
     @classmethod
-    def build(cls, flow: m.Flow, tree: MenuTree, prompts: PromptSource, params: CostParams) -> RootLayout:
-        """`tree` is the flow's menu tree from the canonical root down (the optimizer's flow
-        adapter), timed with the prompts' real durations in the flow's default language."""
-        root = flow.nodes.get(tree.id)
-        if not isinstance(root, m.Menu):
+    def for_flow(cls, flow: m.Flow, prompts: PromptSource, params: CostParams) -> RootLayout:
+        """The layout in front of the flow's main menu, timed in its default language."""
+        source = menu_tree_from_flow(flow, main_menu(flow), prompt_seconds(prompts, flow.default_language))
+        return cls.build(flow, source.tree, source.targets, prompts, params)
+
+    @classmethod
+    def build(
+        cls, flow: m.Flow, tree: MenuTree, targets: Mapping[str, str], prompts: PromptSource, params: CostParams
+    ) -> RootLayout:
+        """`tree` is the flow's menu tree from the main menu down (the optimizer's flow adapter,
+        or an optimized tree that keeps the main menu's id), timed with the prompts' real
+        durations; `targets` maps its service ids to flow nodes."""
+        if not isinstance(flow.nodes.get(tree.id), m.Menu):
             raise ValueError(f"flow {flow.id}: the menu tree's root {tree.id!r} is not a menu of the flow")
         barge, _, _ = leaf_times(tree, params)
         canonical: dict[str, float] = {}
         for service, seconds in barge.items():
-            node_id = service if service in flow.nodes else service.split("@", 1)[0]
-            if node_id in flow.nodes:
-                canonical[node_id] = min(seconds, canonical.get(node_id, seconds))
+            node_id = targets.get(service, service)
+            canonical[node_id] = min(seconds, canonical.get(node_id, seconds))
         language = flow.default_language
-        free = free_keys(flow, root)
+        free = free_keys(flow.keys, {option.key for option in tree.options})
         clips = {
-            (service, key): seconds + params.option_gap
+            (service, key): seconds
             for service in canonical
             for key in free
             if (seconds := _seconds(prompts, shortcut_prompt(service, key), language)) is not None
@@ -64,22 +75,60 @@ class RootLayout:
         greeting = _seconds(prompts, GREETING_PROMPT, language)
         return cls(
             flow_id=flow.id,
-            before=root.id,
+            before=tree.id,
             free_keys=free,
             canonical=canonical,
             service_of=served_at(flow, canonical),
             clips=clips,
             greeting=GREETING_PROMPT if greeting is not None else None,
-            greeting_seconds=greeting + params.option_gap if greeting is not None else 0.0,
+            greeting_seconds=greeting if greeting is not None else 0.0,
             level=params.level_overhead,
+            gap=params.option_gap,
         )
 
+    def personal_tree(self, tree: MenuTree, root: PersonalRoot) -> MenuTree:
+        """`tree` with `root` in front, as the cost model sees a call: one menu whose header is
+        the greeting and whose first options are the shortcuts (services "shortcut:<target>"),
+        then the canonical options, the canonical header heard just before the first of them."""
+        shortcuts = tuple(
+            Option(s.key, Service(f"shortcut:{s.target}", self.clips[(s.target, s.key)])) for s in root.shortcuts
+        )
+        first, *rest = tree.options
+        first = Option(first.key, dataclasses.replace(first.child, prompt=first.child.prompt + tree.header))
+        return MenuTree(tree.id, self.greeting_seconds, (*shortcuts, first, *rest), tree.prompt)
 
-def free_keys(flow: m.Flow, root: m.Menu) -> str:
+
+def main_menu(flow: m.Flow) -> str:
+    """The first menu a call meets that is not a language choice (every option of which switches
+    the language): personal shortcuts are offered there, in the caller's language."""
+    todo, seen = [flow.start], set()
+    while todo:
+        node_id = todo.pop(0)
+        node = flow.nodes.get(node_id)
+        if node is None or node_id in seen:
+            continue
+        seen.add(node_id)
+        if isinstance(node, m.Menu) and not all(
+            isinstance(flow.nodes.get(o.target), m.Language) for o in node.options
+        ):
+            return node_id
+        todo.extend(node.targets())
+    raise ValueError(f"flow {flow.id}: no menu is reachable from the start")
+
+
+def prompt_seconds(prompts: PromptSource, language: str) -> PromptSeconds:
+    """Clip lengths for the flow adapter: measured audio where built, else estimated from text."""
+
+    def seconds(prompt_id: str | None) -> float:
+        return prompts.clip(prompt_id, language).duration if prompt_id is not None else 0.0
+
+    return seconds
+
+
+def free_keys(bindings: m.KeyBindings, root_keys: set[str]) -> str:
     """Digits neither the root menu nor a global binding uses, in ascending order (6, 7, 8 next to
     a menu of 1-5 with 9 for the personal-menu key)."""
-    bindings = flow.keys
-    taken = {o.key for o in root.options} | {
+    taken = root_keys | {
         k[0] for k in (bindings.operator, bindings.back, bindings.repeat, bindings.personal_menu, bindings.bookmark) if k
     }
     return "".join(d for d in DIGITS if d not in taken)

@@ -65,6 +65,12 @@ class _FlowState:
         return self.popularity.get(service, 0.0) / self.total if self.total else 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class Offer:
+    root: PersonalRoot
+    reasons: list[Candidate]  # per shortcut, in the same order: q, canonical seconds, clip seconds
+
+
 def _compact(flow_id: str, caller_key: str) -> bytes:
     return hashlib.blake2b(f"{flow_id}\0{caller_key}".encode(), digest_size=16).digest()
 
@@ -162,12 +168,23 @@ class PersonalMenus:
             state = self._flows[flow.id]
         return state
 
+    def layout(self, flow: m.Flow) -> RootLayout:
+        state = self._state(flow)
+        if state is None:
+            raise KeyError(f"flow {flow.id!r} was not added to the personal menus")
+        return state.layout
+
     def __len__(self) -> int:
         return len(self._records)
 
     # --- the Personalizer ---------------------------------------------------------------------
 
     def root_for(self, caller: str | None, flow: m.Flow) -> PersonalRoot | None:
+        offer = self.offer(caller, flow)
+        return offer.root if offer is not None else None
+
+    def offer(self, caller: str | None, flow: m.Flow) -> Offer | None:
+        """The caller's personal root with the reasons for each shortcut; None for the canonical menu."""
         state = self._state(flow)
         if not caller or state is None:
             return None
@@ -182,11 +199,13 @@ class PersonalMenus:
             Shortcut(key=key, target=c.service, prompt=shortcut_prompt(c.service, key))
             for key, c in zip(layout.free_keys, chosen)
         )
-        return PersonalRoot(greeting=layout.greeting, shortcuts=shortcuts, before=layout.before)
+        return Offer(PersonalRoot(greeting=layout.greeting, shortcuts=shortcuts, before=layout.before), chosen)
 
     def choose(self, state: _FlowState, record: bytes, now: float) -> list[Candidate]:
         layout = state.layout
         limit = min(self.params.max_shortcuts, len(layout.free_keys))
+        if limit == 0:
+            return []
         keys = layout.free_keys[:limit]
         items = list(records.entries(record))
         scores = [e.score_at(now, self.params.half_life) for e in items]
@@ -201,7 +220,7 @@ class PersonalMenus:
             if None in clips:
                 continue  # no prompt says this service on every key it could get
             q = (score + prior * state.share(service)) / total
-            clip = max(c for c in clips if c is not None)
+            clip = max(c for c in clips if c is not None) + layout.gap
             candidates.append(Candidate(service, q, layout.canonical[service], clip, entry.bookmarked))
         return choose(candidates, Timing(layout.level, layout.greeting_seconds), limit)
 

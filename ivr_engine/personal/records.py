@@ -45,10 +45,13 @@ def entries(record: bytes) -> Iterator[Entry]:
         yield Entry(service, calls, bool(flags & BOOKMARKED), float(last_seen), score)
 
 
-def pack(items: list[Entry], now: float, half_life: float) -> bytes:
+def pack(items: list[Entry], now: float, half_life: float, current: int | None = None) -> bytes:
+    """The entries as a record; over MAX_ENTRIES, the weakest go, never a bookmark nor the entry
+    of `current`, the service just used (else a new service could never get in)."""
     if len(items) > MAX_ENTRIES:
-        # bookmarks first, then by current score; the tail goes
-        items = sorted(items, key=lambda e: (not e.bookmarked, -e.score_at(now, half_life)))[:MAX_ENTRIES]
+        items = sorted(
+            items, key=lambda e: (e.service != current, not e.bookmarked, -e.score_at(now, half_life))
+        )[:MAX_ENTRIES]
     return b"".join(
         _ENTRY.pack(e.service, min(e.calls, _MAX_CALLS), BOOKMARKED if e.bookmarked else 0, int(e.last_seen), e.score)
         for e in items
@@ -66,7 +69,7 @@ def with_call(record: bytes, service: int, at: float, half_life: float, calls: i
             break
     else:
         items.append(Entry(service, calls, False, at, weight))
-    return pack(items, at, half_life)
+    return pack(items, at, half_life, current=service)
 
 
 def with_bookmark(record: bytes, service: int, on: bool, at: float, half_life: float) -> bytes:
@@ -79,4 +82,4 @@ def with_bookmark(record: bytes, service: int, on: bool, at: float, half_life: f
     else:
         if on:
             items.append(Entry(service, 0, True, at, 0.0))
-    return pack([e for e in items if e.bookmarked or e.calls > 0], at, half_life)
+    return pack([e for e in items if e.bookmarked or e.calls > 0], at, half_life, current=service)

@@ -32,7 +32,7 @@ class Candidate:
 @dataclass(frozen=True, slots=True)
 class Timing:
     level: float  # `a`: reaction + keypress + system delay of one menu level
-    greeting: float  # seconds of the greeting clip, gap included (0 without a greeting)
+    greeting: float  # seconds of the greeting clip (0 without a greeting)
 
 
 def hit_seconds(shortcuts: Sequence[Candidate], position: int, timing: Timing) -> float:

@@ -6,7 +6,7 @@ so what an analyst sees and what a script reads cannot disagree.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
@@ -20,11 +20,16 @@ from starlette.staticfiles import StaticFiles
 from ivr_engine.config import ConfigError, WebSettings
 from ivr_engine.flow.model import Flow
 from ivr_engine.metrics import LiveCalls
+from ivr_engine.stats.store import StatsStore
 from ivr_engine.web import live, login, stats_api, stats_pages
 from ivr_engine.web.auth import TokenCheck, TokenGate
 from ivr_engine.web.headers import SecurityHeaders
 from ivr_engine.web.health import HealthCheck, health_endpoint, metrics_endpoint
 from ivr_engine.web.templating import STATIC_DIR, templates
+
+
+# The login form has no attempt limit, so the token itself must resist guessing.
+MIN_TOKEN_LENGTH = 16
 
 
 def _public_paths(settings: WebSettings) -> Callable[[str], bool]:
@@ -50,20 +55,23 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 def create_app(
     settings: WebSettings,
     *,
-    stats_store: object,
-    flows: Mapping[str, Flow],
+    stats_store: StatsStore,
+    flows: Callable[[], Iterable[Flow]],
     registry: CollectorRegistry,
     live_calls: LiveCalls,
     checks: Mapping[str, HealthCheck] | None = None,
 ) -> Starlette:
     """The dashboard app.
 
-    `flows` maps flow id to the flow in service and is read on every request, so a dict the
-    service updates on hot reload is seen at once. `checks` are the components /healthz reports.
-    Raises ConfigError when no token is set: the dashboard never runs open.
+    `flows` returns the flows in service (e.g. `lambda: library.flows().values()`); it is called on
+    every request, so a hot reload is seen at once. `checks` are the components /healthz reports.
+    Raises ConfigError when the token is missing or short: the dashboard never runs open.
     """
-    if not settings.token:
-        raise ConfigError("IVR_WEB_TOKEN is not set: the dashboard needs a login token")
+    if len(settings.token) < MIN_TOKEN_LENGTH:
+        raise ConfigError(
+            f"IVR_WEB_TOKEN is {'too short' if settings.token else 'not set'}: the dashboard needs a"
+            f" login token of at least {MIN_TOKEN_LENGTH} characters (e.g. `openssl rand -hex 16`)"
+        )
     routes = [
         Route("/healthz", health_endpoint(checks or {}), name="healthz"),
         Route("/metrics", metrics_endpoint(registry), name="metrics"),

@@ -32,7 +32,7 @@ async def _run(check: HealthCheck) -> CheckResult:
         if inspect.iscoroutinefunction(check):
             return await check()
         return await run_in_threadpool(check)  # type: ignore[arg-type]
-    except Exception as exc:  # a failing component must not take the health endpoint down with it
+    except Exception as exc:  # noqa: BLE001  a failing component must not take the health endpoint down with it
         return CheckResult(False, f"{type(exc).__name__}: {exc}")
 
 

@@ -38,8 +38,10 @@ def legend_svg(most: int) -> str:
             lows.setdefault(index, low)
     step = 64
     parts = [
-        f'<svg class="legend" role="img" width="{step * len(lows) + 4}" height="34" '
-        'xmlns="http://www.w3.org/2000/svg"><title>Colour by node hits</title>'
+        (
+            f'<svg class="legend" role="img" width="{step * len(lows) + 4}" height="34" '
+            'xmlns="http://www.w3.org/2000/svg"><title>Colour by node hits</title>'
+        )
     ]
     for i, (index, low) in enumerate(sorted(lows.items())):
         parts.append(
@@ -59,7 +61,8 @@ def heatmap_svg(
     most = max(hits.values(), default=0)
 
     def label(node: Node) -> str:
-        return f"{default_label(node)}\n{hits.get(node.id, 0):,} hits"
+        count = hits.get(node.id, 0)
+        return f"{default_label(node)}\n{count:,} {'hit' if count == 1 else 'hits'}"
 
     def style(node: Node) -> dict[str, str]:
         index = shade(hits.get(node.id, 0), most)

@@ -57,7 +57,8 @@ def histogram_svg(
     """An SVG bar chart of `bins`; `markers` are labelled vertical lines (mean, P95) in seconds."""
     if not bins:
         return '<p class="muted">No call reached a service in this window.</p>'
-    left, right, top, bottom = 40, 10, 18, 34
+    left, right, bottom = 40, 14, 34
+    top = 8 + 14 * len(markers)  # one line of text per marker above the plot
     plot_w, plot_h = width - left - right, height - top - bottom
     tallest = max(b.count for b in bins) or 1
     span = bins[-1].end
@@ -67,8 +68,10 @@ def histogram_svg(
         return left + plot_w * min(seconds, span) / span
 
     parts = [
-        f'<svg class="histogram" role="img" viewBox="0 0 {width} {height}" width="{width}" '
-        f'height="{height}" xmlns="http://www.w3.org/2000/svg">',
+        (
+            f'<svg class="histogram" role="img" viewBox="0 0 {width} {height}" width="{width}" '
+            f'height="{height}" xmlns="http://www.w3.org/2000/svg">'
+        ),
         "<title>Seconds from answer to reaching a service</title>",
         f'<line class="axis" x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}"/>',
         f'<text x="{left - 6}" y="{top + 4}" text-anchor="end">{tallest}</text>',
@@ -82,17 +85,24 @@ def histogram_svg(
             f'width="{bar_w - 2:.1f}" height="{bar_h:.1f}">'
             f"<title>{_label(b.start)}–{_label(b.end)} s: {b.count} calls</title></rect>"
         )
+    # About six labelled edges whatever the number of bins, so the labels never overlap.
+    every = math.ceil(len(bins) / 6)
+    for i in range(0, len(bins), every):
         parts.append(
-            f'<text x="{x:.1f}" y="{top + plot_h + 14}" text-anchor="middle">{_label(b.start)}</text>'
+            f'<text x="{left + i * bar_w:.1f}" y="{top + plot_h + 14}" text-anchor="middle">'
+            f"{_label(bins[i].start)}</text>"
         )
     parts.append(
         f'<text x="{left + plot_w:.1f}" y="{top + plot_h + 14}" text-anchor="end">{_label(span)} s</text>'
     )
-    for name, seconds in markers:
+    for row, (name, seconds) in enumerate(markers):
         x = x_of(seconds)
-        parts.append(f'<line class="marker" x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + plot_h}"/>')
+        y = 18 + 14 * row
+        anchor = "end" if x > left + plot_w * 0.7 else "start"
+        parts.append(f'<line class="marker" x1="{x:.1f}" y1="{y - 10}" x2="{x:.1f}" y2="{top + plot_h}"/>')
         parts.append(
-            f'<text x="{x + 3:.1f}" y="{top - 5}">{escape(name)} {seconds:.1f} s</text>'
+            f'<text x="{x + (-3 if anchor == "end" else 3):.1f}" y="{y}" text-anchor="{anchor}">'
+            f"{escape(name)} {seconds:.1f} s</text>"
         )
     parts.append("</svg>")
     return "".join(parts)

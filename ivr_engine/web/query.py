@@ -64,7 +64,7 @@ class FlowRequest:
     def of(cls, request: Request) -> FlowRequest:
         """Raises HTTPException 404 for a flow not loaded, 400 for a malformed filter."""
         flow_id = request.path_params["flow_id"]
-        flow = request.app.state.flows.get(flow_id)
+        flow = loaded_flows(request).get(flow_id)
         if flow is None:
             raise HTTPException(404, f"no flow {flow_id!r} is loaded")
         return cls(flow, query_of(request))
@@ -72,6 +72,11 @@ class FlowRequest:
     def echo(self) -> dict[str, str | None]:
         """The flow and filters an answer was computed for, so a saved answer says what it is."""
         return {"flow_id": self.flow.id, **dict.fromkeys(("version", "since", "until")), **self.query.as_params()}
+
+
+def loaded_flows(request: Request) -> dict[str, Flow]:
+    """The flows in service now, by flow id: asked on every request so a hot reload shows at once."""
+    return {flow.id: flow for flow in request.app.state.flows()}
 
 
 def query_of(request: Request) -> ReportQuery:

@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from ivr_engine.web import figures
 from ivr_engine.web.histogram import bin_seconds
-from ivr_engine.web.query import FlowRequest
+from ivr_engine.web.query import FlowRequest, loaded_flows
 
 T = TypeVar("T")
 # The SVG is opened on its own too (the heatmap links to it): no script may run in it even then.
@@ -26,7 +26,7 @@ SVG_POLICY = "default-src 'none'; style-src 'unsafe-inline'"
 
 async def api_flows(request: Request) -> Response:
     store = request.app.state.stats_store
-    flows = request.app.state.flows
+    flows = loaded_flows(request)
     listed = []
     for flow_id in sorted(flows):
         flow = flows[flow_id]

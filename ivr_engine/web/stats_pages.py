@@ -13,7 +13,7 @@ from starlette.routing import Route
 from ivr_engine.web import figures
 from ivr_engine.web.heatmap import legend_svg
 from ivr_engine.web.histogram import bin_seconds, histogram_svg
-from ivr_engine.web.query import FlowRequest, query_of
+from ivr_engine.web.query import FlowRequest, loaded_flows, query_of
 from ivr_engine.web.templating import templates
 
 
@@ -24,7 +24,7 @@ def _query_string(params: dict[str, str]) -> str:
 async def overview(request: Request) -> Response:
     query = query_of(request)
     store = request.app.state.stats_store
-    flows = request.app.state.flows
+    flows = loaded_flows(request)
     rows = []
     for flow_id in sorted(flows):
         target = FlowRequest(flows[flow_id], query)

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
 from ivr_engine.web.auth import TokenCheck
+from ivr_engine.web.query import loaded_flows
 
 _HERE = Path(__file__).parent
 
@@ -30,7 +31,7 @@ def _common(request: Request) -> dict[str, Any]:
     check: TokenCheck = request.app.state.token_check
     return {
         "signed_in": check.allows(request.headers, request.cookies),
-        "flow_ids": sorted(request.app.state.flows),
+        "flow_ids": sorted(loaded_flows(request)),
     }
 
 

@@ -60,7 +60,10 @@ def hotline_sounds(pbx: Pbx) -> Path:
 
 def engine_settings(tmp_path: Path, **overrides: object) -> Settings:
     return Settings(
-        flows={"default": str(REPO / "flows" / "hotline-12320.yaml")},
+        flows={
+            "default": str(REPO / "flows" / "hotline-12320.yaml"),
+            "screen-pop": str(REPO / "tests" / "data" / "e2e" / "screen-pop.yaml"),
+        },
         audio_dir=str(AUDIO),
         voicemail_dir=str(tmp_path / "voicemail"),
         agi=AGISettings(port=0),
@@ -74,6 +77,11 @@ class Engine:
     service: Service
     events: EventLog
     pbx: Pbx
+    use_agi: Callable[[str], None]
+
+    def route_to(self, script: str) -> None:
+        """Send the PBX's next calls to another of this engine's flows (the AGI script name)."""
+        self.use_agi(f"agi://127.0.0.1:{self.service.agi.port}/{script}")
 
     async def call(self, keys: KeyPlan, **options: Any) -> CallResult:
         """One real SIPp call (in a thread: SIPp blocks) into the PBX that reaches this engine."""
@@ -98,6 +106,6 @@ async def engine(
     await service.start()
     use_agi(f"agi://127.0.0.1:{service.agi.port}/default")
     try:
-        yield Engine(service, events, pbx)
+        yield Engine(service, events, pbx, use_agi)
     finally:
         await service.stop(grace=5.0)

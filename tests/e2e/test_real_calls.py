@@ -6,12 +6,14 @@ import asyncio
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 
 import pytest
 import structlog
 from conftest import AUDIO, REPO, Engine
 
 from ivr_engine.pbx.dtmf import TONE_SECONDS
+from ivr_engine.pbx.sipp import Agent
 from ivr_engine.runtime.events import NodeVisit, Outcome
 
 pytestmark = pytest.mark.asterisk
@@ -36,7 +38,8 @@ async def test_keys_reach_the_leaf_and_the_engine_records_the_exact_path(engine:
 
 def informed_caller_plan(keys: list[str]) -> list[tuple[float, str]]:
     """When a caller who listens to each menu presses each key: the simulator's informed caller,
-    run on the same flow and the same measured prompt durations, tells the moment."""
+    run on the same flow and the same measured prompt durations, tells the moment ("-" lets a
+    menu time out)."""
     out = subprocess.run(
         [sys.executable, "-m", "ivr_engine.cli.main", "simulate", str(HOTLINE), "--keys", " ".join(keys),
          "--json", "--audio-dir", str(AUDIO)],
@@ -79,10 +82,8 @@ async def test_an_invalid_key_replays_the_menu_and_the_next_key_counts(engine: E
 
 
 async def test_a_silent_caller_times_out_and_hears_the_menu_again(engine: Engine) -> None:
-    # The main menu and its options take about 17 s, then 5 s of silence: a key 30 s after the
-    # language choice falls in the menu's second playing.
-    plan = [(0.5, "2"), (30.0, "1"), (0.3, "1"), (0.3, "1")]
-    await engine.call(plan, hold_seconds=1.0)
+    # "-": the caller presses nothing in the main menu and lets it time out once.
+    await engine.call(informed_caller_plan(["2", "-", "1", "1", "1"]), hold_seconds=1.0)
     (end,) = await engine.ended()
     main = menu_visit(engine, end.call_id, "main")
     assert (main.timeouts, main.invalid_keys, main.key) == (1, 0, "1")
@@ -103,3 +104,40 @@ async def test_a_caller_hanging_up_mid_prompt_ends_the_call_cleanly(engine: Engi
     assert engine.events.path(end.call_id) == ["welcome"]
     assert [log for log in logs if log["log_level"] in ("error", "critical")] == []
     assert asyncio.all_tasks() - before == set()
+
+
+def caller_channel_variables(engine: Engine) -> dict[str, str]:
+    """The variables Asterisk itself holds on the caller's channel ("core show channel")."""
+    names = [
+        line.split("!")[0]
+        for line in engine.pbx.cli("core show channels concise").splitlines()
+        if line.startswith("PJSIP/callers-")
+    ]
+    variables: dict[str, str] = {}
+    for name in names:
+        text = engine.pbx.cli(f"core show channel {name}")
+        for line in text.split("Variables:", 1)[-1].splitlines():
+            key, sep, value = line.strip().partition("=")
+            if sep:
+                variables[key] = value
+    return variables
+
+
+async def test_variables_the_flow_sets_are_on_the_asterisk_channel_while_an_agent_talks(
+    engine: Engine, start_agent: Callable[..., Agent]
+) -> None:
+    agent = await asyncio.to_thread(start_agent, "agent1")
+    engine.route_to("screen-pop")
+    # The caller hears the queue prompt (about 4 s), talks to the agent, and hangs up.
+    call = asyncio.create_task(engine.call("", hold_seconds=10.0))
+    seen: dict[str, str] = {}
+    async with asyncio.timeout(30):
+        while seen.get("IVR_TOPIC") != "vaccination":
+            await asyncio.sleep(0.3)
+            seen = await asyncio.to_thread(caller_channel_variables, engine)
+    assert seen["IVR_CASE"] == "A-1001"
+    await call
+    (end,) = await engine.ended()
+    assert end.outcome is Outcome.QUEUED
+    assert engine.events.path(end.call_id) == ["tag", "to.agent"]
+    assert agent.answered == 1

@@ -5,6 +5,7 @@ from starlette.testclient import TestClient
 from web_fixtures import TOKEN, make_app
 
 from ivr_engine.metrics import IvrMetrics, LiveCalls, MetricsObserver
+from ivr_engine.stats.testing import postgres_server, stats_url  # noqa: F401  (SQLite and PostgreSQL stores)
 
 
 @pytest.fixture

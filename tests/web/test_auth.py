@@ -4,13 +4,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from starlette.testclient import TestClient
+from web_fixtures import TOKEN, make_app
 
 from ivr_engine.config import ConfigError, WebSettings
 from ivr_engine.metrics import IvrMetrics, LiveCalls
 from ivr_engine.web import create_app
 from ivr_engine.web.auth import SESSION_COOKIE, TokenCheck, safe_next
-
-from web_fixtures import TOKEN, make_app
 
 
 def test_a_page_without_token_redirects_to_login_keeping_the_target(anonymous: TestClient) -> None:
@@ -99,12 +98,15 @@ def test_metrics_can_be_public(metrics: IvrMetrics, live_calls: LiveCalls) -> No
     assert client.get("/api/live", follow_redirects=False).status_code == 401
 
 
-def test_the_dashboard_refuses_to_start_without_a_token(live_calls: LiveCalls) -> None:
-    with pytest.raises(ConfigError, match="IVR_WEB_TOKEN"):
+@pytest.mark.parametrize(("token", "problem"), [("", "not set"), ("short-token", "too short")])
+def test_the_dashboard_refuses_to_start_without_a_strong_token(
+    live_calls: LiveCalls, token: str, problem: str
+) -> None:
+    with pytest.raises(ConfigError, match=f"IVR_WEB_TOKEN is {problem}: .* at least 16 characters"):
         create_app(
-            WebSettings(token=""),
+            WebSettings(token=token),
             stats_store=None,
-            flows={},
+            flows=list,
             registry=IvrMetrics().registry,
             live_calls=live_calls,
         )

@@ -12,10 +12,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from web_fixtures import TOKEN, T0, make_app, serve
+from web_fixtures import (
+    HOSTILE,
+    T0,
+    TOKEN,
+    filled_store,
+    hotline_calls,
+    make_app,
+    serve,
+)
 
 from ivr_engine.metrics import IvrMetrics, LiveCalls, MetricsObserver
 from ivr_engine.runtime.events import CallStarted, NodeVisit
+from ivr_engine.stats import reports
 
 playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright>=1.40")
 
@@ -73,5 +82,32 @@ def test_live_calls_page_in_chromium(browser_page: playwright.Page, tmp_path: Pa
         hostile = page.locator('#live-calls tr[data-id="call-2"] td').nth(1).text_content()
         assert hostile == "*" * (len(HOSTILE_CALLER) - 4) + "(1)>"
         page.screenshot(path=tmp_path / "live.png", full_page=True)
-        page.screenshot(path="/tmp/live.png", full_page=True)
     assert (tmp_path / "live.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_flow_dashboard_in_chromium(browser_page: playwright.Page, tmp_path: Path) -> None:
+    store = filled_store(tmp_path, hotline_calls())
+    stored = {s.node_id: s.hits for s in reports.node_stats(store, reports.ReportFilter("hotline"))}
+    page = browser_page
+    try:
+        with serve(make_app(IvrMetrics(), LiveCalls(), stats_store=store)) as base:
+            login(page, base, "/flows/hotline")
+            page.wait_for_selector("#node-table[data-state=ready]")
+            cells = lambda node: page.locator(f'#node-table tr[data-id="{node}"] td')
+            # Columns: node, title, kind, hits ...; the table came from /api through tables.js.
+            assert int(cells("main").nth(3).text_content()) == stored["main"] == 6
+            assert int(cells("vaccination").nth(3).text_content()) == stored["vaccination"] == 3
+            assert cells("complaints").nth(1).text_content() == HOSTILE  # shown as text, not markup
+            first_rows = page.locator("#node-table tbody tr").evaluate_all("rows => rows.map(r => r.dataset.id)")
+            assert first_rows[0] == "main"  # sorted by hits, most first
+            page.fill('[data-filter-for="node-table"]', "vaccination")
+            assert page.locator("#node-table tbody tr").count() == 3
+            assert page.text_content('[data-status-for="node-table"]') == "3 of 8 nodes"
+            page.fill('[data-filter-for="node-table"]', "")
+            page.wait_for_function("document.querySelector('.heatmap img').naturalWidth > 0")
+            shot = tmp_path / "dashboard.png"
+            page.screenshot(path=shot, full_page=True)
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert shot.stat().st_size > 20_000
+    finally:
+        store.close()

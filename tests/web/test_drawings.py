@@ -87,7 +87,7 @@ def test_histogram_svg_draws_one_bar_per_bin_and_the_markers() -> None:
         "5–10 s: 4 calls",
         "10–15 s: 0 calls",
     ]
-    assert [float(r.get("height")) for r in bars] == [84.0, 168.0, 0.0]
+    assert [float(r.get("height")) for r in bars] == [75.0, 150.0, 0.0]  # plot 150 px high
     texts = [t.text for t in root.iter(f"{SVG}text")]
     assert "mean 6.5 s" in texts and "P95 12.0 s" in texts
     assert "No call" in histogram_svg([])

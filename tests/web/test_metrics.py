@@ -75,7 +75,7 @@ def test_agi_command_latency_histogram(client: TestClient, metrics: IvrMetrics) 
     for seconds in (0.0004, 0.003, 0.003, 0.2, 30.0):
         metrics.observe_agi_command("STREAM FILE", seconds)
     samples = scrape(client)
-    bucket = lambda le: samples[  # noqa: E731
+    bucket = lambda le: samples[
         ("ivr_agi_command_seconds_bucket", (("command", "STREAM FILE"), ("le", le)))
     ]
     assert bucket("0.001") == 1

@@ -1,0 +1,310 @@
+"""Menu benchmark: the hotline's own tree, the optimized global tree, and global + personal menus.
+
+    .venv/bin/python bench/menu.py [--flow flows/hotline-12320.yaml] [--seeds 3] [--zipf 0.9]
+                                   [--callers 12000] [--repeat 0.4] [--lookup-callers 1000000]
+
+A synthetic history (bench/menu_workload.py) is split in time: the global tree and the personal
+menus are built from the first 70% of calls and every call of the last 30% is scored, callers never
+seen before included. Personal menus keep learning during the scored part exactly as in service
+(each call is scored with the menu its caller had when it started, then recorded). Times come from
+the optimizer's cost model over the flow adapter's tree of the real flow, with prompt durations
+measured from the built audio (prompts/audio/manifest.json) where it exists and estimated from the
+text otherwise; the table says how many were measured. Medians over the seeds are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gc
+import math
+import random
+import resource
+import statistics
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from menu_workload import Call, Workload, WorkloadSpec, generate  # noqa: E402
+
+from ivr_engine.flow.loader import load_flow  # noqa: E402
+from ivr_engine.flow.model import Flow  # noqa: E402
+from ivr_engine.optimizer import (  # noqa: E402
+    CostParams,
+    MenuTree,
+    conditional_lower_bound,
+    leaf_times,
+    optimize,
+    position_costs,
+    problem_bound,
+    walk,
+)
+from ivr_engine.optimizer.flow_adapter import FlowTree, menu_tree_from_flow  # noqa: E402
+from ivr_engine.personal.history import ServiceUse  # noqa: E402
+from ivr_engine.personal.layout import RootLayout, main_menu, prompt_seconds  # noqa: E402
+from ivr_engine.personal.menus import PersonalMenus, PersonalParams  # noqa: E402
+from ivr_engine.prompts.catalog import PromptCatalog  # noqa: E402
+from ivr_engine.prompts.manifest import Manifest  # noqa: E402
+from ivr_engine.runtime.events import CallEnded, CallStarted, Outcome  # noqa: E402
+from ivr_engine.runtime.prompt_source import CatalogPrompts  # noqa: E402
+from ivr_engine.stats.privacy import CallerKeyer  # noqa: E402
+
+BREADTH = 5  # options per menu: what callers remember, and it leaves keys free for shortcuts
+BENCH_SECRET = "menu-benchmark-caller-key-secret"
+
+
+@dataclass(frozen=True)
+class Scores:
+    expected: float
+    p95: float
+    keypresses: float
+    within_two: float
+    bound: float
+
+    @property
+    def ratio(self) -> float:
+        return self.expected / self.bound
+
+
+def scores(times: Sequence[float], depths: Sequence[int], bound: float) -> Scores:
+    ordered = sorted(times)
+    return Scores(
+        expected=statistics.fmean(times),
+        p95=ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)],
+        keypresses=statistics.fmean(depths),
+        within_two=sum(d <= 2 for d in depths) / len(depths),
+        bound=bound,
+    )
+
+
+@dataclass
+class Setting:
+    flow: Flow
+    prompts: CatalogPrompts
+    source: FlowTree
+    cost: CostParams
+    services: list[str]  # tree service ids a call can be for (first offer of each flow node)
+    measured: int
+    clips: int
+
+
+def setting(flow_path: Path, prompts_path: Path, audio: Path, cost: CostParams) -> Setting:
+    flow = load_flow(flow_path)
+    prompts = CatalogPrompts(PromptCatalog.load(prompts_path), Manifest.load(audio))
+    language = flow.default_language
+    source = menu_tree_from_flow(flow, main_menu(flow), prompt_seconds(prompts, language), breadth=BREADTH)
+    services = [sid for sid, node in source.targets.items() if sid == node]
+    used = {o.prompt for o in source.options.values() if o.prompt} | {
+        flow.nodes[n.id].prompt for _, n in walk(source.tree) if isinstance(n, MenuTree)  # type: ignore[attr-defined]
+    }
+    clips = [prompts.clip(p, language) for p in used if p]
+    return Setting(flow, prompts, source, cost, services, sum(c.measured for c in clips), len(clips))
+
+
+def tree_scores(tree: MenuTree, calls: Sequence[Call], cost: CostParams, bound: float) -> Scores:
+    barge, _, depth = leaf_times(tree, cost)
+    return scores([barge[c.service] for c in calls], [depth[c.service] for c in calls], bound)
+
+
+def personal_bound(s: Setting, workload: Workload, greeting: float, shortcuts: int) -> float:
+    """H(service | caller) / lambda with the cheapest per-level costs any personal root or menu
+    could have (its header no longer than the greeting or any menu header)."""
+    menus = [n for _, n in walk(s.source.tree) if isinstance(n, MenuTree)]
+    level = s.cost.level_overhead + min([greeting, s.cost.synthetic_header, *(m.header for m in menus)])
+    prompts = [n.prompt for _, n in walk(s.source.tree) if n is not s.source.tree]
+    costs = position_costs(level, prompts, min(prompts), s.cost.option_gap, BREADTH + shortcuts)
+    joint = {str(i): workload.true_distribution(c) for i, c in enumerate(workload.test)}
+    return conditional_lower_bound(joint, costs)
+
+
+def events(call: Call, n: int, flow: Flow) -> tuple[CallStarted, CallEnded]:
+    at = dt.datetime.fromtimestamp(call.at, dt.UTC)
+    started = CallStarted(f"call-{n}", call.caller, flow.id, flow.version, at, "agi")
+    return started, CallEnded(f"call-{n}", at, Outcome.SERVED, call.service, call.service, None)
+
+
+def personal_scores(s: Setting, tree: MenuTree, workload: Workload, params: PersonalParams) -> tuple[Scores, float]:
+    """Global tree `tree` with personal menus in front; also the share of calls offered one."""
+    layout = RootLayout.build(s.flow, tree, s.source.targets, s.prompts, s.cost)
+    now = [0.0]
+    keyer = CallerKeyer(BENCH_SECRET)
+    menus = PersonalMenus(
+        key_of=keyer.key, params=params, cost=s.cost, clock=lambda: now[0], layout_of=lambda *_: layout
+    )
+    menus.add_flow(s.flow, s.prompts)
+    for n, call in enumerate(workload.train):
+        for event in events(call, n, s.flow):
+            getattr(menus, "call_started" if isinstance(event, CallStarted) else "call_ended")(event)
+    canonical = leaf_times(tree, s.cost)
+    cache: dict[tuple[str, ...], tuple[dict[str, float], dict[str, int]]] = {}
+    times: list[float] = []
+    depths: list[int] = []
+    offered = 0
+    for n, call in enumerate(workload.test, start=len(workload.train)):
+        now[0] = call.at
+        root = menus.root_for(call.caller, s.flow)
+        barge, _, depth = canonical
+        if root is not None:
+            offered += 1
+            key = tuple(f"{sc.key}{sc.target}" for sc in root.shortcuts)
+            if key not in cache:
+                personal_barge, _, personal_depth = leaf_times(layout.personal_tree(tree, root), s.cost)
+                cache[key] = personal_barge, personal_depth
+            barge, depth = cache[key]
+        served = f"shortcut:{call.service}" if f"shortcut:{call.service}" in barge else call.service
+        times.append(barge[served])
+        depths.append(depth[served])
+        started, ended = events(call, n, s.flow)
+        menus.call_started(started)
+        menus.call_ended(ended)
+    bound = personal_bound(s, workload, layout.greeting_seconds, params.max_shortcuts)
+    return scores(times, depths, bound), offered / len(workload.test)
+
+
+def run_seed(s: Setting, spec: WorkloadSpec, seed: int, params: PersonalParams) -> dict[str, object]:
+    workload = generate(s.services, spec, seed)
+    train = Counter(c.service for c in workload.train)
+    test = Counter(c.service for c in workload.test)
+    result = optimize(s.source.tree, dict(train), s.cost, s.source.constraints)
+    global_bound = problem_bound(s.source.tree, _shares(test, s), s.cost, s.source.constraints)
+    personal, offered = personal_scores(s, result.tree, workload, params)
+    return {
+        "original": tree_scores(s.source.tree, workload.test, s.cost, global_bound),
+        "optimized": tree_scores(result.tree, workload.test, s.cost, global_bound),
+        "personal": personal,
+        "in_sample_ratio": result.ratio,
+        "offered": offered,
+        "test_calls": len(workload.test),
+        "train_calls": len(workload.train),
+        "new_callers": _new_caller_share(workload),
+    }
+
+
+def _shares(counts: Counter[str], s: Setting) -> dict[str, float]:
+    total = sum(counts.values())
+    return {sid: counts.get(sid, 0) / total for sid in s.source.targets}
+
+
+def _new_caller_share(workload: Workload) -> float:
+    seen = {c.caller for c in workload.train}
+    return sum(c.caller not in seen for c in workload.test) / len(workload.test)
+
+
+def lookup_latency(s: Setting, callers: int, lookups: int, seed: int) -> dict[str, float]:
+    """p50/p99 of `root_for` with `callers` callers in memory (each with 1-3 services used)."""
+    rng = random.Random(seed)
+    keyer = CallerKeyer(BENCH_SECRET)
+    now = 1_790_000_000.0
+    menus = PersonalMenus(key_of=keyer.key, clock=lambda: now)
+    menus.add_flow(s.flow, s.prompts)
+    nodes = sorted(set(s.source.targets.values()))
+    numbers = [f"1{3 + n % 7}{n:09d}" for n in range(callers)]
+    gc.collect()
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.perf_counter()
+
+    def uses() -> list[ServiceUse]:
+        rows = []
+        for number in numbers:
+            key = keyer.key(number)
+            for leaf in rng.sample(nodes, rng.randint(1, 3)):
+                seen = dt.datetime.fromtimestamp(now - rng.uniform(0, 90) * 86_400, dt.UTC)
+                rows.append(ServiceUse(key, leaf, rng.randint(1, 6), seen))
+        return rows
+
+    menus.load(s.flow.id, uses(), [])
+    load_seconds = time.perf_counter() - started
+    gc.collect()
+    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    samples = []
+    offered = 0
+    for _ in range(lookups):
+        number = numbers[rng.randrange(callers)] if rng.random() < 0.8 else f"199{rng.randrange(10**8):08d}"
+        t0 = time.perf_counter_ns()
+        root = menus.root_for(number, s.flow)
+        samples.append(time.perf_counter_ns() - t0)
+        offered += root is not None
+    samples.sort()
+    return {
+        "callers": len(menus),
+        "p50_us": samples[len(samples) // 2] / 1000,
+        "p99_us": samples[int(len(samples) * 0.99)] / 1000,
+        "max_us": samples[-1] / 1000,
+        "offered": offered / lookups,
+        "load_s": load_seconds,
+        "rss_mb": (rss_after - rss_before) / 1024,
+    }
+
+
+def _median(rows: list[dict[str, object]], pick: Callable[[dict[str, object]], float]) -> float:
+    return statistics.median(pick(r) for r in rows)
+
+
+def report(s: Setting, spec: WorkloadSpec, rows: list[dict[str, object]], lookup: dict[str, float] | None) -> str:
+    lines = [
+        f"flow {s.flow.id} {s.flow.version}: {len(s.services)} services, main menu {s.source.tree.id!r}, "
+        f"breadth {BREADTH}; prompt durations: {s.measured} of {s.clips} menu clips measured from built "
+        f"audio, the rest (and every shortcut clip not built yet) estimated from text",
+        f"workload: zipf s={spec.zipf_s}, {spec.callers} callers, repeat p={spec.repeat}, favourite share "
+        f"U{spec.concentration}, spike {spec.spike_share:.0%} from {spec.spike_start:.0%} of the timeline; "
+        f"train/test {spec.train_share:.0%}/{1 - spec.train_share:.0%}; medians over {len(rows)} seeds",
+        f"scored calls {_median(rows, lambda r: r['test_calls']):.0f} (new callers "
+        f"{_median(rows, lambda r: r['new_callers']):.0%}), personal menu offered on "
+        f"{_median(rows, lambda r: r['offered']):.0%} of them",
+        "",
+        "| menus | E[T] s | bound s | E[T]/bound | P95 s | keypresses | within 2 levels | vs original |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    base = _median(rows, lambda r: r["original"].expected)  # type: ignore[attr-defined]
+    names = {"original": "original hotline tree", "optimized": "optimized global tree", "personal": "optimized + personal"}
+    for name, label in names.items():
+        def get(attr: str, name: str = name) -> float:
+            return _median(rows, lambda r: getattr(r[name], attr))
+
+        expected = get("expected")
+        lines.append(
+            f"| {label} | {expected:.2f} | {get('bound'):.2f} | {get('ratio'):.3f} | {get('p95'):.2f} | "
+            f"{get('keypresses'):.2f} | {get('within_two'):.1%} | {expected / base - 1:+.1%} |"
+        )
+    lines += [
+        "",
+        "bounds: global rows H(p)/lambda over the scored calls (the optimizer's problem_bound); personal row "
+        "H(service | caller)/lambda from each scored call's true distribution",
+        f"optimized tree on its own training distribution: E[T]/bound = {_median(rows, lambda r: r['in_sample_ratio']):.3f}",
+    ]
+    if lookup is not None:
+        lines.append(
+            f"personal-menu lookup, {lookup['callers']:,.0f} callers in memory: p50 {lookup['p50_us']:.1f} us, "
+            f"p99 {lookup['p99_us']:.1f} us, max {lookup['max_us']:.0f} us ({lookup['offered']:.0%} of lookups "
+            f"got a personal menu; loading took {lookup['load_s']:.1f} s, about {lookup['rss_mb']:.0f} MB)"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--flow", type=Path, default=Path("flows/hotline-12320.yaml"))
+    parser.add_argument("--prompts", type=Path, default=Path("prompts"), help="prompt catalog directory")
+    parser.add_argument("--audio", type=Path, default=Path("prompts/audio"), help="built audio (manifest.json)")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--zipf", type=float, default=WorkloadSpec.zipf_s)
+    parser.add_argument("--callers", type=int, default=WorkloadSpec.callers)
+    parser.add_argument("--repeat", type=float, default=WorkloadSpec.repeat)
+    parser.add_argument("--lookup-callers", type=int, default=1_000_000, help="0 skips the lookup benchmark")
+    parser.add_argument("--lookups", type=int, default=100_000)
+    args = parser.parse_args()
+    cost = CostParams()
+    s = setting(args.flow, args.prompts, args.audio, cost)
+    spec = WorkloadSpec(zipf_s=args.zipf, callers=args.callers, repeat=args.repeat)
+    rows = [run_seed(s, spec, seed, PersonalParams()) for seed in range(1, args.seeds + 1)]
+    lookup = lookup_latency(s, args.lookup_callers, args.lookups, seed=7) if args.lookup_callers else None
+    print(report(s, spec, rows, lookup))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""`ivr menu export`: the flow and the personal menus of given callers, for outside evaluation."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import click
+
+from ivr_engine.cli.flow import _load, _manifest
+
+_EXISTING = click.Path(exists=True, path_type=Path)
+
+
+def _callers(path: Path) -> list[str]:
+    """Numbers one per line; blank lines and lines starting with # are skipped."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.BadParameter(f"{path}: cannot read: {exc}", param_hint="--callers") from None
+    return list(dict.fromkeys(line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")))
+
+
+@click.group()
+def menu() -> None:
+    """Personal menus built from node-access statistics."""
+
+
+@menu.command()
+@click.argument("path", type=_EXISTING)
+@click.option("--stats", "stats_url", required=True, help="Statistics database: a URL, or the path of a SQLite file.")
+@click.option("--callers", type=_EXISTING, required=True, help="File of caller numbers, one per line.")
+@click.option("--prompts", "prompts_path", type=_EXISTING, help="Prompt catalog (file or directory) instead of the flow's.")
+@click.option("--audio", type=_EXISTING, help="Audio directory or manifest.json: measured prompt durations.")
+@click.option("-o", "--out", type=click.Path(path_type=Path), help="Write to this file instead of stdout.")
+def export(
+    path: Path, stats_url: str, callers: Path, prompts_path: Path | None, audio: Path | None, out: Path | None
+) -> None:
+    """Print the flow export (docs/flows.md) plus each listed caller's personal root (docs/menus.md).
+
+    Callers are hashed with the statistics secret (IVR_STATS_CALLER_KEY_SECRET) to find their history.
+    """
+    from ivr_engine.flow.diagnostics import FlowError
+    from ivr_engine.flow.validate import load_catalog
+    from ivr_engine.personal.export import export_menus
+    from ivr_engine.prompts.catalog import PromptCatalog
+    from ivr_engine.stats.privacy import SECRET_ENV, CallerSecretError, caller_keyer
+    from ivr_engine.stats.store import StatsStore, StatsStoreError
+
+    flow = _load(path)
+    try:
+        catalog = PromptCatalog.load(prompts_path) if prompts_path else load_catalog(flow)
+    except FlowError as exc:
+        raise click.ClickException(str(exc)) from None
+    if catalog is None:
+        raise click.ClickException(f"{path}: the flow names no prompt texts; pass --prompts")
+    url = stats_url if "://" in stats_url else f"sqlite:///{stats_url}"
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        raise click.BadParameter(f"{stats_url}: no such statistics database", param_hint="--stats")
+    try:
+        keyer = caller_keyer(os.environ.get(SECRET_ENV))
+        store = StatsStore.open(url, keyer=keyer, run_migrations=False)
+    except (CallerSecretError, StatsStoreError) as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        data = export_menus(flow, catalog, _manifest(audio), store, _callers(callers))
+    finally:
+        store.close()
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    if out is None:
+        click.echo(text)
+    else:
+        out.write_text(text + "\n", encoding="utf-8")

@@ -1,0 +1,151 @@
+"""Between a flow's menu subtree and the optimizer's abstract tree.
+
+Menus are the internal nodes; the target of every other option (queue, announcement, lookup,
+condition, ...) is a service. Clip durations come from a callable so this module does not
+depend on the prompt machinery.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from ivr_engine.flow.model import Flow, Menu, MenuOption
+from ivr_engine.optimizer.global_tree import changed_menus
+from ivr_engine.optimizer.tree import DIGIT_KEYS, Constraints, MenuTree, Node, Option, Service, TreeError, walk
+
+PromptSeconds = Callable[[str | None], float]
+
+
+class FlowAdapterError(TreeError):
+    """A flow's menus cannot be turned into a tree (names the node)."""
+
+
+@dataclass(frozen=True)
+class FlowTree:
+    """A flow's menu subtree as the optimizer sees it, and what is needed to map it back."""
+
+    tree: MenuTree
+    constraints: Constraints
+    # service id -> the flow node the option leads to. Ids equal the node id, except when a node
+    # is offered twice (a shared service, or a "back to the main menu" option): later offers get
+    # "<node>@<menu>:<key>" so tree ids stay unique.
+    targets: Mapping[str, str]
+    options: Mapping[str, MenuOption]  # tree node id -> the flow option that offered it
+
+
+def menu_tree_from_flow(flow: Flow, root: str, prompt_seconds: PromptSeconds, breadth: int | None = None) -> FlowTree:
+    """The menus reachable from menu `root` through menu options, with the flow's constraints."""
+    start = flow.nodes.get(root)
+    if not isinstance(start, Menu):
+        raise FlowAdapterError(f"{_where(flow, root)}: {root!r} is not a menu")
+    targets: dict[str, str] = {}
+    offered: dict[str, MenuOption] = {}
+    pinned: dict[str, str] = {}
+    fixed: set[str] = set()
+    together: list[frozenset[str]] = []
+    visited: set[str] = set()
+
+    def convert(menu: Menu, prompt: float) -> MenuTree:
+        visited.add(menu.id)
+        if menu.fixed:
+            fixed.add(menu.id)
+        options: list[Option] = []
+        for option in menu.options:
+            if option.key not in DIGIT_KEYS:
+                raise FlowAdapterError(f"{option.loc or _where(flow, menu.id)}: menu {menu.id!r} option key {option.key!r} is not 1-9")
+            node = flow.nodes.get(option.target)
+            if node is None:
+                raise FlowAdapterError(f"{option.loc or _where(flow, menu.id)}: option {option.key} leads to unknown node {option.target!r}")
+            seconds = prompt_seconds(option.prompt)
+            child: Node
+            if isinstance(node, Menu) and node.id not in visited:
+                child = convert(node, seconds)
+                if option.pinned:
+                    # a rebuilt menu has no identity to pin a key to, so a pinned menu stays put
+                    fixed.add(node.id)
+            else:
+                again = option.target in targets or option.target in visited
+                child_id = f"{option.target}@{menu.id}:{option.key}" if again else option.target
+                targets[child_id] = option.target
+                child = Service(child_id, seconds)
+            offered[child.id] = option
+            if option.pinned:
+                pinned[child.id] = option.key
+            options.append(Option(option.key, child))
+        if menu.keep_together:
+            group = frozenset(o.child.id for o in options if isinstance(o.child, Service))
+            if len(group) >= 2:
+                together.append(group)
+        if not options:
+            raise FlowAdapterError(f"{_where(flow, menu.id)}: menu {menu.id!r} has no options")
+        return MenuTree(menu.id, prompt_seconds(menu.prompt), tuple(options), prompt)
+
+    tree = convert(start, 0.0)
+    bound = {k for k in (flow.keys.operator, flow.keys.back, flow.keys.repeat) if k}
+    constraints = Constraints(
+        pinned_keys=pinned,
+        together=tuple(together),
+        fixed=frozenset(fixed),
+        max_depth=flow.max_depth,
+        keys="".join(k for k in DIGIT_KEYS if k not in bound),
+        breadth=breadth,
+    )
+    return FlowTree(tree=tree, constraints=constraints, targets=targets, options=offered)
+
+
+def _where(flow: Flow, node_id: str) -> str:
+    node = flow.nodes.get(node_id)
+    loc = node.loc if node is not None else None
+    return str(loc) if loc is not None else f"flow {flow.id!r}"
+
+
+def prompt_ids(menu_id: str) -> tuple[str, str]:
+    """Default prompt ids of a generated menu: (its header, its option in the parent)."""
+    return f"{menu_id}.header", f"{menu_id}.option"
+
+
+def flow_from_tree(
+    flow: Flow,
+    source: FlowTree,
+    tree: MenuTree,
+    *,
+    generated_prompts: Callable[[str], tuple[str, str]] = prompt_ids,
+    changed_notice: str | None = None,
+) -> Flow:
+    """A new flow whose menu subtree is `tree` (an optimizer result over `source.tree`).
+
+    Kept menus keep their node and settings with new options; generated menus become new menu
+    nodes with generated prompt ids; menus the tree dropped disappear unless something else
+    still leads to them. `changed_notice` (a prompt id) is set on kept menus whose options changed.
+    """
+    nodes = dict(flow.nodes)
+    changed = set(changed_menus(source.tree, tree))
+    old_menus = {n.id for _, n in walk(source.tree) if isinstance(n, MenuTree)}
+    for _, node in walk(tree):
+        if not isinstance(node, MenuTree):
+            continue
+        options = tuple(_flow_option(option, source, generated_prompts) for option in node.options)
+        existing = flow.nodes.get(node.id)
+        if isinstance(existing, Menu):
+            notice = changed_notice if node.id in changed and changed_notice else existing.changed_notice
+            nodes[node.id] = dataclasses.replace(existing, options=options, changed_notice=notice)
+        else:
+            header, _ = generated_prompts(node.id)
+            nodes[node.id] = Menu(id=node.id, title="More options", prompt=header, options=options)
+    kept = {n.id for _, n in walk(tree) if isinstance(n, MenuTree)}
+    for menu_id in old_menus - kept:
+        if menu_id != flow.start and not any(menu_id in n.targets() for n in nodes.values() if n.id not in old_menus - kept):
+            del nodes[menu_id]
+    return dataclasses.replace(flow, nodes=nodes)
+
+
+def _flow_option(option: Option, source: FlowTree, generated_prompts: Callable[[str], tuple[str, str]]) -> MenuOption:
+    child = option.child
+    original = source.options.get(child.id)
+    if original is not None:
+        target = source.targets.get(child.id, child.id)
+        return dataclasses.replace(original, key=option.key, target=target, loc=None)
+    _, clip = generated_prompts(child.id)
+    return MenuOption(key=option.key, target=child.id, prompt=clip, title="More options")

@@ -1,0 +1,1 @@
+"""Node-hit statistics: the store, the recorder the call runtime feeds, and the reports."""

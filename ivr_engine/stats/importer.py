@@ -1,0 +1,197 @@
+"""Import call paths from another system's logs: one JSON object per line (format in docs/stats.md).
+
+Every line is checked before anything is written; any bad line fails the whole import with each
+problem named file:line, so a file is either imported whole or not at all. Calls without a call_id
+get one derived from flow, caller key and start time, so re-importing a file changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ivr_engine.flow.model import ROUTING_KINDS
+from ivr_engine.runtime.events import Outcome
+from ivr_engine.stats.batch import Batch, Row, call_row, visit_row
+from ivr_engine.stats.privacy import CallerKeyer
+from ivr_engine.stats.store import StatsStore
+
+BATCH_CALLS = 1000
+MAX_REPORTED_ERRORS = 50
+_OUTCOMES = {o.value for o in Outcome}
+
+
+class ImportFileError(Exception):
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = errors
+        shown = errors[:MAX_REPORTED_ERRORS]
+        more = len(errors) - len(shown)
+        super().__init__("\n".join(shown) + (f"\n... and {more} more" if more else ""))
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    calls: int  # records in the file
+    new_calls: int  # calls not in the store before
+    visits: int
+
+
+class _Bad(ValueError):
+    pass
+
+
+def _field(record: dict[str, Any], name: str, kind: type | tuple[type, ...], *, required: bool = True) -> Any:
+    if name not in record or record[name] is None:
+        if required:
+            raise _Bad(f"missing {name!r}")
+        return None
+    value = record[name]
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+        raise _Bad(f"{name!r} must be {names}, got {json.dumps(value)}")
+    return value
+
+
+def _moment(record: dict[str, Any], name: str, *, required: bool = True) -> dt.datetime | None:
+    text = _field(record, name, str, required=required)
+    if text is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise _Bad(f"{name!r} is not an ISO 8601 date-time: {text!r}") from None
+    return moment.astimezone(dt.UTC) if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def _first_leaf(path: list[Row]) -> Row | None:
+    """The runtime's rule: the first node after a menu that is not a routing step."""
+    menu_seen = False
+    for visit in path:
+        if visit["kind"] == "menu":
+            menu_seen = True
+        elif menu_seen and visit["kind"] not in ROUTING_KINDS and visit["kind"] != "unknown":
+            return visit
+    return None
+
+
+def parse_record(record: Any, keyer: CallerKeyer) -> tuple[Row, list[Row]]:
+    if not isinstance(record, dict):
+        raise _Bad("each line must be a JSON object")
+    flow_id = _field(record, "flow_id", str)
+    version = str(_field(record, "flow_version", (str, int)))
+    started = _moment(record, "started_at")
+    assert started is not None
+    caller_key = keyer.key_or_none(_field(record, "caller", str, required=False))
+    outcome = _field(record, "outcome", str)
+    if outcome not in _OUTCOMES:
+        raise _Bad(f"'outcome' must be one of {', '.join(sorted(_OUTCOMES))}, got {outcome!r}")
+    call_id = _field(record, "call_id", str, required=False) or "import-" + hashlib.sha256(
+        f"{flow_id}\0{caller_key}\0{started.isoformat()}".encode()
+    ).hexdigest()[:32]
+    steps = _field(record, "path", list)
+    visits: list[Row] = []
+    for seq, step in enumerate(steps):
+        try:
+            visits.append(_visit(step, call_id, seq, flow_id, version))
+        except _Bad as exc:
+            raise _Bad(f"path[{seq}]: {exc}") from None
+    leaf = _field(record, "leaf", str, required=False)
+    seconds_to_leaf = _field(record, "seconds_to_leaf", (int, float), required=False)
+    if leaf is None:
+        found = _first_leaf(visits)
+        leaf = found["node_id"] if found else None
+        if found and seconds_to_leaf is None:
+            seconds_to_leaf = round((found["entered_at"] - started).total_seconds(), 3)
+    ended = _moment(record, "ended_at", required=False) or (visits[-1]["left_at"] if visits else started)
+    call = call_row(
+        call_id=call_id,
+        caller_key=caller_key,
+        flow_id=flow_id,
+        flow_version=version,
+        started_at=started,
+        ended_at=ended,
+        outcome=outcome,
+        leaf=leaf,
+        seconds_to_leaf=float(seconds_to_leaf) if seconds_to_leaf is not None else None,
+        final_node=visits[-1]["node_id"] if visits else None,
+        path=[v["node_id"] for v in visits],
+        personalized=bool(_field(record, "personalized", bool, required=False)),
+        channel="import",
+    )
+    return call, visits
+
+
+def _visit(step: Any, call_id: str, seq: int, flow_id: str, version: str) -> Row:
+    if not isinstance(step, dict):
+        raise _Bad("each path step must be an object")
+    entered = _moment(step, "entered_at")
+    left = _moment(step, "left_at", required=False) or entered
+    assert entered is not None and left is not None
+    if left < entered:
+        raise _Bad("'left_at' is before 'entered_at'")
+    return visit_row(
+        call_id=call_id,
+        seq=seq,
+        flow_id=flow_id,
+        flow_version=version,
+        node_id=_field(step, "node", str),
+        kind=_field(step, "kind", str, required=False) or "unknown",
+        entered_at=entered,
+        left_at=left,
+        key=_field(step, "key", str, required=False),
+        timeouts=_field(step, "timeouts", int, required=False) or 0,
+        invalid_keys=_field(step, "invalid_keys", int, required=False) or 0,
+        via_shortcut=bool(_field(step, "via_shortcut", bool, required=False)),
+    )
+
+
+def read_import_file(path: Path, keyer: CallerKeyer) -> list[Batch]:
+    """Parse and check the whole file; raises ImportFileError naming file:line of every bad line."""
+    errors: list[str] = []
+    batches = [Batch()]
+    seen: dict[str, int] = {}
+    for number, line in _lines(path, errors):
+        try:
+            call, visits = parse_record(json.loads(line), keyer)
+        except json.JSONDecodeError as exc:
+            errors.append(f"{path}:{number}: not JSON: {exc.msg} (column {exc.colno})")
+            continue
+        except _Bad as exc:
+            errors.append(f"{path}:{number}: {exc}")
+            continue
+        if call["call_id"] in seen:
+            errors.append(f"{path}:{number}: call {call['call_id']!r} already on line {seen[call['call_id']]}")
+            continue
+        seen[call["call_id"]] = number
+        if len(batches[-1].calls) >= BATCH_CALLS:
+            batches.append(Batch())
+        batches[-1].calls.append(call)
+        batches[-1].visits.extend(visits)
+    if errors:
+        raise ImportFileError(errors)
+    return [b for b in batches if b]
+
+
+def _lines(path: Path, errors: list[str]) -> Iterator[tuple[int, str]]:
+    try:
+        with open(path, encoding="utf-8") as source:
+            for number, line in enumerate(source, start=1):
+                if line.strip():
+                    yield number, line
+    except OSError as exc:
+        errors.append(f"{path}: cannot read: {exc.strerror}")
+    except UnicodeDecodeError as exc:
+        errors.append(f"{path}: not UTF-8 text ({exc.reason})")
+
+
+def import_file(store: StatsStore, path: Path, keyer: CallerKeyer) -> ImportResult:
+    batches = read_import_file(path, keyer)
+    new_calls = sum(store.write_batch(batch).new_calls for batch in batches)
+    return ImportResult(
+        calls=sum(len(b.calls) for b in batches), new_calls=new_calls, visits=sum(len(b.visits) for b in batches)
+    )

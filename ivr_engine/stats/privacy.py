@@ -1,0 +1,63 @@
+"""Callers are stored only as keyed hashes of their numbers.
+
+HMAC-SHA256 under a secret the service holds (IVR_STATS_CALLER_KEY_SECRET): the same caller gets the
+same key across calls (personal menus need that), but a stolen database or spool cannot be reversed
+by hashing every phone number, as a plain hash could.
+
+Without a secret the engine refuses to start, except in dev mode, which generates a random secret
+into the data directory once and reuses it (so keys stay stable across restarts of a dev box).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+SECRET_ENV = "IVR_STATS_CALLER_KEY_SECRET"
+DEV_SECRET_FILE = "caller-key.secret"
+MIN_SECRET_LENGTH = 16
+
+
+class CallerSecretError(Exception):
+    """No usable caller-hash secret; the message says how to provide one."""
+
+
+class CallerKeyer:
+    def __init__(self, secret: str) -> None:
+        if len(secret) < MIN_SECRET_LENGTH:
+            raise CallerSecretError(
+                f"the caller-hash secret must be at least {MIN_SECRET_LENGTH} characters ({SECRET_ENV})"
+            )
+        self._secret = secret.encode()
+
+    def __repr__(self) -> str:
+        return "CallerKeyer(<secret>)"
+
+    def key(self, number: str) -> str:
+        normalized = number.strip()
+        return hmac.new(self._secret, normalized.encode(), hashlib.sha256).hexdigest()
+
+    def key_or_none(self, number: str | None) -> str | None:
+        """Withheld or empty numbers have no key: such calls count, but belong to nobody."""
+        return self.key(number) if number and number.strip() else None
+
+
+def caller_keyer(secret: str | None, *, dev_dir: Path | None = None) -> CallerKeyer:
+    """The keyer for `secret`; with no secret, the dev secret kept in `dev_dir` (dev mode) or an error."""
+    if secret:
+        return CallerKeyer(secret)
+    if dev_dir is None:
+        raise CallerSecretError(
+            f"no caller-hash secret: set {SECRET_ENV} (e.g. to the output of "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`), or run in dev mode"
+        )
+    path = Path(dev_dir) / DEV_SECRET_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(32))
+    return CallerKeyer(path.read_text().strip())

@@ -1,0 +1,205 @@
+"""StatsRecorder: the runtime's CallObserver that puts node-hit statistics in the store.
+
+On the call path it only appends the event to a deque (thread-safe, no lock, no I/O). A writer
+thread drains the deque every `interval`, turns events into rows (hashing the caller there, not on
+the call path) and commits them as one batch. If the database is down or locked, the batch goes to
+the fsync'd spool instead, and so does every later batch until the spool has been replayed - so rows
+reach the database in the order they were recorded. Replays are retried with exponential backoff.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+import structlog
+
+from ivr_engine.metrics import StatsRecorderCounts
+from ivr_engine.runtime.events import CallEnded, CallStarted, NodeVisit
+from ivr_engine.stats.batch import Batch, call_row, visit_row
+from ivr_engine.stats.privacy import CallerKeyer
+from ivr_engine.stats.spool import Spool
+from ivr_engine.stats.store import StatsStore
+
+logger = structlog.get_logger(__name__)
+
+Event = CallStarted | NodeVisit | CallEnded
+UNKNOWN = "unknown"  # flow of a call whose CallStarted the recorder never saw
+
+
+@dataclass(slots=True)
+class _OpenCall:
+    started: CallStarted
+    caller_key: str | None
+    path: list[str] = field(default_factory=list)
+
+
+class StatsRecorder:
+    def __init__(
+        self,
+        store: StatsStore,
+        spool_dir: Path,
+        *,
+        keyer: CallerKeyer | None = None,
+        interval: float = 0.1,
+        max_batch: int = 5000,
+        retry_initial: float = 0.5,
+        retry_max: float = 30.0,
+    ) -> None:
+        keyer = keyer or store.keyer
+        if keyer is None:
+            raise ValueError("StatsRecorder needs a CallerKeyer (the store's or its own)")
+        self.store = store
+        self.keyer = keyer
+        self.spool = Spool(Path(spool_dir))
+        self.interval = interval
+        self.max_batch = max_batch
+        self.retry_initial = retry_initial
+        self.retry_max = retry_max
+        self.recorded = 0  # visits handed to node_visited
+        self.written = 0  # visits committed to the database
+        self.spooled = 0  # visits written to the spool
+        self._events: collections.deque[Event] = collections.deque()
+        self._open: dict[str, _OpenCall] = {}
+        self._stop = threading.Event()
+        self._backoff = retry_initial
+        self._retry_at = 0.0
+        self._thread = threading.Thread(target=self._run, name="stats-writer", daemon=True)
+
+    # --- CallObserver: the call path -----------------------------------------------------------
+
+    def call_started(self, event: CallStarted) -> None:
+        self._events.append(event)
+
+    def node_visited(self, event: NodeVisit) -> None:
+        self.recorded += 1
+        self._events.append(event)
+
+    def call_ended(self, event: CallEnded) -> None:
+        self._events.append(event)
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> StatsRecorder:
+        self._thread.start()
+        return self
+
+    def close(self, timeout: float = 10.0) -> bool:
+        """Stop the writer after it has written (or spooled) everything recorded so far.
+
+        Returns False if it did not finish within `timeout`; what it had not written is then lost
+        with the process unless the writer still finishes before exit.
+        """
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+            return not self._thread.is_alive()
+        self._drain_all()
+        return True
+
+    def counts(self) -> StatsRecorderCounts:
+        """For IvrMetrics.watch_stats_recorder."""
+        return StatsRecorderCounts(recorded=self.recorded, spooled=self.spooled, written=self.written)
+
+    @property
+    def backlog(self) -> int:
+        return len(self._events)
+
+    # --- the writer thread ---------------------------------------------------------------------
+
+    def _run(self) -> None:
+        self._retry_at = time.monotonic() if self.spool.pending else 0.0
+        while not self._stop.is_set():
+            if len(self._events) < self.max_batch:
+                self._stop.wait(self.interval)
+            self._step()
+        self._drain_all()
+
+    def _drain_all(self) -> None:
+        while self._events:
+            self._step()
+        if self.spool.pending:
+            self._replay()
+
+    def _step(self) -> None:
+        if self.spool.pending and time.monotonic() >= self._retry_at:
+            self._replay()
+        batch = self._assemble()
+        if batch:
+            self._deliver(batch)
+
+    def _assemble(self) -> Batch:
+        batch = Batch()
+        events = self._events
+        for _ in range(min(len(events), self.max_batch)):
+            event = events.popleft()
+            if isinstance(event, NodeVisit):
+                batch.visits.append(self._visit_row(event))
+            elif isinstance(event, CallStarted):
+                self._open[event.call_id] = _OpenCall(event, self.keyer.key_or_none(event.caller))
+            else:
+                batch.calls.append(self._call_row(event))
+        return batch
+
+    def _visit_row(self, e: NodeVisit) -> dict[str, object]:
+        call = self._open.get(e.call_id)
+        if call is not None:
+            call.path.append(e.node_id)
+        flow_id, version = (call.started.flow_id, call.started.flow_version) if call else (UNKNOWN, UNKNOWN)
+        return visit_row(
+            call_id=e.call_id, seq=e.seq, flow_id=flow_id, flow_version=version, node_id=e.node_id,
+            kind=e.node_kind, entered_at=e.entered_at, left_at=e.left_at, key=e.key, timeouts=e.timeouts,
+            invalid_keys=e.invalid_keys, via_shortcut=e.via_shortcut,
+        )  # fmt: skip
+
+    def _call_row(self, e: CallEnded) -> dict[str, object]:
+        call = self._open.pop(e.call_id, None)
+        started = call.started if call else None
+        return call_row(
+            call_id=e.call_id,
+            caller_key=call.caller_key if call else None,
+            flow_id=started.flow_id if started else UNKNOWN,
+            flow_version=started.flow_version if started else UNKNOWN,
+            started_at=started.started_at if started else e.ended_at,
+            ended_at=e.ended_at,
+            outcome=e.outcome.value,
+            leaf=e.leaf,
+            seconds_to_leaf=e.seconds_to_leaf,
+            final_node=e.final_node,
+            path=call.path if call else [],
+            personalized=started.personalized if started else False,
+            channel=started.channel if started else UNKNOWN,
+        )
+
+    def _deliver(self, batch: Batch) -> None:
+        # While older batches wait in the spool, newer ones queue behind them to keep the order.
+        if not self.spool.pending:
+            try:
+                self.store.write_batch(batch)
+            except sa.exc.SQLAlchemyError as exc:
+                logger.warning("stats database unavailable, spooling", error=str(exc).splitlines()[0])
+                self._retry_at = time.monotonic() + self._backoff
+            else:
+                self.written += len(batch.visits)
+                return
+        self.spool.append(batch)
+        self.spooled += len(batch.visits)
+
+    def _replay(self) -> None:
+        batches = self.spool.read()
+        try:
+            for batch in batches:
+                self.store.write_batch(batch)
+        except sa.exc.SQLAlchemyError as exc:
+            self._backoff = min(self._backoff * 2, self.retry_max)
+            self._retry_at = time.monotonic() + self._backoff
+            logger.warning("stats spool replay failed", error=str(exc).splitlines()[0], retry_in=self._backoff)
+            return
+        self.spool.clear()
+        self.written += sum(len(b.visits) for b in batches)
+        self._backoff = self.retry_initial
+        logger.info("stats spool replayed", batches=len(batches))

@@ -1,0 +1,239 @@
+"""Reports over the statistics store: the query API the CLI and the dashboard share.
+
+Every function takes the store and a ReportFilter (flow, flow version, time window) and returns
+plain frozen dataclasses. Visits are filtered by when they were entered, calls by when they started.
+Per-node figures are one GROUP BY over stats_visits (flow and version are on the visit row, the
+window is indexed); paths and edges are one GROUP BY over the stored path of each call.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from ivr_engine.runtime.events import Outcome
+from ivr_engine.stats.models import PATH_SEPARATOR, Call, Visit
+from ivr_engine.stats.store import StatsStore
+
+SERVED_OUTCOMES = (Outcome.SERVED.value, Outcome.QUEUED.value, Outcome.TRANSFERRED.value)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportFilter:
+    flow_id: str | None = None
+    flow_version: str | None = None
+    since: dt.datetime | None = None  # inclusive
+    until: dt.datetime | None = None  # exclusive
+
+    def where(self, model: type[Call] | type[Visit]) -> list[sa.ColumnElement[bool]]:
+        moment = model.started_at if model is Call else model.entered_at
+        clauses: list[sa.ColumnElement[bool]] = []
+        if self.flow_id is not None:
+            clauses.append(model.flow_id == self.flow_id)
+        if self.flow_version is not None:
+            clauses.append(model.flow_version == self.flow_version)
+        if self.since is not None:
+            clauses.append(moment >= self.since)
+        if self.until is not None:
+            clauses.append(moment < self.until)
+        return clauses
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    calls: int
+    by_outcome: dict[str, int]
+    served: int  # reached a service: served, queued or transferred
+    abandoned: int
+    zeroed_out: int
+    served_rate: float | None  # None when there were no calls
+    abandonment_rate: float | None
+    zero_out_rate: float | None
+    visits: int
+    mean_seconds_to_leaf: float | None
+    p95_seconds_to_leaf: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class NodeStats:
+    node_id: str
+    kind: str
+    hits: int  # visits; a call may visit a node more than once
+    calls: int  # distinct calls that visited it
+    exits: dict[str, int]  # key pressed to leave the node -> visits
+    timeouts: int
+    invalid_keys: int
+    via_shortcut: int  # visits reached through a personal-menu shortcut
+    mean_seconds: float | None  # time in the node per visit
+    abandoned_here: int  # calls that ended by hanging up in this node
+    zeroed_out_here: int  # calls that went to an agent from this node
+
+    def share_of(self, calls: int) -> float | None:
+        return self.calls / calls if calls else None
+
+
+@dataclass(frozen=True, slots=True)
+class PathCount:
+    path: list[str]
+    calls: int
+
+
+@dataclass(frozen=True, slots=True)
+class TimeToLeaf:
+    count: int
+    mean_seconds: float | None
+    p95_seconds: float | None
+    seconds: list[float] = field(repr=False)  # sorted
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float | None:
+    """Nearest-rank percentile: the smallest value with at least `fraction` of values at or below it."""
+    if not sorted_values:
+        return None
+    return sorted_values[max(0, math.ceil(fraction * len(sorted_values)) - 1)]
+
+
+def _rows(store: StatsStore, query: sa.Select[Any]) -> list[sa.Row[Any]]:
+    with store.engine.connect() as conn:
+        return list(conn.execute(query))
+
+
+def time_to_leaf(store: StatsStore, flt: ReportFilter) -> TimeToLeaf:
+    query = sa.select(Call.seconds_to_leaf).where(Call.seconds_to_leaf.is_not(None), *flt.where(Call))
+    seconds = sorted(value for (value,) in _rows(store, query))
+    mean = sum(seconds) / len(seconds) if seconds else None
+    return TimeToLeaf(len(seconds), mean, percentile(seconds, 0.95), seconds)
+
+
+def summary(store: StatsStore, flt: ReportFilter) -> Summary:
+    outcomes = sa.select(Call.outcome, sa.func.count()).where(*flt.where(Call)).group_by(Call.outcome)
+    by_outcome = {outcome: n for outcome, n in _rows(store, outcomes)}
+    visits = _rows(store, sa.select(sa.func.count()).select_from(Visit).where(*flt.where(Visit)))[0][0]
+    calls = sum(by_outcome.values())
+    served = sum(by_outcome.get(o, 0) for o in SERVED_OUTCOMES)
+    abandoned = by_outcome.get(Outcome.ABANDONED.value, 0)
+    zeroed = by_outcome.get(Outcome.ZEROED_OUT.value, 0)
+    ttl = time_to_leaf(store, flt)
+    return Summary(
+        calls=calls,
+        by_outcome=by_outcome,
+        served=served,
+        abandoned=abandoned,
+        zeroed_out=zeroed,
+        served_rate=_rate(served, calls),
+        abandonment_rate=_rate(abandoned, calls),
+        zero_out_rate=_rate(zeroed, calls),
+        visits=visits,
+        mean_seconds_to_leaf=ttl.mean_seconds,
+        p95_seconds_to_leaf=ttl.p95_seconds,
+    )
+
+
+def _path_counts(store: StatsStore, flt: ReportFilter, *extra: sa.ColumnElement[bool]) -> list[PathCount]:
+    query = (
+        sa.select(Call.path, sa.func.count().label("n"))
+        .where(*flt.where(Call), *extra)
+        .group_by(Call.path)
+        .order_by(sa.desc("n"), Call.path)
+    )
+    return [PathCount(path.split(PATH_SEPARATOR) if path else [], n) for path, n in _rows(store, query)]
+
+
+def common_paths(store: StatsStore, flt: ReportFilter, limit: int = 10) -> list[PathCount]:
+    return _path_counts(store, flt)[:limit]
+
+
+def edge_counts(store: StatsStore, flt: ReportFilter) -> Counter[tuple[str, str]]:
+    """(from node, to node) -> times a call went along that edge, from the calls' paths."""
+    edges: Counter[tuple[str, str]] = Counter()
+    for row in _path_counts(store, flt):
+        for step in zip(row.path, row.path[1:]):
+            edges[step] += row.calls
+    return edges
+
+
+def _ends_by_node(store: StatsStore, flt: ReportFilter) -> tuple[Counter[str], Counter[str]]:
+    """Per node: calls abandoned in it, and calls zeroed out from it (the node before the operator)."""
+    abandoned_q = (
+        sa.select(Call.final_node, sa.func.count())
+        .where(*flt.where(Call), Call.outcome == Outcome.ABANDONED.value, Call.final_node.is_not(None))
+        .group_by(Call.final_node)
+    )
+    abandoned = Counter({node: n for node, n in _rows(store, abandoned_q)})
+    zeroed: Counter[str] = Counter()
+    for row in _path_counts(store, flt, Call.outcome == Outcome.ZEROED_OUT.value):
+        if len(row.path) >= 2:
+            zeroed[row.path[-2]] += row.calls
+        elif row.path:
+            zeroed[row.path[-1]] += row.calls
+    return abandoned, zeroed
+
+
+def node_stats(store: StatsStore, flt: ReportFilter) -> list[NodeStats]:
+    """Every node visited in the window, most hit first."""
+    where = flt.where(Visit)
+    shortcut = sa.func.sum(sa.case((Visit.via_shortcut, 1), else_=0))
+    per_node = (
+        sa.select(
+            Visit.node_id,
+            sa.func.max(Visit.kind),
+            sa.func.count(),
+            sa.func.count(sa.distinct(Visit.call_id)),
+            sa.func.sum(Visit.timeouts),
+            sa.func.sum(Visit.invalid_keys),
+            shortcut,
+            sa.func.avg(Visit.seconds),
+        )
+        .where(*where)
+        .group_by(Visit.node_id)
+    )
+    by_key = (
+        sa.select(Visit.node_id, Visit.key, sa.func.count())
+        .where(*where, Visit.key.is_not(None))
+        .group_by(Visit.node_id, Visit.key)
+    )
+    exits: dict[str, dict[str, int]] = {}
+    for node, key, n in _rows(store, by_key):
+        exits.setdefault(node, {})[key] = n
+    abandoned, zeroed = _ends_by_node(store, flt)
+    nodes = [
+        NodeStats(
+            node_id=node,
+            kind=kind,
+            hits=hits,
+            calls=calls,
+            exits=dict(sorted(exits.get(node, {}).items())),
+            timeouts=int(timeouts or 0),
+            invalid_keys=int(invalid or 0),
+            via_shortcut=int(via or 0),
+            mean_seconds=float(mean) if mean is not None else None,
+            abandoned_here=abandoned[node],
+            zeroed_out_here=zeroed[node],
+        )
+        for node, kind, hits, calls, timeouts, invalid, via, mean in _rows(store, per_node)
+    ]
+    return sorted(nodes, key=lambda n: (-n.hits, n.node_id))
+
+
+def top_nodes(store: StatsStore, flt: ReportFilter, limit: int = 10) -> list[NodeStats]:
+    return node_stats(store, flt)[:limit]
+
+
+def flow_versions(store: StatsStore, flow_id: str) -> list[str]:
+    """Versions of the flow that have calls, the most recently started first."""
+    query = (
+        sa.select(Call.flow_version, sa.func.max(Call.started_at).label("last"))
+        .where(Call.flow_id == flow_id)
+        .group_by(Call.flow_version)
+        .order_by(sa.desc("last"))
+    )
+    return [version for version, _ in _rows(store, query)]

@@ -1,0 +1,216 @@
+"""The statistics database: open (and migrate) it, write batches idempotently, purge, and answer
+what personal menus need (PersonalHistory).
+
+Idempotence: visits are keyed (call_id, seq) and calls call_id, both inserted with ON CONFLICT DO
+NOTHING. The caller-to-leaf counts are bumped in the same transaction only for call rows that this
+insert actually created (RETURNING), so replaying a batch - after a crash, from the spool, or a
+re-import - never counts a call twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine, make_url
+
+from ivr_engine.personal.history import ServiceUse
+from ivr_engine.stats.batch import Batch, Row
+from ivr_engine.stats.models import Bookmark, Call, CallerLeaf, Visit, driver_time
+from ivr_engine.stats.privacy import CallerKeyer, CallerSecretError
+
+SQLITE_BUSY_TIMEOUT = 5.0
+_VISIT_COLUMNS = tuple(c.name for c in Visit.__table__.columns)
+_VISIT_TIMES = frozenset({"entered_at", "left_at"})
+
+
+class StatsStoreError(Exception):
+    """The statistics database cannot be used as configured; the message names the URL."""
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    visits: int  # visits in the batch (committed, whether new or replayed)
+    new_calls: int  # call rows this write created
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeResult:
+    calls: int
+    visits: int
+    caller_leaf: int
+
+
+def _sqlite_pragmas(busy_timeout: float) -> Any:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        cursor.close()
+
+    return on_connect
+
+
+def create_stats_engine(url: str, *, busy_timeout: float = SQLITE_BUSY_TIMEOUT) -> Engine:
+    try:
+        parsed = make_url(url)
+    except sa.exc.ArgumentError:
+        raise StatsStoreError(f"{url!r} is not a database URL (e.g. sqlite:///var/stats.db)") from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(parsed, connect_args={"timeout": busy_timeout})
+        sa.event.listen(engine, "connect", _sqlite_pragmas(busy_timeout))
+        return engine
+    if backend == "postgresql":
+        # pre_ping: after the server restarts, pooled connections are dead; find out before using one.
+        return sa.create_engine(parsed, pool_pre_ping=True)
+    raise StatsStoreError(f"{parsed.render_as_string()}: statistics support SQLite and PostgreSQL only")
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision (a no-op when it is there already)."""
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("ivr_engine.stats") / "migrations"))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+class StatsStore:
+    def __init__(self, engine: Engine, keyer: CallerKeyer | None = None) -> None:
+        self.engine = engine
+        self.keyer = keyer
+        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+        self._visit_sql = (
+            f"INSERT INTO {Visit.__tablename__} ({', '.join(_VISIT_COLUMNS)}) "
+            f"VALUES ({', '.join(mark for _ in _VISIT_COLUMNS)}) ON CONFLICT DO NOTHING"
+        )
+
+    @classmethod
+    def open(
+        cls,
+        url: str,
+        *,
+        keyer: CallerKeyer | None = None,
+        run_migrations: bool = True,
+        busy_timeout: float = SQLITE_BUSY_TIMEOUT,
+    ) -> StatsStore:
+        engine = create_stats_engine(url, busy_timeout=busy_timeout)
+        if run_migrations:
+            try:
+                migrate(engine)
+            except sa.exc.OperationalError as exc:
+                engine.dispose()
+                raise StatsStoreError(f"{engine.url.render_as_string()}: cannot migrate: {exc.orig}") from None
+        return cls(engine, keyer)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    # --- writing -----------------------------------------------------------------------------
+
+    def write_batch(self, batch: Batch) -> WriteResult:
+        with self.engine.begin() as conn:
+            if batch.visits:
+                self._insert_visits(conn, batch.visits)
+            new_calls = self._insert_calls(conn, batch.calls) if batch.calls else []
+            self._count_leaves(conn, new_calls)
+        return WriteResult(visits=len(batch.visits), new_calls=len(new_calls))
+
+    def _insert_visits(self, conn: Connection, visits: list[Row]) -> None:
+        """Visits are most of the rows: sent straight to the driver, times converted here once, because
+        SQLAlchemy's per-value type processing costs more than SQLite's insert itself."""
+        to_db = driver_time(self.dialect)
+        rows = [
+            tuple(to_db(row[name]) if name in _VISIT_TIMES else row[name] for name in _VISIT_COLUMNS)
+            for row in visits
+        ]
+        conn.exec_driver_sql(self._visit_sql, rows)
+
+    def _insert_calls(self, conn: Connection, calls: list[Row]) -> list[Row]:
+        stmt = self._insert(Call).on_conflict_do_nothing().returning(Call.call_id)
+        created = set(conn.execute(stmt, calls).scalars())
+        return [row for row in calls if row["call_id"] in created]
+
+    def _count_leaves(self, conn: Connection, new_calls: list[Row]) -> None:
+        counts: dict[tuple[str, str, str], tuple[int, dt.datetime]] = {}
+        for row in new_calls:
+            if row["caller_key"] and row["leaf"]:
+                k = (row["caller_key"], row["flow_id"], row["leaf"])
+                count, last = counts.get(k, (0, row["ended_at"]))
+                counts[k] = (count + 1, max(last, row["ended_at"]))
+        if not counts:
+            return
+        rows = [
+            {"caller_key": c, "flow_id": f, "leaf": leaf, "count": n, "last_seen": last}
+            for (c, f, leaf), (n, last) in sorted(counts.items())
+        ]
+        stmt = self._insert(CallerLeaf)
+        table = CallerLeaf.__table__.c
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[table.caller_key, table.flow_id, table.leaf],
+            set_={
+                "count": table.count + stmt.excluded.count,
+                "last_seen": sa.case(
+                    (stmt.excluded.last_seen > table.last_seen, stmt.excluded.last_seen),
+                    else_=table.last_seen,
+                ),
+            },
+        )
+        conn.execute(stmt, rows)
+
+    def purge(self, older_than: dt.datetime) -> PurgeResult:
+        """Delete calls started, visits entered and caller counts last seen before `older_than`.
+
+        Bookmarks stay: the caller made them on purpose and removes them with the bookmark key.
+        """
+        with self.engine.begin() as conn:
+            visits = conn.execute(sa.delete(Visit).where(Visit.entered_at < older_than)).rowcount
+            calls = conn.execute(sa.delete(Call).where(Call.started_at < older_than)).rowcount
+            leaves = conn.execute(sa.delete(CallerLeaf).where(CallerLeaf.last_seen < older_than)).rowcount
+        return PurgeResult(calls=calls, visits=visits, caller_leaf=leaves)
+
+    # --- PersonalHistory ---------------------------------------------------------------------
+
+    def caller_key(self, number: str) -> str:
+        if self.keyer is None:
+            raise CallerSecretError("this statistics store was opened without a caller-hash secret")
+        return self.keyer.key(number)
+
+    def service_uses(self, flow_id: str) -> Iterator[ServiceUse]:
+        query = sa.select(CallerLeaf).where(CallerLeaf.flow_id == flow_id)
+        with self.engine.connect() as conn:
+            for row in conn.execute(query).mappings():
+                yield ServiceUse(row["caller_key"], row["leaf"], row["count"], row["last_seen"])
+
+    def bookmarks(self, flow_id: str) -> list[tuple[str, str]]:
+        query = sa.select(Bookmark.caller_key, Bookmark.node_id).where(Bookmark.flow_id == flow_id)
+        with self.engine.connect() as conn:
+            return [(c, n) for c, n in conn.execute(query.order_by(Bookmark.created))]
+
+    def add_bookmark(self, caller_key: str, flow_id: str, service: str) -> None:
+        row = {"caller_key": caller_key, "flow_id": flow_id, "node_id": service, "created": dt.datetime.now(dt.UTC)}
+        with self.engine.begin() as conn:
+            conn.execute(self._insert(Bookmark).on_conflict_do_nothing(), [row])
+
+    def remove_bookmark(self, caller_key: str, flow_id: str, service: str) -> None:
+        key = (Bookmark.caller_key == caller_key) & (Bookmark.flow_id == flow_id) & (Bookmark.node_id == service)
+        with self.engine.begin() as conn:
+            conn.execute(sa.delete(Bookmark).where(key))
+

@@ -1,0 +1,92 @@
+"""`ivr menu export`: the flow export plus each listed caller's personal root."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from personal_support import CALLER, HOTLINE, ROOT, SECRET, hotline, keyer
+
+from ivr_engine.cli.main import main
+from ivr_engine.flow.export import EXPORT_FORMAT, flow_from_export
+from ivr_engine.stats.batch import Batch, call_row
+from ivr_engine.stats.privacy import SECRET_ENV
+from ivr_engine.stats.store import StatsStore
+
+OTHER = "13911112222"
+
+
+@pytest.fixture
+def stats_db(tmp_path: Path) -> Path:
+    path = tmp_path / "stats.db"
+    store = StatsStore.open(f"sqlite:///{path}", keyer=keyer())
+    now = dt.datetime.now(dt.UTC)
+    calls = [
+        call_row(
+            call_id=f"c{n}",
+            caller_key=keyer().key(CALLER),
+            flow_id="hotline-12320",
+            flow_version="2026.11",
+            started_at=now - dt.timedelta(days=n + 1),
+            ended_at=now - dt.timedelta(days=n + 1),
+            outcome="served",
+            leaf="food.home",
+            seconds_to_leaf=30.0,
+            final_node="goodbye",
+            path=["welcome", "main", "outbreak", "food", "food.home"],
+        )
+        for n in range(3)
+    ]
+    store.write_batch(Batch(calls=calls))
+    store.add_bookmark(keyer().key(CALLER), "hotline-12320", "policy.tobacco")
+    store.close()
+    return path
+
+
+def export(tmp_path: Path, stats_db: Path, *extra: str) -> dict:  # type: ignore[type-arg]
+    callers = tmp_path / "callers.txt"
+    callers.write_text(f"# callers to evaluate\n{CALLER}\n\n{OTHER}\n", encoding="utf-8")
+    args = ["menu", "export", str(HOTLINE), "--stats", str(stats_db), "--callers", str(callers), *extra]
+    result = CliRunner().invoke(main, args, env={SECRET_ENV: SECRET})
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_the_export_is_the_flow_export_plus_personal_roots(tmp_path: Path, stats_db: Path) -> None:
+    data = export(tmp_path, stats_db, "--prompts", str(ROOT / "prompts"), "--audio", str(ROOT / "prompts" / "audio"))
+    assert data["format"] == EXPORT_FORMAT
+    assert flow_from_export(data) == dataclasses.replace(hotline(), files=(), prompts=None)
+    personal = data["personal"]
+    assert personal["before"] == "main" and personal["free_keys"] == ["6", "7", "8"]
+    assert list(personal["callers"]) == [CALLER, OTHER]
+    assert personal["callers"][OTHER] is None
+    mine = personal["callers"][CALLER]
+    assert mine["greeting"] == "personal.greeting"
+    shortcuts = {s["target"]: s for s in mine["shortcuts"]}
+    assert set(shortcuts) == {"food.home", "policy.tobacco"}
+    assert shortcuts["policy.tobacco"]["bookmarked"] and not shortcuts["food.home"]["bookmarked"]
+    assert [s["key"] for s in mine["shortcuts"]] == ["6", "7"]
+    assert shortcuts["food.home"]["q"] > shortcuts["policy.tobacco"]["q"]
+    for shortcut in mine["shortcuts"]:
+        assert shortcut["prompt"] == f"shortcut.{shortcut['target']}.{shortcut['key']}"
+        assert set(data["prompts"][shortcut["prompt"]]) == {"zh-CN", "en"}
+    assert data["prompts"]["personal.greeting"]["en"]["text"] == "Welcome back."
+    assert keyer().key(CALLER) not in json.dumps(data)
+
+
+def test_without_the_personal_prompts_no_shortcut_is_offered(tmp_path: Path, stats_db: Path) -> None:
+    data = export(tmp_path, stats_db)  # the flow's own catalog has no shortcut sentences
+    assert data["personal"]["callers"] == {CALLER: None, OTHER: None}
+
+
+def test_a_missing_database_is_a_clear_error(tmp_path: Path) -> None:
+    callers = tmp_path / "callers.txt"
+    callers.write_text(CALLER, encoding="utf-8")
+    args = ["menu", "export", str(HOTLINE), "--stats", str(tmp_path / "none.db"), "--callers", str(callers)]
+    result = CliRunner().invoke(main, args, env={SECRET_ENV: SECRET})
+    assert result.exit_code != 0
+    assert "no such statistics database" in result.output

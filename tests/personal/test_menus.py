@@ -1,0 +1,150 @@
+"""PersonalMenus on the real hotline: evidence, break-even, keys, bookmarks, incremental updates."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from personal_support import CALLER, Clock, hotline, personal_menus, served
+
+from ivr_engine.flow import model as m
+from ivr_engine.personal.menus import PersonalParams
+from ivr_engine.personal.selection import Timing, break_even
+
+
+def targets(menus, caller: str = CALLER) -> list[str]:  # type: ignore[no-untyped-def]
+    root = menus.root_for(caller, hotline())
+    return [s.target for s in root.shortcuts] if root else []
+
+
+def test_a_new_caller_and_a_withheld_number_get_the_canonical_menu() -> None:
+    menus = personal_menus(Clock())
+    assert menus.root_for(CALLER, hotline()) is None
+    assert menus.root_for(None, hotline()) is None
+    assert menus.root_for("", hotline()) is None
+
+
+def test_one_call_is_not_evidence_two_are_and_the_update_is_immediate() -> None:
+    clock = Clock()
+    menus = personal_menus(clock)
+    served(menus, "vax.adults.flu", clock.advance(1))
+    assert targets(menus) == []
+    served(menus, "vax.adults.flu", clock.advance(1))
+    root = menus.root_for(CALLER, hotline())
+    assert root is not None
+    assert root.before == "main" and root.greeting == "personal.greeting"
+    assert [(s.key, s.target, s.prompt) for s in root.shortcuts] == [
+        ("6", "vax.adults.flu", "shortcut.vax.adults.flu.6")
+    ]
+
+
+def test_the_min_calls_rule_is_a_parameter() -> None:
+    clock = Clock()
+    menus = personal_menus(clock, PersonalParams(min_calls=1))
+    served(menus, "tb.clinics", clock.advance(1))
+    assert targets(menus) == ["tb.clinics"]
+
+
+def test_calls_recorded_behind_a_condition_count_for_the_option_that_leads_there() -> None:
+    clock = Clock()
+    menus = personal_menus(clock)
+    served(menus, "queue.vaccination", clock.advance(1))  # office hours
+    served(menus, "closed.vaccination", clock.advance(1))  # after hours: the same service
+    assert targets(menus) == ["vax.agent"]
+
+
+async def test_only_services_past_break_even_are_predicted() -> None:
+    clock = Clock()
+    menus = personal_menus(clock)
+    others = ["food.home", "flu.vaccine", "mch.checkups", "tb.symptoms"]
+    for n in range(40):  # everybody else: the popularity a single caller's q is shrunk towards
+        served(menus, others[n % len(others)], clock.at, caller=f"1390000{n:04d}")
+    for _ in range(2):
+        served(menus, "hiv.testing", clock.advance(1))
+    layout = menus.layout(hotline())
+    timing = Timing(layout.level, layout.greeting_seconds)
+    offer = menus.offer(CALLER, hotline())
+    assert offer is not None and offer.reasons[0].q > break_even(offer.reasons[0], timing)
+    clock.advance(120)  # four half-lives without a call: the habit no longer pays for its clip
+    assert menus.offer(CALLER, hotline()) is None
+    # bookmarked, it is offered whatever its q, which shows why it was not predicted
+    await menus.bookmark(CALLER, hotline(), "hiv.testing")
+    offer = menus.offer(CALLER, hotline())
+    assert offer is not None
+    (hiv,) = offer.reasons
+    assert hiv.bookmarked and 0 < hiv.q < break_even(hiv, timing)
+
+
+def test_a_second_prediction_is_added_when_it_lowers_the_expected_time() -> None:
+    clock = Clock()
+    menus = personal_menus(clock)
+    for leaf in ["hiv.testing"] * 2 + ["food.labels"] * 3:
+        served(menus, leaf, clock.advance(1))
+    assert targets(menus) == ["food.labels", "hiv.testing"]
+
+
+def test_old_habits_fade_with_the_half_life() -> None:
+    clock = Clock()
+    menus = personal_menus(clock)
+    for _ in range(3):
+        served(menus, "mch.prenatal", clock.advance(1))
+    assert targets(menus) == ["mch.prenatal"]
+    for _ in range(2):
+        served(menus, "mch.newborn", clock.advance(200))  # the baby is born
+    assert targets(menus)[0] == "mch.newborn"
+
+
+async def test_a_bookmark_is_offered_at_once_and_pressing_it_again_removes_it() -> None:
+    clock = Clock()
+    menus = personal_menus(clock)
+    await menus.bookmark(CALLER, hotline(), "policy.tobacco")
+    assert targets(menus) == ["policy.tobacco"]  # no calls at all: bookmarks need no evidence
+    await menus.bookmark(CALLER, hotline(), "policy.tobacco")
+    assert menus.root_for(CALLER, hotline()) is None
+
+
+async def test_a_bookmark_behind_a_condition_bookmarks_the_option_that_leads_there() -> None:
+    menus = personal_menus(Clock())
+    await menus.bookmark(CALLER, hotline(), "closed.complaints")
+    assert targets(menus) == ["feedback.progress"]
+
+
+async def test_shortcut_keys_never_clash_with_the_main_menu_or_global_keys() -> None:
+    clock = Clock()
+    menus = personal_menus(clock)
+    for leaf in ("policy.tobacco", "hiv.pep", "food.home", "tb.symptoms"):
+        await menus.bookmark(CALLER, hotline(), leaf)
+    root = menus.root_for(CALLER, hotline())
+    assert root is not None
+    main = hotline().nodes["main"]
+    assert isinstance(main, m.Menu)
+    taken = {o.key for o in main.options} | {"0", "*", "#", "9"}
+    keys = [s.key for s in root.shortcuts]
+    assert keys == ["6", "7", "8"]  # at most three, on the free digits
+    assert not taken & set(keys)
+
+
+async def test_a_main_menu_without_free_digits_offers_no_shortcut() -> None:
+    flow = hotline()
+    main = flow.nodes["main"]
+    assert isinstance(main, m.Menu)
+    extra = tuple(m.MenuOption(key=k, target="survey", prompt="opt.feedback.4") for k in "678")
+    full = dataclasses.replace(flow, nodes={**flow.nodes, "main": dataclasses.replace(main, options=main.options + extra)})
+    menus = personal_menus(Clock(), flow=full)
+    await menus.bookmark(CALLER, full, "policy.tobacco")
+    assert menus.root_for(CALLER, full) is None
+
+
+def test_a_reloaded_flow_keeps_every_callers_history() -> None:
+    clock = Clock()
+    menus = personal_menus(clock)
+    for _ in range(2):
+        served(menus, "food.home", clock.advance(1))
+    reloaded = dataclasses.replace(hotline(), version="2026.12")
+    root = menus.root_for(CALLER, reloaded)
+    assert root is not None and [s.target for s in root.shortcuts] == ["food.home"]
+
+
+def test_parameters_are_checked() -> None:
+    with pytest.raises(ValueError):
+        PersonalParams(half_life_days=0)

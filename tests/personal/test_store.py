@@ -1,0 +1,92 @@
+"""Personal menus over the real statistics store (SQLite): history and bookmarks across a restart,
+and no caller number anywhere."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from personal_support import CALLER, Clock, console_call, hotline, keyer, prompts
+
+from ivr_engine.personal.menus import PersonalMenus
+from ivr_engine.service import FanOut
+from ivr_engine.stats.recorder import StatsRecorder
+from ivr_engine.stats.store import StatsStore
+
+FLU_SYMPTOMS_BOOKMARK = "2 1 1 1 **"  # English, disease, influenza, symptoms, then the bookmark key
+SAFE_FOOD = "2 3 3 2"  # English, outbreaks and food safety, food safety, safe food at home
+
+
+class Service:
+    """What the service runs: the store, its recorder and the personal menus, one observer."""
+
+    def __init__(self, url: str, spool: Path, clock: Clock) -> None:
+        self.store = StatsStore.open(url, keyer=keyer())
+        self.recorder = StatsRecorder(self.store, spool).start()
+        self.menus = PersonalMenus.from_store(self.store, [(hotline(), prompts())], clock=clock)
+        self.observer = FanOut([self.recorder, self.menus])
+
+    def stop(self) -> None:
+        assert self.recorder.close()
+        self.store.close()
+
+
+def shortcuts(menus: PersonalMenus) -> dict[str, str]:
+    root = menus.root_for(CALLER, hotline())
+    return {s.target: s.key for s in root.shortcuts} if root else {}
+
+
+async def test_history_and_a_bookmark_survive_a_restart(tmp_path: Path) -> None:
+    url, clock = f"sqlite:///{tmp_path / 'stats.db'}", Clock()
+    service = Service(url, tmp_path / "spool", clock)
+    marked = await console_call(
+        FLU_SYMPTOMS_BOOKMARK, personalizer=service.menus, observer=service.observer, at=clock.advance(1), tmp=tmp_path
+    )
+    assert "bookmark.added" in [h.prompt_id for h in marked.channel.heard]
+    for _ in range(2):
+        await console_call(SAFE_FOOD, personalizer=service.menus, observer=service.observer, at=clock.advance(1), tmp=tmp_path)
+    assert set(shortcuts(service.menus)) == {"flu.symptoms", "food.home"}
+    service.stop()
+
+    restarted = Service(url, tmp_path / "spool", clock)
+    assert set(shortcuts(restarted.menus)) == {"flu.symptoms", "food.home"}
+    key = shortcuts(restarted.menus)["flu.symptoms"]
+    call = await console_call(
+        f"2 {key}", personalizer=restarted.menus, observer=restarted.observer, at=clock.advance(1), tmp=tmp_path
+    )
+    assert call.result.leaf == "flu.symptoms"
+    restarted.stop()
+
+
+async def test_pressing_the_bookmark_key_again_removes_the_bookmark_for_good(tmp_path: Path) -> None:
+    url, clock = f"sqlite:///{tmp_path / 'stats.db'}", Clock()
+    service = Service(url, tmp_path / "spool", clock)
+    for _ in range(2):
+        await console_call(
+            FLU_SYMPTOMS_BOOKMARK, personalizer=service.menus, observer=service.observer, at=clock.advance(1), tmp=tmp_path
+        )
+    assert service.store.bookmarks(hotline().id) == []
+    service.stop()
+    restarted = Service(url, tmp_path / "spool", clock)
+    offer = restarted.menus.offer(CALLER, hotline())
+    assert offer is not None  # two calls to flu symptoms: predicted, no longer bookmarked
+    assert [(c.service, c.bookmarked) for c in offer.reasons] == [("flu.symptoms", False)]
+    restarted.stop()
+
+
+async def test_no_caller_number_is_kept_in_memory_or_stored(tmp_path: Path) -> None:
+    url, clock = f"sqlite:///{tmp_path / 'stats.db'}", Clock()
+    service = Service(url, tmp_path / "spool", clock)
+    await console_call(
+        FLU_SYMPTOMS_BOOKMARK, personalizer=service.menus, observer=service.observer, at=clock.advance(1), tmp=tmp_path
+    )
+    menus = service.menus
+    assert not menus._calls  # the call's entry goes when it ends
+    held = repr((menus._records, menus._services, menus._index, menus._calls, menus._flows))
+    assert CALLER not in held
+    assert all(CALLER.encode() not in k + v for k, v in menus._records.items())
+    service.stop()
+    for stored in tmp_path.glob("stats.db*"):
+        assert CALLER.encode() not in stored.read_bytes()
+    reopened = StatsStore.open(url)
+    assert [key for key, _ in reopened.bookmarks(hotline().id)] == [keyer().key(CALLER)]
+    reopened.close()

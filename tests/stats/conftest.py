@@ -1,0 +1,1 @@
+pytest_plugins = ["ivr_engine.stats.testing"]

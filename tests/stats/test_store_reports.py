@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from ivr_engine.stats import reports
+from ivr_engine.stats.models import VERSION_TABLE, Base, Call, CallerLeaf, Visit
+from ivr_engine.stats.privacy import CallerKeyer
+from ivr_engine.stats.recorder import StatsRecorder
+from ivr_engine.stats.store import StatsStore
+from ivr_engine.stats.testing import SYNTHETIC_FLOW, play, synthetic_call
+import oracle
+
+KEYER = CallerKeyer("test-secret-0123456789")
+CALLS = 300
+
+
+@pytest.fixture
+def store(stats_url: str) -> StatsStore:
+    opened = StatsStore.open(stats_url, keyer=KEYER)
+    yield opened
+    opened.close()
+
+
+def record(store: StatsStore, spool: Path, events: list[object]) -> StatsRecorder:
+    recorder = StatsRecorder(store, spool, interval=0.01, max_batch=200).start()
+    play(recorder, events)
+    assert recorder.close(timeout=30)
+    return recorder
+
+
+def all_events(calls: int = CALLS, version: str = "1") -> list[object]:
+    return [e for n in range(calls) for e in synthetic_call(n, flow_version=version)]
+
+
+def count(store: StatsStore, model: type) -> int:
+    with store.engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(model)).scalar_one()
+
+
+def test_migrated_schema_matches_models(store: StatsStore) -> None:
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert [d for d in diff if not (d[0] == "remove_table" and d[1].name == VERSION_TABLE)] == []
+
+
+def test_recorder_to_reports_exact_counts(store: StatsStore, tmp_path: Path) -> None:
+    events = all_events()
+    recorder = record(store, tmp_path / "spool", events)
+    assert (recorder.recorded, recorder.written, recorder.spooled) == (len(oracle.visits(events)),) * 2 + (0,)
+
+    flt = reports.ReportFilter(flow_id=SYNTHETIC_FLOW)
+    nodes = {n.node_id: n for n in reports.node_stats(store, flt)}
+    assert {k: n.hits for k, n in nodes.items()} == dict(oracle.hits(events))
+    assert nodes["root"].exits == oracle.exits(events, "root")
+    assert nodes["vaccination"].exits == oracle.exits(events, "vaccination")
+    assert nodes["root"].timeouts == sum(v.timeouts for v in oracle.visits(events) if v.node_id == "root")
+    assert nodes["root"].invalid_keys == sum(v.invalid_keys for v in oracle.visits(events) if v.node_id == "root")
+    assert {k: n.abandoned_here for k, n in nodes.items() if n.abandoned_here} == dict(oracle.abandoned_at(events))
+    # zero-outs are charged to the menu the caller left for the operator
+    assert nodes["root"].zeroed_out_here == oracle.outcomes(events)["zeroed_out"]
+
+    summary = reports.summary(store, flt)
+    assert summary.calls == CALLS
+    assert summary.by_outcome == dict(oracle.outcomes(events))
+    assert summary.visits == len(oracle.visits(events))
+    assert summary.abandonment_rate == pytest.approx(summary.abandoned / CALLS)
+    seconds = sorted(e.seconds_to_leaf for e in oracle.ends(events) if e.seconds_to_leaf is not None)
+    assert summary.mean_seconds_to_leaf == pytest.approx(sum(seconds) / len(seconds))
+    assert summary.p95_seconds_to_leaf == reports.percentile(seconds, 0.95)
+
+    top = reports.top_nodes(store, flt, limit=1)
+    assert [n.node_id for n in top] == ["root"] and top[0].hits == CALLS
+    paths = reports.common_paths(store, flt, limit=100)
+    assert sum(p.calls for p in paths) == CALLS
+    assert paths == sorted(paths, key=lambda p: -p.calls)
+    edges = reports.edge_counts(store, flt)
+    assert edges[("root", "vaccination")] == oracle.exits(events, "root")["1"]
+
+    # caller-to-leaf counts: what personal menus read
+    uses = list(store.service_uses(SYNTHETIC_FLOW))
+    served = [e for e in oracle.ends(events) if e.leaf]
+    assert sum(u.calls for u in uses) == len(served)
+
+
+def test_filters_by_version_and_window(store: StatsStore, tmp_path: Path) -> None:
+    events = all_events(100, "1") + all_events(40, "2")
+    record(store, tmp_path / "spool", events)
+    assert reports.summary(store, reports.ReportFilter(flow_version="2")).calls == 40
+    start = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    window = reports.ReportFilter(flow_version="1", since=start + dt.timedelta(seconds=10), until=start + dt.timedelta(seconds=20))
+    assert reports.summary(store, window).calls == 10
+    assert reports.flow_versions(store, SYNTHETIC_FLOW) == ["1", "2"] or set(reports.flow_versions(store, SYNTHETIC_FLOW)) == {"1", "2"}
+
+
+def test_replaying_batches_counts_nothing_twice(store: StatsStore, tmp_path: Path) -> None:
+    events = all_events(120)
+    record(store, tmp_path / "a", events)
+    uses_before = sorted(store.service_uses(SYNTHETIC_FLOW), key=lambda u: (u.caller_key, u.leaf))
+    record(store, tmp_path / "b", events)  # the same calls again, as a spool replay would
+    assert count(store, Visit) == len(oracle.visits(events))
+    assert count(store, Call) == 120
+    assert sorted(store.service_uses(SYNTHETIC_FLOW), key=lambda u: (u.caller_key, u.leaf)) == uses_before
+    assert max(u.calls for u in uses_before) > 1  # the synthetic callers do repeat
+
+
+def test_purge_removes_old_calls_and_visits(store: StatsStore, tmp_path: Path) -> None:
+    events = all_events(100)
+    record(store, tmp_path / "spool", events)
+    cutoff = dt.datetime(2026, 11, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=50)
+    result = store.purge(cutoff)
+    assert result.calls == 50
+    assert count(store, Call) == 50
+    assert result.visits == sum(1 for v in oracle.visits(events) if v.entered_at < cutoff)
+    assert count(store, Visit) == len(oracle.visits(events)) - result.visits
+    assert count(store, CallerLeaf) > 0
+
+
+def test_bookmarks(store: StatsStore) -> None:
+    key = store.caller_key("+8613800000001")
+    store.add_bookmark(key, "hotline", "vacc_sites")
+    store.add_bookmark(key, "hotline", "vacc_sites")
+    store.add_bookmark(key, "hotline", "food_complaint")
+    assert sorted(store.bookmarks("hotline")) == [(key, "food_complaint"), (key, "vacc_sites")]
+    store.remove_bookmark(key, "hotline", "vacc_sites")
+    assert store.bookmarks("hotline") == [(key, "food_complaint")]
+    assert store.bookmarks("other") == []

@@ -15,11 +15,11 @@ text otherwise; the table says how many were measured. Medians over the seeds ar
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import gc
 import math
 import random
-import resource
 import statistics
 import sys
 import time
@@ -204,10 +204,6 @@ def lookup_latency(s: Setting, callers: int, lookups: int, seed: int) -> dict[st
     menus.add_flow(s.flow, s.prompts)
     nodes = sorted(set(s.source.targets.values()))
     numbers = [f"1{3 + n % 7}{n:09d}" for n in range(callers)]
-    gc.collect()
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    started = time.perf_counter()
-
     def uses() -> list[ServiceUse]:
         rows = []
         for number in numbers:
@@ -217,10 +213,12 @@ def lookup_latency(s: Setting, callers: int, lookups: int, seed: int) -> dict[st
                 rows.append(ServiceUse(key, leaf, rng.randint(1, 6), seen))
         return rows
 
-    menus.load(s.flow.id, uses(), [])
+    rows = uses()
+    started = time.perf_counter()
+    menus.load(s.flow.id, rows, [])
     load_seconds = time.perf_counter() - started
+    del rows
     gc.collect()
-    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     samples = []
     offered = 0
     for _ in range(lookups):
@@ -237,7 +235,7 @@ def lookup_latency(s: Setting, callers: int, lookups: int, seed: int) -> dict[st
         "max_us": samples[-1] / 1000,
         "offered": offered / lookups,
         "load_s": load_seconds,
-        "rss_mb": (rss_after - rss_before) / 1024,
+        "records_mb": menus.footprint() / 2**20,
     }
 
 
@@ -281,7 +279,29 @@ def report(s: Setting, spec: WorkloadSpec, rows: list[dict[str, object]], lookup
         lines.append(
             f"personal-menu lookup, {lookup['callers']:,.0f} callers in memory: p50 {lookup['p50_us']:.1f} us, "
             f"p99 {lookup['p99_us']:.1f} us, max {lookup['max_us']:.0f} us ({lookup['offered']:.0%} of lookups "
-            f"got a personal menu; loading took {lookup['load_s']:.1f} s, about {lookup['rss_mb']:.0f} MB)"
+            f"got a personal menu; records {lookup['records_mb']:.0f} MB; loading from history rows took {lookup['load_s']:.1f} s)"
+        )
+    return "\n".join(lines)
+
+
+def sensitivity(s: Setting, base: WorkloadSpec, seeds: int, params: PersonalParams) -> str:
+    """E[T] of the three menus, and the saving, at the ends of the workload ranges."""
+    lines = [
+        "",
+        "| workload | original E[T] s | optimized E[T] s | optimized + personal E[T] s | saving |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for label, spec in [
+        ("zipf s=0.6", dataclasses.replace(base, zipf_s=0.6)),
+        ("zipf s=1.2", dataclasses.replace(base, zipf_s=1.2)),
+        ("repeat p=0.2", dataclasses.replace(base, repeat=0.2)),
+        ("repeat p=0.6", dataclasses.replace(base, repeat=0.6)),
+    ]:
+        rows = [run_seed(s, spec, seed, params) for seed in range(1, seeds + 1)]
+        e = {name: _median(rows, lambda r, name=name: r[name].expected) for name in ("original", "optimized", "personal")}  # type: ignore[misc]
+        lines.append(
+            f"| {label} | {e['original']:.2f} | {e['optimized']:.2f} | {e['personal']:.2f} | "
+            f"{1 - e['personal'] / e['original']:.1%} |"
         )
     return "\n".join(lines)
 
@@ -297,6 +317,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=float, default=WorkloadSpec.repeat)
     parser.add_argument("--lookup-callers", type=int, default=1_000_000, help="0 skips the lookup benchmark")
     parser.add_argument("--lookups", type=int, default=100_000)
+    parser.add_argument("--no-sensitivity", action="store_true", help="skip the runs at the ends of the ranges")
     args = parser.parse_args()
     cost = CostParams()
     s = setting(args.flow, args.prompts, args.audio, cost)
@@ -304,6 +325,8 @@ def main() -> None:
     rows = [run_seed(s, spec, seed, PersonalParams()) for seed in range(1, args.seeds + 1)]
     lookup = lookup_latency(s, args.lookup_callers, args.lookups, seed=7) if args.lookup_callers else None
     print(report(s, spec, rows, lookup))
+    if not args.no_sensitivity:
+        print(sensitivity(s, spec, args.seeds, PersonalParams()))
 
 
 if __name__ == "__main__":

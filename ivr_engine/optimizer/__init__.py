@@ -9,11 +9,22 @@ from ivr_engine.optimizer.bound import (
     entropy,
     lower_bound,
     position_costs,
-    solve_lambda,
     services_bound,
+    solve_lambda,
 )
-from ivr_engine.optimizer.cost import CostParams, TreeMetrics, evaluate, leaf_times, normalize
-from ivr_engine.optimizer.global_tree import InfeasibleError, OptimizationResult, optimize, problem_bound
+from ivr_engine.optimizer.cost import (
+    CostParams,
+    TreeMetrics,
+    evaluate,
+    leaf_times,
+    normalize,
+)
+from ivr_engine.optimizer.global_tree import (
+    InfeasibleError,
+    OptimizationResult,
+    optimize,
+    problem_bound,
+)
 from ivr_engine.optimizer.tree import (
     DIGIT_KEYS,
     Constraints,
@@ -55,8 +66,8 @@ __all__ = [
     "optimize",
     "position_costs",
     "problem_bound",
-    "solve_lambda",
     "services_bound",
+    "solve_lambda",
     "violations",
     "walk",
 ]

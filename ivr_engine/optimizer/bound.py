@@ -13,7 +13,6 @@ import heapq
 import math
 from collections.abc import Iterable, Mapping, Sequence
 
-from ivr_engine.optimizer.cost import CostParams
 from ivr_engine.optimizer.tree import TreeError
 
 
@@ -37,7 +36,9 @@ def conditional_entropy(joint: Mapping[str, Mapping[str, float]]) -> float:
     if grand <= 0.0:
         raise TreeError("conditional entropy of an all-zero distribution")
     return math.fsum(
-        totals[caller] / grand * entropy(row.values()) for caller, row in joint.items() if totals[caller] > 0.0
+        totals[caller] / grand * entropy(row.values())
+        for caller, row in joint.items()
+        if totals[caller] > 0.0
     )
 
 
@@ -53,9 +54,13 @@ def solve_lambda(costs: Sequence[float]) -> float:
     if len(ordered) < 2:
         # exp(-lambda c) = 1 forces lambda = 0: a one-option menu never separates two leaves,
         # so no finite tree (and no finite bound) exists.
-        raise BoundError(f"a menu with {len(ordered)} option(s) cannot distinguish leaves; need at least 2")
+        raise BoundError(
+            f"a menu with {len(ordered)} option(s) cannot distinguish leaves; need at least 2"
+        )
     if not all(math.isfinite(c) and c > 0.0 for c in ordered):
-        raise BoundError(f"option costs must be finite and > 0 seconds, got {list(costs)}")
+        raise BoundError(
+            f"option costs must be finite and > 0 seconds, got {list(costs)}"
+        )
     k = len(ordered)
     # sum <= k exp(-lambda c_min) and >= k exp(-lambda c_max) bracket the root exactly
     lo, hi = math.log(k) / ordered[-1], math.log(k) / ordered[0]
@@ -110,19 +115,31 @@ def services_bound(
     level a caller hears their own service's clip d plus i-1 other distinct clips; charging the
     chosen option the smallest clip x at every level (c'_i = a + x + gap + (i-1) smallest clips)
     and adding d - x back at the last level gives E[T] >= H / lambda' + E[d] - x. (2) wins when
-    popular services have long clips.
+    popular services have long clips. (3) is the one-level floor a + E[d] + gap.
     """
     p = {leaf: w for leaf, w in probabilities.items() if w > 0.0}
     total = math.fsum(p.values())
     h = entropy(p.values())
     clips = list(service_prompts.values())
-    plain = entropy_bound(h, position_costs(level_cost, clips, repeatable_prompt, option_gap, k))
+    plain = entropy_bound(
+        h, position_costs(level_cost, clips, repeatable_prompt, option_gap, k)
+    )
     smallest = min([repeatable_prompt, *clips])
-    others = position_costs(level_cost + smallest + option_gap, clips, repeatable_prompt, option_gap, k - 1)
+    others = position_costs(
+        level_cost + smallest + option_gap, clips, repeatable_prompt, option_gap, k - 1
+    )
     own = math.fsum(w / total * service_prompts[leaf] for leaf, w in p.items())
+    # (3) every service is at least one level deep and its own clip is heard there
+    floor = level_cost + own + option_gap
     if h <= 0.0:
-        return max(plain, own - smallest)
-    return max(plain, entropy_bound(h, [level_cost + smallest + option_gap, *others]) + own - smallest)
+        return max(plain, floor)
+    return max(
+        plain,
+        floor,
+        entropy_bound(h, [level_cost + smallest + option_gap, *others])
+        + own
+        - smallest,
+    )
 
 
 def entropy_bound(entropy_nats: float, option_costs: Sequence[float]) -> float:
@@ -131,11 +148,15 @@ def entropy_bound(entropy_nats: float, option_costs: Sequence[float]) -> float:
     return entropy_nats / solve_lambda(option_costs)
 
 
-def lower_bound(probabilities: Mapping[str, float], option_costs: Sequence[float]) -> float:
+def lower_bound(
+    probabilities: Mapping[str, float], option_costs: Sequence[float]
+) -> float:
     """H(p) / lambda in seconds: no tree over these leaves has a smaller E[T]."""
     return entropy_bound(entropy(probabilities.values()), option_costs)
 
 
-def conditional_lower_bound(joint: Mapping[str, Mapping[str, float]], option_costs: Sequence[float]) -> float:
+def conditional_lower_bound(
+    joint: Mapping[str, Mapping[str, float]], option_costs: Sequence[float]
+) -> float:
     """H(leaf | caller) / lambda: the limit even with a perfect per-caller menu."""
     return entropy_bound(conditional_entropy(joint), option_costs)

@@ -10,7 +10,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from ivr_engine.optimizer.tree import MenuTree, Service, TreeError, walk
+from ivr_engine.optimizer.tree import MenuTree, Service, TreeError
 
 
 @dataclass(frozen=True)
@@ -20,13 +20,24 @@ class CostParams:
     system_delay: float = 0.7  # from the keypress to the next menu's first sound
     option_gap: float = 0.5  # pause after every option clip
     synthetic_header: float = 1.5  # header of a generated "more options" menu
-    group_prompt: float = 2.0  # option clip of a generated menu ("for more options press N")
+    group_prompt: float = (
+        2.0  # option clip of a generated menu ("for more options press N")
+    )
 
     def __post_init__(self) -> None:
-        for name in ("reaction", "keypress", "system_delay", "option_gap", "synthetic_header", "group_prompt"):
+        for name in (
+            "reaction",
+            "keypress",
+            "system_delay",
+            "option_gap",
+            "synthetic_header",
+            "group_prompt",
+        ):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0.0):
-                raise TreeError(f"cost params: {name} must be a finite number of seconds >= 0, got {value!r}")
+                raise TreeError(
+                    f"cost params: {name} must be a finite number of seconds >= 0, got {value!r}"
+                )
 
     @property
     def level_overhead(self) -> float:
@@ -42,13 +53,17 @@ class TreeMetrics:
     expected_time: float  # E[T], seconds, callers barging in at their option
     p95_time: float  # smallest t with P(T <= t) >= 0.95
     expected_keypresses: float
-    within_two_levels: float  # share of calls whose service is at most two keypresses deep
+    within_two_levels: (
+        float  # share of calls whose service is at most two keypresses deep
+    )
     expected_time_full_listen: float  # E[T] for callers who hear every menu to its end
     leaf_time: Mapping[str, float]
     leaf_depth: Mapping[str, int]
 
 
-def normalize(probabilities: Mapping[str, float], leaf_ids: Iterable[str]) -> dict[str, float]:
+def normalize(
+    probabilities: Mapping[str, float], leaf_ids: Iterable[str]
+) -> dict[str, float]:
     """Probabilities (or raw hit counts) over exactly `leaf_ids`; absent leaves get 0."""
     ids = list(leaf_ids)
     known = set(ids)
@@ -56,14 +71,18 @@ def normalize(probabilities: Mapping[str, float], leaf_ids: Iterable[str]) -> di
         if leaf_id not in known:
             raise TreeError(f"probabilities: {leaf_id!r} is not a service of the tree")
         if not (math.isfinite(weight) and weight >= 0.0):
-            raise TreeError(f"probabilities: weight of {leaf_id!r} must be finite and >= 0, got {weight!r}")
+            raise TreeError(
+                f"probabilities: weight of {leaf_id!r} must be finite and >= 0, got {weight!r}"
+            )
     total = math.fsum(probabilities.values())
     if total <= 0.0:
         raise TreeError("probabilities: all weights are zero")
     return {leaf_id: probabilities.get(leaf_id, 0.0) / total for leaf_id in ids}
 
 
-def weighted_quantile(values: Mapping[str, float], weights: Mapping[str, float], q: float) -> float:
+def weighted_quantile(
+    values: Mapping[str, float], weights: Mapping[str, float], q: float
+) -> float:
     """Smallest value v with total weight of values <= v at least q."""
     cumulative = 0.0
     order = sorted(values, key=values.__getitem__)
@@ -74,7 +93,9 @@ def weighted_quantile(values: Mapping[str, float], weights: Mapping[str, float],
     return values[order[-1]]
 
 
-def leaf_times(tree: MenuTree, params: CostParams) -> tuple[dict[str, float], dict[str, float], dict[str, int]]:
+def leaf_times(
+    tree: MenuTree, params: CostParams
+) -> tuple[dict[str, float], dict[str, float], dict[str, int]]:
     """Per service: T with barge-in, T listening to whole menus, and depth."""
     barge: dict[str, float] = {}
     full: dict[str, float] = {}
@@ -84,7 +105,9 @@ def leaf_times(tree: MenuTree, params: CostParams) -> tuple[dict[str, float], di
         menu, before, before_full, level = stack.pop()
         start = before + params.level_overhead + menu.header
         whole = before_full + params.level_overhead + menu.header
-        whole += sum(params.option_seconds(option.child.prompt) for option in menu.options)
+        whole += sum(
+            params.option_seconds(option.child.prompt) for option in menu.options
+        )
         heard = 0.0
         for option in menu.options:
             heard += params.option_seconds(option.child.prompt)
@@ -98,7 +121,9 @@ def leaf_times(tree: MenuTree, params: CostParams) -> tuple[dict[str, float], di
     return barge, full, depth
 
 
-def evaluate(tree: MenuTree, probabilities: Mapping[str, float], params: CostParams) -> TreeMetrics:
+def evaluate(
+    tree: MenuTree, probabilities: Mapping[str, float], params: CostParams
+) -> TreeMetrics:
     barge, full, depth = leaf_times(tree, params)
     p = normalize(probabilities, barge)
     return TreeMetrics(
@@ -112,7 +137,9 @@ def evaluate(tree: MenuTree, probabilities: Mapping[str, float], params: CostPar
     )
 
 
-def expected_time(tree: MenuTree, probabilities: Mapping[str, float], params: CostParams) -> float:
+def expected_time(
+    tree: MenuTree, probabilities: Mapping[str, float], params: CostParams
+) -> float:
     barge, _, _ = leaf_times(tree, params)
     p = normalize(probabilities, barge)
     return math.fsum(p[i] * barge[i] for i in barge)

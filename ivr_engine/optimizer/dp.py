@@ -45,9 +45,17 @@ class Unit:
         return sum(self.masses)
 
 
-def make_unit(members: Sequence[Service], p: dict[str, float], params: CostParams, pinned: dict[str, str], group: bool) -> Unit:
+def make_unit(
+    members: Sequence[Service],
+    p: dict[str, float],
+    params: CostParams,
+    pinned: dict[str, str],
+    group: bool,
+) -> Unit:
     # Smith's rule: ordering options by mass / clip seconds minimises the clip time heard
-    ordered = sorted(members, key=lambda s: (-p[s.id] / params.option_seconds(s.prompt), s.id))
+    ordered = sorted(
+        members, key=lambda s: (-p[s.id] / params.option_seconds(s.prompt), s.id)
+    )
     return Unit(
         services=tuple(ordered),
         masses=tuple(p[s.id] for s in ordered),
@@ -76,7 +84,9 @@ class KeptMenu:
     slots: list[Slot]
     a: float  # fixed cost of this level
     suffix_mass: list[float] = field(default_factory=list)  # fixed mass at slots q..
-    full: np.ndarray | None = None  # cost over free units s..e (same units as the planner)
+    full: np.ndarray | None = (
+        None  # cost over free units s..e (same units as the planner)
+    )
     empty: float = INF  # cost with no free units
 
     def __post_init__(self) -> None:
@@ -106,7 +116,15 @@ def synthetic_id(prefix: str, leaf_ids: Sequence[str]) -> str:
 
 
 class Planner:
-    def __init__(self, units: Sequence[Unit], params: CostParams, breadth: int, keys: str, max_depth: int | None, pinned: dict[str, str]):
+    def __init__(
+        self,
+        units: Sequence[Unit],
+        params: CostParams,
+        breadth: int,
+        keys: str,
+        max_depth: int | None,
+        pinned: dict[str, str],
+    ):
         self.units = list(units)
         self.params = params
         self.k = breadth
@@ -115,7 +133,12 @@ class Planner:
         self.pinned = pinned
         n = self.n = len(self.units)
         self.cum = np.concatenate([[0.0], np.cumsum([u.mass for u in self.units])])
-        self.own = np.array([INF if u.group else params.option_seconds(u.services[0].prompt) for u in self.units])
+        self.own = np.array(
+            [
+                INF if u.group else params.option_seconds(u.services[0].prompt)
+                for u in self.units
+            ]
+        )
         self.group_seconds = params.option_seconds(params.group_prompt)
         self.a_syn = params.level_overhead + params.synthetic_header
         # group played inline: sum_t clip_t * (members t..) + (sum_t clip_t) * (callers after it)
@@ -124,11 +147,15 @@ class Planner:
         for x, unit in enumerate(self.units):
             if unit.group:
                 suffix = np.cumsum(unit.masses[::-1])[::-1]
-                clips = np.array([params.option_seconds(s.prompt) for s in unit.services])
+                clips = np.array(
+                    [params.option_seconds(s.prompt) for s in unit.services]
+                )
                 self.inline_fixed[x] = float(clips @ suffix)
                 self.inline_seconds[x] = float(clips.sum())
         self.groups = [x for x, unit in enumerate(self.units) if unit.group]
-        self.group_menu = self.a_syn * np.array([u.mass for u in self.units]) + self.inline_fixed
+        self.group_menu = (
+            self.a_syn * np.array([u.mass for u in self.units]) + self.inline_fixed
+        )
         # layers[d]: generated menus whose services are at most d levels below their parent
         # (None = depth unlimited, one self-referencing table)
         self.layers: dict[int, tuple[np.ndarray, np.ndarray, list[np.ndarray]]] = {}
@@ -148,7 +175,15 @@ class Planner:
             return None
         return min(depth_left, max(self.layers))
 
-    def _candidates(self, s: int, j: int, heard: float, sub: int | None, direct_ok: bool, forbidden: frozenset[str]) -> np.ndarray:
+    def _candidates(
+        self,
+        s: int,
+        j: int,
+        heard: float,
+        sub: int | None,
+        direct_ok: bool,
+        forbidden: frozenset[str],
+    ) -> np.ndarray:
         """Cost of the option whose run is s..e, for e = s..j, heard by `heard` mass."""
         cand = np.full(j - s + 1, INF)
         unit = self.units[s]
@@ -158,7 +193,9 @@ class Planner:
         elif direct_ok and not (unit.pinned & forbidden):
             cand[0] = self.own[s] * heard
         if sub is not None and j > s:
-            cand[1:] = self.group_seconds * heard + self.layers[sub][0][s, s + 1 : j + 1]
+            cand[1:] = (
+                self.group_seconds * heard + self.layers[sub][0][s, s + 1 : j + 1]
+            )
         return cand
 
     def _inline(self, s: int, j: int, extra_mass: float) -> float:
@@ -210,13 +247,17 @@ class Planner:
         menu.full = np.full((n, n), INF)
         V, _ = self._kept_pass(menu, -1)
         menu.empty = menu.a * menu.suffix_mass[0] + V[0, 0]
-        for j in ([n - 1] if only_full and n else range(n)):
+        for j in [n - 1] if only_full and n else range(n):
             lo = 0 if only_full or band is None else max(0, j - band + 1)
             V, _ = self._kept_pass(menu, j, lo)
             P = self.cum[j + 1] - self.cum[lo : j + 1]
-            menu.full[lo : j + 1, j] = menu.a * (P + menu.suffix_mass[0]) + V[0, : j + 1 - lo]
+            menu.full[lo : j + 1, j] = (
+                menu.a * (P + menu.suffix_mass[0]) + V[0, : j + 1 - lo]
+            )
 
-    def _kept_pass(self, menu: KeptMenu, j: int, lo: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    def _kept_pass(
+        self, menu: KeptMenu, j: int, lo: int = 0
+    ) -> tuple[np.ndarray, np.ndarray]:
         """V[q, s - lo] and its choices for a kept menu ending at unit j, for s = lo..j+1 (j+1:
         no free unit left), one slot at a time for every s at once: row q only needs row q+1,
         since kept submenus and generated tables are already final."""
@@ -241,7 +282,10 @@ class Planner:
                 continue
             if slot.kind == "skeleton":
                 assert slot.menu is not None and slot.menu.full is not None
-                best, choice = slot.menu.empty + V[q + 1], np.full(size, SKIP, dtype=np.int32)
+                best, choice = (
+                    slot.menu.empty + V[q + 1],
+                    np.full(size, SKIP, dtype=np.int32),
+                )
                 if width > 0:
                     M = slot.menu.full[lo : j + 1, lo : j + 1] + after[None, :]
                     e = M.argmin(axis=1)
@@ -255,8 +299,17 @@ class Planner:
             if width > 0:
                 C = np.full((width, width), INF)
                 if sub is not None:
-                    C = self.group_seconds * heard[:width, None] + self.layers[sub][0][lo : j + 1, lo : j + 1]
-                C[starts, starts] = singles[0] * heard[:width] + singles[1]
+                    C = (
+                        self.group_seconds * heard[:width, None]
+                        + self.layers[sub][0][lo : j + 1, lo : j + 1]
+                    )
+                # a unit that may not sit here has infinite seconds; heard may be 0 (unused services)
+                allowed = np.isfinite(singles[0])
+                C[starts, starts] = np.where(
+                    allowed,
+                    np.where(allowed, singles[0], 0.0) * heard[:width] + singles[1],
+                    INF,
+                )
                 M = C + after[None, :]
                 e = M.argmin(axis=1)
                 take = M[starts, e] < best[:width]
@@ -265,16 +318,31 @@ class Planner:
                 for x in self.groups:
                     m = len(self.units[x].services)
                     run = menu.slots[q : q + m]
-                    if not lo <= x <= j or not direct_ok or len(run) < m or any(r.kind != "open" for r in run) or self.units[x].pinned & menu.forbidden:
+                    if (
+                        not lo <= x <= j
+                        or not direct_ok
+                        or len(run) < m
+                        or any(r.kind != "open" for r in run)
+                        or self.units[x].pinned & menu.forbidden
+                    ):
                         continue
-                    inline = self._inline(x, j, menu.suffix_mass[q]) + V[q + m, x + 1 - lo]
+                    inline = (
+                        self._inline(x, j, menu.suffix_mass[q]) + V[q + m, x + 1 - lo]
+                    )
                     if inline < best[x - lo]:
                         best[x - lo], choice[x - lo] = inline, INLINE
             V[q] = best
             arg[q] = choice
         return V, arg
 
-    def _single_costs(self, lo: int, j: int, sub: int | None, direct_ok: bool, forbidden: frozenset[str]) -> tuple[np.ndarray, np.ndarray]:
+    def _single_costs(
+        self,
+        lo: int,
+        j: int,
+        sub: int | None,
+        direct_ok: bool,
+        forbidden: frozenset[str],
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Per unit s in lo..j, the cost of offering it alone as (seconds per caller heard, fixed part)."""
         seconds = np.full(j + 1 - lo, INF)
         fixed = np.zeros(j + 1 - lo)
@@ -282,7 +350,10 @@ class Planner:
             unit = self.units[s]
             if unit.group:
                 if sub is not None:
-                    seconds[s - lo], fixed[s - lo] = self.group_seconds, self.group_menu[s]
+                    seconds[s - lo], fixed[s - lo] = (
+                        self.group_seconds,
+                        self.group_menu[s],
+                    )
             elif direct_ok and not (unit.pinned & forbidden):
                 seconds[s - lo] = self.own[s]
         return seconds, fixed
@@ -292,21 +363,28 @@ class Planner:
     def _unit_entries(self, s: int, e: int, sub: int | None) -> list[Entry]:
         if e == INLINE:
             unit = self.units[s]
-            return [Entry(svc, m, self.params.option_seconds(svc.prompt), None) for svc, m in zip(unit.services, unit.masses)]
+            return [
+                Entry(svc, m, self.params.option_seconds(svc.prompt), None)
+                for svc, m in zip(unit.services, unit.masses)
+            ]
         if e == s:
             unit = self.units[s]
             if unit.group:
                 members = self._unit_entries(s, INLINE, sub)
-                node = self._menu(synthetic_id("group", [svc.id for svc in unit.services]), members)
+                node = self._menu(
+                    synthetic_id("group", [svc.id for svc in unit.services]), members
+                )
                 return [Entry(node, unit.mass, self.group_seconds, None)]
             svc = unit.services[0]
             return [Entry(svc, unit.mass, self.params.option_seconds(svc.prompt), None)]
         assert sub is not None
         node = self.build_generated(sub, s, e)
-        return [Entry(node, float(self.cum[e + 1] - self.cum[s]), self.group_seconds, None)]
+        return [
+            Entry(node, float(self.cum[e + 1] - self.cum[s]), self.group_seconds, None)
+        ]
 
     def build_generated(self, d: int, s: int, j: int) -> MenuTree:
-        F, arg_first, arg_rest = self.layers[d]
+        _, arg_first, arg_rest = self.layers[d]
         sub = 0 if self.max_depth is None else (d - 1 if d >= 2 else None)
         entries: list[Entry] = []
         e = int(arg_first[s, j])
@@ -331,7 +409,7 @@ class Planner:
 
     def build_kept(self, menu: KeptMenu, s: int, j: int) -> MenuTree:
         """The kept menu holding free units s..j (s > j: none)."""
-        V, arg = self._kept_pass(menu, j)
+        _, arg = self._kept_pass(menu, j)
         depth_left = None if self.max_depth is None else self.max_depth - menu.level
         sub = self._layer_for(depth_left)
         entries: list[Entry] = []
@@ -344,8 +422,14 @@ class Planner:
                 entries.append(Entry(slot.node, slot.mass, slot.seconds, slot.key))
             elif slot.kind == "skeleton":
                 assert slot.menu is not None
-                child = self.build_kept(slot.menu, s, choice) if choice != SKIP else self.build_kept(slot.menu, 0, -1)
-                free = float(self.cum[choice + 1] - self.cum[s]) if choice != SKIP else 0.0
+                child = (
+                    self.build_kept(slot.menu, s, choice)
+                    if choice != SKIP
+                    else self.build_kept(slot.menu, 0, -1)
+                )
+                free = (
+                    float(self.cum[choice + 1] - self.cum[s]) if choice != SKIP else 0.0
+                )
                 entries.append(Entry(child, slot.mass + free, slot.seconds, slot.key))
                 if choice != SKIP:
                     s = choice + 1
@@ -357,16 +441,29 @@ class Planner:
                 else:
                     s = choice + 1
             q += 1
-        return MenuTree(id=menu.menu.id, header=menu.menu.header, options=arrange(entries, self.keys, self.pinned), prompt=menu.menu.prompt, synthetic=menu.menu.synthetic)
+        return MenuTree(
+            id=menu.menu.id,
+            header=menu.menu.header,
+            options=arrange(entries, self.keys, self.pinned),
+            prompt=menu.menu.prompt,
+            synthetic=menu.menu.synthetic,
+        )
 
 
-def arrange(entries: list[Entry], keys: str, pinned: dict[str, str]) -> tuple[Option, ...]:
+def arrange(
+    entries: list[Entry], keys: str, pinned: dict[str, str]
+) -> tuple[Option, ...]:
     """Keys and play order: fixed children keep their keys, pinned ones get theirs, the rest take
     the lowest free keys by mass per clip second (Smith's rule); options play in key order."""
-    taken = {e.key for e in entries if e.key is not None} | {pinned[e.node.id] for e in entries if e.key is None and e.node.id in pinned}
+    taken = {e.key for e in entries if e.key is not None} | {
+        pinned[e.node.id] for e in entries if e.key is None and e.node.id in pinned
+    }
     free_keys = iter(k for k in keys if k not in taken)
     options: list[Option] = []
-    free = sorted((e for e in entries if e.key is None), key=lambda e: -e.mass / e.seconds if e.seconds > 0 else -INF)
+    free = sorted(
+        (e for e in entries if e.key is None),
+        key=lambda e: -e.mass / e.seconds if e.seconds > 0 else -INF,
+    )
     for entry in free:
         key = pinned.get(entry.node.id) or next(free_keys)
         options.append(Option(key, entry.node))

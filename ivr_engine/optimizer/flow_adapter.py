@@ -13,7 +13,16 @@ from dataclasses import dataclass
 
 from ivr_engine.flow.model import Flow, Menu, MenuOption
 from ivr_engine.optimizer.global_tree import changed_menus
-from ivr_engine.optimizer.tree import DIGIT_KEYS, Constraints, MenuTree, Node, Option, Service, TreeError, walk
+from ivr_engine.optimizer.tree import (
+    DIGIT_KEYS,
+    Constraints,
+    MenuTree,
+    Node,
+    Option,
+    Service,
+    TreeError,
+    walk,
+)
 
 PromptSeconds = Callable[[str | None], float]
 
@@ -35,7 +44,9 @@ class FlowTree:
     options: Mapping[str, MenuOption]  # tree node id -> the flow option that offered it
 
 
-def menu_tree_from_flow(flow: Flow, root: str, prompt_seconds: PromptSeconds, breadth: int | None = None) -> FlowTree:
+def menu_tree_from_flow(
+    flow: Flow, root: str, prompt_seconds: PromptSeconds, breadth: int | None = None
+) -> FlowTree:
     """The menus reachable from menu `root` through menu options, with the flow's constraints."""
     start = flow.nodes.get(root)
     if not isinstance(start, Menu):
@@ -54,10 +65,14 @@ def menu_tree_from_flow(flow: Flow, root: str, prompt_seconds: PromptSeconds, br
         options: list[Option] = []
         for option in menu.options:
             if option.key not in DIGIT_KEYS:
-                raise FlowAdapterError(f"{option.loc or _where(flow, menu.id)}: menu {menu.id!r} option key {option.key!r} is not 1-9")
+                raise FlowAdapterError(
+                    f"{option.loc or _where(flow, menu.id)}: menu {menu.id!r} option key {option.key!r} is not 1-9"
+                )
             node = flow.nodes.get(option.target)
             if node is None:
-                raise FlowAdapterError(f"{option.loc or _where(flow, menu.id)}: option {option.key} leads to unknown node {option.target!r}")
+                raise FlowAdapterError(
+                    f"{option.loc or _where(flow, menu.id)}: option {option.key} leads to unknown node {option.target!r}"
+                )
             seconds = prompt_seconds(option.prompt)
             child: Node
             if isinstance(node, Menu) and node.id not in visited:
@@ -67,7 +82,11 @@ def menu_tree_from_flow(flow: Flow, root: str, prompt_seconds: PromptSeconds, br
                     fixed.add(node.id)
             else:
                 again = option.target in targets or option.target in visited
-                child_id = f"{option.target}@{menu.id}:{option.key}" if again else option.target
+                child_id = (
+                    f"{option.target}@{menu.id}:{option.key}"
+                    if again
+                    else option.target
+                )
                 targets[child_id] = option.target
                 child = Service(child_id, seconds)
             offered[child.id] = option
@@ -75,11 +94,15 @@ def menu_tree_from_flow(flow: Flow, root: str, prompt_seconds: PromptSeconds, br
                 pinned[child.id] = option.key
             options.append(Option(option.key, child))
         if menu.keep_together:
-            group = frozenset(o.child.id for o in options if isinstance(o.child, Service))
+            group = frozenset(
+                o.child.id for o in options if isinstance(o.child, Service)
+            )
             if len(group) >= 2:
                 together.append(group)
         if not options:
-            raise FlowAdapterError(f"{_where(flow, menu.id)}: menu {menu.id!r} has no options")
+            raise FlowAdapterError(
+                f"{_where(flow, menu.id)}: menu {menu.id!r} has no options"
+            )
         return MenuTree(menu.id, prompt_seconds(menu.prompt), tuple(options), prompt)
 
     tree = convert(start, 0.0)
@@ -92,7 +115,9 @@ def menu_tree_from_flow(flow: Flow, root: str, prompt_seconds: PromptSeconds, br
         keys="".join(k for k in DIGIT_KEYS if k not in bound),
         breadth=breadth,
     )
-    return FlowTree(tree=tree, constraints=constraints, targets=targets, options=offered)
+    return FlowTree(
+        tree=tree, constraints=constraints, targets=targets, options=offered
+    )
 
 
 def _where(flow: Flow, node_id: str) -> str:
@@ -126,26 +151,46 @@ def flow_from_tree(
     for _, node in walk(tree):
         if not isinstance(node, MenuTree):
             continue
-        options = tuple(_flow_option(option, source, generated_prompts) for option in node.options)
+        options = tuple(
+            _flow_option(option, source, generated_prompts) for option in node.options
+        )
         existing = flow.nodes.get(node.id)
         if isinstance(existing, Menu):
-            notice = changed_notice if node.id in changed and changed_notice else existing.changed_notice
-            nodes[node.id] = dataclasses.replace(existing, options=options, changed_notice=notice)
+            notice = (
+                changed_notice
+                if node.id in changed and changed_notice
+                else existing.changed_notice
+            )
+            nodes[node.id] = dataclasses.replace(
+                existing, options=options, changed_notice=notice
+            )
         else:
             header, _ = generated_prompts(node.id)
-            nodes[node.id] = Menu(id=node.id, title="More options", prompt=header, options=options)
+            nodes[node.id] = Menu(
+                id=node.id, title="More options", prompt=header, options=options
+            )
     kept = {n.id for _, n in walk(tree) if isinstance(n, MenuTree)}
     for menu_id in old_menus - kept:
-        if menu_id != flow.start and not any(menu_id in n.targets() for n in nodes.values() if n.id not in old_menus - kept):
+        if menu_id != flow.start and not any(
+            menu_id in n.targets()
+            for n in nodes.values()
+            if n.id not in old_menus - kept
+        ):
             del nodes[menu_id]
     return dataclasses.replace(flow, nodes=nodes)
 
 
-def _flow_option(option: Option, source: FlowTree, generated_prompts: Callable[[str], tuple[str, str]]) -> MenuOption:
+def _flow_option(
+    option: Option,
+    source: FlowTree,
+    generated_prompts: Callable[[str], tuple[str, str]],
+) -> MenuOption:
     child = option.child
     original = source.options.get(child.id)
     if original is not None:
         target = source.targets.get(child.id, child.id)
         return dataclasses.replace(original, key=option.key, target=target, loc=None)
     _, clip = generated_prompts(child.id)
-    return MenuOption(key=option.key, target=child.id, prompt=clip, title="More options")
+    return MenuOption(
+        key=option.key, target=child.id, prompt=clip, title="More options"
+    )

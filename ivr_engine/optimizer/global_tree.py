@@ -12,9 +12,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from ivr_engine.optimizer.bound import services_bound
-from ivr_engine.optimizer.cost import CostParams, TreeMetrics, evaluate, expected_time, leaf_times, normalize
-from ivr_engine.optimizer.polish import polish
+from ivr_engine.optimizer.cost import (
+    CostParams,
+    TreeMetrics,
+    evaluate,
+    expected_time,
+    leaf_times,
+    normalize,
+)
 from ivr_engine.optimizer.dp import KeptMenu, Planner, Slot, Unit, make_unit
+from ivr_engine.optimizer.polish import polish
 from ivr_engine.optimizer.tree import (
     Constraints,
     MenuTree,
@@ -32,7 +39,6 @@ from ivr_engine.optimizer.tree import (
     walk,
 )
 
-
 KEPT_RUN_LIMIT = 32  # free services one kept submenu may take in the fast pass
 
 
@@ -49,8 +55,12 @@ class OptimizationResult:
     ratio: float  # after.expected_time / bound
     saving: float  # relative E[T] saving of the best tree found over the current one
     applied: bool  # False: saving below min_saving, current tree returned unchanged
-    changed_paths: Mapping[str, tuple[Path, Path]]  # service id -> (old key path, new key path)
-    changed_menus: tuple[str, ...]  # menus whose options differ or that are new: "this menu has changed"
+    changed_paths: Mapping[
+        str, tuple[Path, Path]
+    ]  # service id -> (old key path, new key path)
+    changed_menus: tuple[
+        str, ...
+    ]  # menus whose options differ or that are new: "this menu has changed"
 
 
 def optimize(
@@ -72,7 +82,9 @@ def optimize(
     if max_churn is not None and max_churn < 0:
         raise TreeError(f"max_churn must be >= 0, got {max_churn}")
     if not (math.isfinite(min_saving) and min_saving < 1.0):
-        raise TreeError(f"min_saving must be a finite fraction below 1, got {min_saving}")
+        raise TreeError(
+            f"min_saving must be a finite fraction below 1, got {min_saving}"
+        )
     check_tree(current)
     p = normalize(probabilities, services(current))
     check_constraints(current, constraints)
@@ -99,7 +111,12 @@ def optimize(
     )
 
 
-def problem_bound(current: MenuTree, p: Mapping[str, float], params: CostParams, constraints: Constraints) -> float:
+def problem_bound(
+    current: MenuTree,
+    p: Mapping[str, float],
+    params: CostParams,
+    constraints: Constraints,
+) -> float:
     """H(p)/lambda for any tree over these services with these clips, breadth and headers.
 
     The root always stays, so every caller hears its header: the part of it above the cheapest
@@ -107,7 +124,9 @@ def problem_bound(current: MenuTree, p: Mapping[str, float], params: CostParams,
     """
     menus = [node for _, node in walk(current) if isinstance(node, MenuTree)]
     headers = [params.synthetic_header, *(m.header for m in menus)]
-    repeatable = min([params.group_prompt, *(m.prompt for m in menus if m is not current)])  # the root is never offered
+    repeatable = min(
+        [params.group_prompt, *(m.prompt for m in menus if m is not current)]
+    )  # the root is never offered
     bound = services_bound(
         p,
         {s.id: s.prompt for s in services(current).values()},
@@ -133,7 +152,9 @@ def changed_menus(current: MenuTree, new: MenuTree) -> tuple[str, ...]:
         }
 
     old, now = layout_of(current), layout_of(new)
-    return tuple(menu_id for menu_id, options in now.items() if old.get(menu_id) != options)
+    return tuple(
+        menu_id for menu_id, options in now.items() if old.get(menu_id) != options
+    )
 
 
 # --- constraints -------------------------------------------------------------------------------
@@ -145,13 +166,17 @@ class _Plan:
 
     frozen: frozenset[str]  # fixed menus: kept whole
     inside_frozen: frozenset[str]  # every node id under (and including) a frozen menu
-    kept: frozenset[str]  # menus that keep id and path: root and ancestors of fixed nodes
+    kept: frozenset[
+        str
+    ]  # menus that keep id and path: root and ancestors of fixed nodes
     fixed_services: frozenset[str]
 
 
 def _plan(current: MenuTree, constraints: Constraints) -> _Plan:
     where = paths(current)
-    frozen = frozenset(i for i in constraints.fixed if isinstance(node_at(current, where[i]), MenuTree))
+    frozen = frozenset(
+        i for i in constraints.fixed if isinstance(node_at(current, where[i]), MenuTree)
+    )
     inside: set[str] = set()
     for menu_id in frozen:
         inside.update(node.id for _, node in walk(node_at(current, where[menu_id])))  # type: ignore[arg-type]
@@ -159,17 +184,28 @@ def _plan(current: MenuTree, constraints: Constraints) -> _Plan:
     for node_id in constraints.fixed:
         kept.update(a for a in ancestor_ids(current, where[node_id]) if a not in inside)
     fixed_services = frozenset(i for i in constraints.fixed if i not in inside)
-    return _Plan(frozenset(frozen), frozenset(inside), frozenset(kept - inside), fixed_services - frozen)
+    return _Plan(
+        frozenset(frozen),
+        frozenset(inside),
+        frozenset(kept - inside),
+        fixed_services - frozen,
+    )
 
 
 def check_constraints(current: MenuTree, constraints: Constraints) -> None:
     """Reject constraints that name unknown nodes or contradict each other."""
     where = paths(current)
     leaves = services(current)
-    named = [*constraints.fixed, *constraints.pinned_keys, *(i for g in constraints.together for i in g)]
+    named = [
+        *constraints.fixed,
+        *constraints.pinned_keys,
+        *(i for g in constraints.together for i in g),
+    ]
     for node_id in named:
         if node_id not in where:
-            raise TreeError(f"constraints name {node_id!r}, which is not a node of tree {current.id!r}")
+            raise TreeError(
+                f"constraints name {node_id!r}, which is not a node of tree {current.id!r}"
+            )
     plan = _plan(current, constraints)
     stays = plan.kept | plan.inside_frozen | plan.fixed_services
     free_pins: dict[str, str] = {}
@@ -178,59 +214,109 @@ def check_constraints(current: MenuTree, constraints: Constraints) -> None:
             raise TreeError(f"constraints: the root {node_id!r} has no key to pin")
         if node_id in stays:
             if where[node_id][-1] != key:
-                raise TreeError(f"constraints: {node_id!r} is pinned to key {key} but fixed at key {where[node_id][-1]}")
+                raise TreeError(
+                    f"constraints: {node_id!r} is pinned to key {key} but fixed at key {where[node_id][-1]}"
+                )
         elif node_id not in leaves:
-            raise TreeError(f"constraints: pinned menu {node_id!r} is rebuilt by the optimizer; fix it (or a service in it) too")
+            raise TreeError(
+                f"constraints: pinned menu {node_id!r} is rebuilt by the optimizer; fix it (or a service in it) too"
+            )
         elif key in free_pins.values():
             other = next(i for i, k in free_pins.items() if k == key)
-            raise TreeError(f"constraints: {node_id!r} and {other!r} are both pinned to key {key} and may share a menu")
+            raise TreeError(
+                f"constraints: {node_id!r} and {other!r} are both pinned to key {key} and may share a menu"
+            )
         else:
             free_pins[node_id] = key
     seen: set[str] = set()
     for group in constraints.together:
         if seen & group:
-            raise TreeError(f"constraints: {sorted(seen & group)} belong to two keep-together groups")
+            raise TreeError(
+                f"constraints: {sorted(seen & group)} belong to two keep-together groups"
+            )
         seen |= group
         if any(i not in leaves for i in group):
-            raise TreeError(f"constraints: keep-together group {sorted(group)} names a menu; only services can be grouped")
+            raise TreeError(
+                f"constraints: keep-together group {sorted(group)} names a menu; only services can be grouped"
+            )
         if len(group) > constraints.max_options:
-            raise TreeError(f"constraints: keep-together group {sorted(group)} has more services than a menu's {constraints.max_options} options")
+            raise TreeError(
+                f"constraints: keep-together group {sorted(group)} has more services than a menu's {constraints.max_options} options"
+            )
         staying = group & stays
         if staying and (staying != group or len({where[i][:-1] for i in group}) > 1):
-            raise TreeError(f"constraints: keep-together group {sorted(group)} mixes fixed and movable services, or its fixed members have different parents")
-        pins = [constraints.pinned_keys[i] for i in group if i in constraints.pinned_keys]
+            raise TreeError(
+                f"constraints: keep-together group {sorted(group)} mixes fixed and movable services, or its fixed members have different parents"
+            )
+        pins = [
+            constraints.pinned_keys[i] for i in group if i in constraints.pinned_keys
+        ]
         if len(pins) != len(set(pins)):
-            raise TreeError(f"constraints: keep-together group {sorted(group)} pins two members to the same key")
+            raise TreeError(
+                f"constraints: keep-together group {sorted(group)} pins two members to the same key"
+            )
     if constraints.max_depth is not None:
         for node_id in plan.fixed_services | plan.inside_frozen:
-            if isinstance(node_at(current, where[node_id]), Service) and len(where[node_id]) > constraints.max_depth:
-                raise InfeasibleError(f"constraints: fixed {node_id!r} is {len(where[node_id])} levels deep, beyond max_depth {constraints.max_depth}")
+            if (
+                isinstance(node_at(current, where[node_id]), Service)
+                and len(where[node_id]) > constraints.max_depth
+            ):
+                raise InfeasibleError(
+                    f"constraints: fixed {node_id!r} is {len(where[node_id])} levels deep, beyond max_depth {constraints.max_depth}"
+                )
 
 
 # --- layout ------------------------------------------------------------------------------------
 
 
-def layout(current: MenuTree, p: Mapping[str, float], params: CostParams, constraints: Constraints) -> MenuTree:
+def layout(
+    current: MenuTree,
+    p: Mapping[str, float],
+    params: CostParams,
+    constraints: Constraints,
+) -> MenuTree:
     """The program's best tree (constraints assumed checked)."""
     plan = _plan(current, constraints)
     if current.id in plan.frozen:
         return current
     leaves = services(current)
-    free = {i for i in leaves if i not in plan.fixed_services and i not in plan.inside_frozen}
+    free = {
+        i
+        for i in leaves
+        if i not in plan.fixed_services and i not in plan.inside_frozen
+    }
     pinned = dict(constraints.pinned_keys)
     grouped = {i for g in constraints.together for i in g}
     units: list[Unit] = [
-        make_unit([leaves[i] for i in sorted(g)], dict(p), params, pinned, group=True) for g in constraints.together if g <= free
+        make_unit([leaves[i] for i in sorted(g)], dict(p), params, pinned, group=True)
+        for g in constraints.together
+        if g <= free
     ]
-    units += [make_unit([leaves[i]], dict(p), params, pinned, group=False) for i in sorted(free - grouped)]
+    units += [
+        make_unit([leaves[i]], dict(p), params, pinned, group=False)
+        for i in sorted(free - grouped)
+    ]
     movable = frozenset(free - grouped - set(pinned))
     kept_keys = (plan.kept | plan.frozen | plan.fixed_services) - {current.id}
     best: tuple[float, MenuTree] | None = None
     # popularity order is what the exchange argument asks for with equal clips; with unequal
     # clips a long-clip service is worth less near the root, so mass per clip second is tried too
+    tried: list[list[Unit]] = []
     for order in (_by_mass, _by_mass_per_second(params)):
         units.sort(key=order)
-        tree = polish(_layout_units(current, units, plan, p, params, constraints), p, params, movable, kept_keys, plan.frozen, constraints.keys, pinned)
+        if units in tried:
+            continue  # equal clips: both orders agree
+        tried.append(list(units))
+        tree = polish(
+            _layout_units(current, units, plan, p, params, constraints),
+            p,
+            params,
+            movable,
+            kept_keys,
+            plan.frozen,
+            constraints.keys,
+            pinned,
+        )
         cost = expected_time(tree, p, params)
         if best is None or cost < best[0] - 1e-12:
             best = (cost, tree)
@@ -244,15 +330,33 @@ def _by_mass(unit: Unit) -> tuple[float, float, str]:
 
 def _by_mass_per_second(params: CostParams) -> Callable[[Unit], tuple[float, str]]:
     def key(unit: Unit) -> tuple[float, str]:
-        seconds = sum(params.option_seconds(s.prompt) for s in unit.services) if not unit.group else params.option_seconds(params.group_prompt)
+        seconds = (
+            sum(params.option_seconds(s.prompt) for s in unit.services)
+            if not unit.group
+            else params.option_seconds(params.group_prompt)
+        )
         return (-unit.mass / seconds if seconds > 0 else -math.inf, unit.services[0].id)
 
     return key
 
 
-def _layout_units(current: MenuTree, units: list[Unit], plan: _Plan, p: Mapping[str, float], params: CostParams, constraints: Constraints) -> MenuTree:
+def _layout_units(
+    current: MenuTree,
+    units: list[Unit],
+    plan: _Plan,
+    p: Mapping[str, float],
+    params: CostParams,
+    constraints: Constraints,
+) -> MenuTree:
     pinned = dict(constraints.pinned_keys)
-    planner = Planner(units, params, constraints.max_options, constraints.keys, constraints.max_depth, pinned)
+    planner = Planner(
+        units,
+        params,
+        constraints.max_options,
+        constraints.keys,
+        constraints.max_depth,
+        pinned,
+    )
     n = len(units)
     # a kept submenu rarely deserves a long run of free services (it is deeper than the open
     # keys above it); limiting the runs it may take keeps many fixed nodes affordable, and the
@@ -284,20 +388,38 @@ def _kept_menu(
         seconds = params.option_seconds(child.prompt)
         if child.id in plan.kept:
             assert isinstance(child, MenuTree)
-            sub = _kept_menu(child, level + 1, plan, p, params, constraints, planner, band)
-            slots.append(Slot(option.key, "skeleton", seconds, sub.suffix_mass[0], menu=sub))
+            sub = _kept_menu(
+                child, level + 1, plan, p, params, constraints, planner, band
+            )
+            slots.append(
+                Slot(option.key, "skeleton", seconds, sub.suffix_mass[0], menu=sub)
+            )
         elif child.id in plan.frozen:
             assert isinstance(child, MenuTree)
             inner, _, _ = leaf_times(child, params)
             mass = math.fsum(p[i] for i in inner)
-            slots.append(Slot(option.key, "fixed", seconds, mass, math.fsum(p[i] * t for i, t in inner.items()), node=child))
+            slots.append(
+                Slot(
+                    option.key,
+                    "fixed",
+                    seconds,
+                    mass,
+                    math.fsum(p[i] * t for i, t in inner.items()),
+                    node=child,
+                )
+            )
         elif child.id in plan.fixed_services:
             slots.append(Slot(option.key, "fixed", seconds, p[child.id], node=child))
     used = {slot.key for slot in slots}
     room = max(0, constraints.max_options - len(slots))
-    slots += [Slot(key, "open") for key in [k for k in constraints.keys if k not in used][:room]]
+    slots += [
+        Slot(key, "open")
+        for key in [k for k in constraints.keys if k not in used][:room]
+    ]
     slots.sort(key=lambda slot: slot.key)
-    kept = KeptMenu(menu=menu, level=level, slots=slots, a=params.level_overhead + menu.header)
+    kept = KeptMenu(
+        menu=menu, level=level, slots=slots, a=params.level_overhead + menu.header
+    )
     planner.fill_kept(kept, only_full=level == 1, band=band)
     return kept
 
@@ -306,7 +428,12 @@ def _kept_menu(
 
 
 def _limit_churn(
-    current: MenuTree, candidate: MenuTree, p: Mapping[str, float], params: CostParams, constraints: Constraints, max_churn: int
+    current: MenuTree,
+    candidate: MenuTree,
+    p: Mapping[str, float],
+    params: CostParams,
+    constraints: Constraints,
+    max_churn: int,
 ) -> MenuTree:
     """Let only the `max_churn` services that gain most change path; fix every other one."""
     old, new = leaf_paths(current), leaf_paths(candidate)
@@ -330,13 +457,22 @@ def _limit_churn(
     def gain(unit: frozenset[str]) -> float:
         return math.fsum(p[i] * (t_old[i] - t_new[i]) for i in unit)
 
-    for unit in sorted((u for u in units if u & changed and not u & movers), key=gain, reverse=True):
+    for unit in sorted(
+        (u for u in units if u & changed and not u & movers), key=gain, reverse=True
+    ):
         if gain(unit) > 0 and len(movers | unit) <= max_churn:
             movers |= unit
-    return layout(current, p, params, constraints.with_fixed(frozenset(movable - movers)))
+    return layout(
+        current, p, params, constraints.with_fixed(frozenset(movable - movers))
+    )
 
 
-def _breaks(leaf: str, where: Mapping[str, Path], constraints: Constraints, group_of: Mapping[str, frozenset[str]]) -> bool:
+def _breaks(
+    leaf: str,
+    where: Mapping[str, Path],
+    constraints: Constraints,
+    group_of: Mapping[str, frozenset[str]],
+) -> bool:
     path = where[leaf]
     pin = constraints.pinned_keys.get(leaf)
     if pin is not None and path[-1] != pin:

@@ -62,12 +62,24 @@ def _rebuild(
         elif child.id not in frozen:
             child = _rebuild(child, swap, p, params, kept_keys, frozen, keys, pinned)
         mass = sum(p[i] for i in _leaf_ids(child))
-        entries.append(Entry(child, mass, params.option_seconds(child.prompt), option.key if child.id in kept_keys else None))
+        entries.append(
+            Entry(
+                child,
+                mass,
+                params.option_seconds(child.prompt),
+                option.key if child.id in kept_keys else None,
+            )
+        )
     menu_id = menu.id
     if menu.synthetic and menu.id.startswith("auto-"):
         menu_id = synthetic_id("auto", [i for e in entries for i in _leaf_ids(e.node)])
-    return MenuTree(menu_id, menu.header, arrange(entries, keys, dict(pinned)), menu.prompt, menu.synthetic)
-
+    return MenuTree(
+        menu_id,
+        menu.header,
+        arrange(entries, keys, dict(pinned)),
+        menu.prompt,
+        menu.synthetic,
+    )
 
 
 def _leaf_ids(node: Node) -> list[str]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -53,11 +54,16 @@ class PersonalParams:
         return self.half_life_days * records.DAY
 
 
+# Layouts kept per flow: the version in service and the ones calls started before a reload may
+# still be on (a bookmark pressed during such a call), so neither rebuilds the other's.
+_VERSIONS_KEPT = 3
+
+
 @dataclass
 class _FlowState:
-    flow: m.Flow
     prompts: PromptSource
-    layout: RootLayout
+    layout: RootLayout  # of the flow added last
+    versions: dict[int, tuple[m.Flow, RootLayout]]  # id(flow) -> the flow (kept alive) and its layout
     popularity: dict[str, float] = field(default_factory=dict)  # service -> calls
     total: float = 0.0
 
@@ -118,12 +124,16 @@ class PersonalMenus:
     # --- set-up -------------------------------------------------------------------------------
 
     def add_flow(self, flow: m.Flow, prompts: PromptSource) -> RootLayout:
+        """Serve `flow` (a new flow, or a new version of one: its callers' history is kept)."""
         layout = self.layout_of(flow, prompts, self.cost)
-        previous = self._flows.get(flow.id)
-        state = _FlowState(flow, prompts, layout)
-        if previous is not None:
-            state.popularity, state.total = previous.popularity, previous.total
-        self._flows[flow.id] = state
+        state = self._flows.get(flow.id)
+        if state is None:
+            self._flows[flow.id] = _FlowState(prompts, layout, {id(flow): (flow, layout)})
+            return layout
+        state.prompts, state.layout = prompts, layout
+        state.versions[id(flow)] = (flow, layout)
+        while len(state.versions) > _VERSIONS_KEPT:
+            del state.versions[next(iter(state.versions))]
         return layout
 
     def load(self, flow_id: str, uses: Iterable[ServiceUse], bookmarks: Iterable[tuple[str, str]]) -> None:
@@ -132,21 +142,32 @@ class PersonalMenus:
         caller who stopped calling fades the same as one call would."""
         state = self._flows[flow_id]
         now, half_life = self.clock(), self.params.half_life
+        loaded: dict[bytes, dict[int, records.Entry]] = {}
         for use in uses:
             service = state.layout.service_of.get(use.leaf)
             if service is None:
                 continue
             at = min(use.last_seen.timestamp(), now)
-            key = _compact(flow_id, use.caller_key)
-            weight = use.calls * records.decay(now - at, half_life)
             index = self._service_index(service)
-            self._records[key] = records.with_call(self._records.get(key, b""), index, at, half_life, use.calls, weight)
+            entries = loaded.setdefault(_compact(flow_id, use.caller_key), {})
+            seen = entries.get(index)
+            if seen is not None:  # two leaves behind one service (a condition's branches)
+                at, calls = max(at, seen.last_seen), seen.calls + use.calls
+                score = seen.score_at(at, half_life) + use.calls * records.decay(at - use.last_seen.timestamp(), half_life)
+            else:
+                calls, score = use.calls, float(use.calls)
+            entries[index] = records.Entry(index, calls, False, at, score)
             self._count(state, service, use.calls)
         for caller_key, service in bookmarks:
             if service in state.layout.canonical:
-                key = _compact(flow_id, caller_key)
                 index = self._service_index(service)
-                self._records[key] = records.with_bookmark(self._records.get(key, b""), index, True, now, half_life)
+                entries = loaded.setdefault(_compact(flow_id, caller_key), {})
+                seen = entries.get(index)
+                entries[index] = records.Entry(
+                    index, seen.calls if seen else 0, True, seen.last_seen if seen else now, seen.score if seen else 0.0
+                )
+        for key, entries in loaded.items():
+            self._records[key] = records.pack(list(entries.values()), now, half_life)
 
     def _service_index(self, service: str) -> int:
         index = self._index.get(service)
@@ -160,22 +181,29 @@ class PersonalMenus:
         state.popularity[service] = state.popularity.get(service, 0.0) + calls
         state.total += calls
 
-    def _state(self, flow: m.Flow) -> _FlowState | None:
-        """The flow's state; a reloaded flow (a new object) gets a fresh layout, history kept."""
+    def _layout(self, flow: m.Flow) -> tuple[_FlowState, RootLayout] | None:
+        """The flow's state and the layout of this very flow object; a flow reloaded under the
+        same id (a new object) is added on first sight."""
         state = self._flows.get(flow.id)
-        if state is not None and state.flow is not flow:
-            self.add_flow(flow, state.prompts)
-            state = self._flows[flow.id]
-        return state
+        if state is None:
+            return None
+        known = state.versions.get(id(flow))
+        if known is not None and known[0] is flow:
+            return state, known[1]
+        return state, self.add_flow(flow, state.prompts)
 
     def layout(self, flow: m.Flow) -> RootLayout:
-        state = self._state(flow)
-        if state is None:
+        found = self._layout(flow)
+        if found is None:
             raise KeyError(f"flow {flow.id!r} was not added to the personal menus")
-        return state.layout
+        return found[1]
 
     def __len__(self) -> int:
         return len(self._records)
+
+    def footprint(self) -> int:
+        """Bytes held by the caller records: the dict, its keys and the packed records."""
+        return sys.getsizeof(self._records) + sum(sys.getsizeof(k) + sys.getsizeof(v) for k, v in self._records.items())
 
     # --- the Personalizer ---------------------------------------------------------------------
 
@@ -185,24 +213,23 @@ class PersonalMenus:
 
     def offer(self, caller: str | None, flow: m.Flow) -> Offer | None:
         """The caller's personal root with the reasons for each shortcut; None for the canonical menu."""
-        state = self._state(flow)
-        if not caller or state is None:
+        found = self._layout(flow)
+        if not caller or found is None:
             return None
         record = self._records.get(_compact(flow.id, self.key_of(caller)))
         if not record:
             return None
-        chosen = self.choose(state, record, self.clock())
+        state, layout = found
+        chosen = self.choose(state, layout, record, self.clock())
         if not chosen:
             return None
-        layout = state.layout
         shortcuts = tuple(
             Shortcut(key=key, target=c.service, prompt=shortcut_prompt(c.service, key))
             for key, c in zip(layout.free_keys, chosen)
         )
         return Offer(PersonalRoot(greeting=layout.greeting, shortcuts=shortcuts, before=layout.before), chosen)
 
-    def choose(self, state: _FlowState, record: bytes, now: float) -> list[Candidate]:
-        layout = state.layout
+    def choose(self, state: _FlowState, layout: RootLayout, record: bytes, now: float) -> list[Candidate]:
         limit = min(self.params.max_shortcuts, len(layout.free_keys))
         if limit == 0:
             return []
@@ -226,9 +253,9 @@ class PersonalMenus:
 
     async def bookmark(self, caller: str, flow: m.Flow, leaf_id: str) -> None:
         """Toggle: bookmark the service the caller is at, or remove it if already bookmarked."""
-        state = self._state(flow)
-        service = state.layout.service_of.get(leaf_id) if state is not None else None
-        if state is None or service is None:
+        found = self._layout(flow)
+        service = found[1].service_of.get(leaf_id) if found is not None else None
+        if service is None:
             logger.warning("bookmark for a node that is no service", flow=flow.id, node=leaf_id)
             return
         caller_key = self.key_of(caller)

@@ -1,7 +1,9 @@
 """A batch of statistics rows: the unit the recorder writes, spools and replays, and the importer loads.
 
-Rows are plain dicts keyed by column name, already keyed for privacy (caller_key, never a number),
-so a batch can go to the database or, unchanged, to the spool as one JSON object.
+Rows are already keyed for privacy (caller_key, never a number), so a batch can go to the database
+or, unchanged, to the spool as one JSON object. Visits, the bulk of all rows, are VisitRow tuples in
+column order with times already in the form the database stores (see db_time): the store hands them
+to the driver as they are, with no per-value conversion. Calls are dicts for SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -9,39 +11,64 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import NamedTuple
 
 from ivr_engine.stats.models import PATH_SEPARATOR
 
-Row = dict[str, Any]
-_TIME_COLUMNS = frozenset({"started_at", "ended_at", "entered_at", "left_at"})
+
+def db_time(moment: dt.datetime) -> str:
+    """Naive UTC in SQLAlchemy's SQLite DateTime format, which PostgreSQL also parses."""
+    utc = moment if moment.tzinfo is dt.UTC else moment.astimezone(dt.UTC)
+    return utc.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+class VisitRow(NamedTuple):
+    call_id: str
+    seq: int
+    flow_id: str
+    flow_version: str
+    node_id: str
+    kind: str
+    entered_at: str  # db_time
+    left_at: str  # db_time
+    seconds: float
+    key: str | None
+    timeouts: int
+    invalid_keys: int
+    via_shortcut: bool
+
+
+class CallRow(NamedTuple):
+    call_id: str
+    caller_key: str | None
+    flow_id: str
+    flow_version: str
+    started_at: str  # db_time
+    ended_at: str  # db_time
+    outcome: str
+    leaf: str | None
+    seconds_to_leaf: float | None
+    final_node: str | None
+    personalized: bool
+    channel: str
+    path: str  # node ids joined by PATH_SEPARATOR
 
 
 @dataclass(slots=True)
 class Batch:
-    calls: list[Row] = field(default_factory=list)
-    visits: list[Row] = field(default_factory=list)
+    calls: list[CallRow] = field(default_factory=list)
+    visits: list[VisitRow] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.calls or self.visits)
 
     def to_json(self) -> str:
-        return json.dumps({"calls": self.calls, "visits": self.visits}, default=_encode, separators=(",", ":"))
+        return json.dumps({"calls": self.calls, "visits": self.visits}, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> Batch:
         data = json.loads(text)
-        return cls(calls=[_decode(r) for r in data["calls"]], visits=[_decode(r) for r in data["visits"]])
-
-
-def _encode(value: object) -> str:
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    raise TypeError(f"cannot spool a {type(value).__name__}")
-
-
-def _decode(row: Row) -> Row:
-    return {k: dt.datetime.fromisoformat(v) if k in _TIME_COLUMNS else v for k, v in row.items()}
+        return cls(calls=[CallRow(*c) for c in data["calls"]], visits=[VisitRow(*v) for v in data["visits"]])
 
 
 def visit_row(
@@ -58,22 +85,12 @@ def visit_row(
     timeouts: int = 0,
     invalid_keys: int = 0,
     via_shortcut: bool = False,
-) -> Row:
-    return {
-        "call_id": call_id,
-        "seq": seq,
-        "flow_id": flow_id,
-        "flow_version": flow_version,
-        "node_id": node_id,
-        "kind": kind,
-        "entered_at": entered_at,
-        "left_at": left_at,
-        "seconds": max(0.0, (left_at - entered_at).total_seconds()),
-        "key": key,
-        "timeouts": timeouts,
-        "invalid_keys": invalid_keys,
-        "via_shortcut": via_shortcut,
-    }
+) -> VisitRow:
+    seconds = max(0.0, (left_at - entered_at).total_seconds())
+    return VisitRow(
+        call_id, seq, flow_id, flow_version, node_id, kind, db_time(entered_at), db_time(left_at), seconds, key,
+        timeouts, invalid_keys, via_shortcut,
+    )  # fmt: skip
 
 
 def call_row(
@@ -91,19 +108,8 @@ def call_row(
     path: list[str],
     personalized: bool = False,
     channel: str = "agi",
-) -> Row:
-    return {
-        "call_id": call_id,
-        "caller_key": caller_key,
-        "flow_id": flow_id,
-        "flow_version": flow_version,
-        "started_at": started_at,
-        "ended_at": ended_at,
-        "outcome": outcome,
-        "leaf": leaf,
-        "seconds_to_leaf": seconds_to_leaf,
-        "final_node": final_node,
-        "personalized": personalized,
-        "channel": channel,
-        "path": PATH_SEPARATOR.join(path),
-    }
+) -> CallRow:
+    return CallRow(
+        call_id, caller_key, flow_id, flow_version, db_time(started_at), db_time(ended_at), outcome, leaf,
+        seconds_to_leaf, final_node, personalized, channel, PATH_SEPARATOR.join(path),
+    )  # fmt: skip

@@ -17,7 +17,7 @@ from typing import Any
 
 from ivr_engine.flow.model import ROUTING_KINDS
 from ivr_engine.runtime.events import Outcome
-from ivr_engine.stats.batch import Batch, Row, call_row, visit_row
+from ivr_engine.stats.batch import Batch, CallRow, VisitRow, call_row, visit_row
 from ivr_engine.stats.privacy import CallerKeyer
 from ivr_engine.stats.store import StatsStore
 
@@ -68,18 +68,18 @@ def _moment(record: dict[str, Any], name: str, *, required: bool = True) -> dt.d
     return moment.astimezone(dt.UTC) if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
-def _first_leaf(path: list[Row]) -> Row | None:
+def _first_leaf(path: list[VisitRow]) -> VisitRow | None:
     """The runtime's rule: the first node after a menu that is not a routing step."""
     menu_seen = False
     for visit in path:
-        if visit["kind"] == "menu":
+        if visit.kind == "menu":
             menu_seen = True
-        elif menu_seen and visit["kind"] not in ROUTING_KINDS and visit["kind"] != "unknown":
+        elif menu_seen and visit.kind not in ROUTING_KINDS and visit.kind != "unknown":
             return visit
     return None
 
 
-def parse_record(record: Any, keyer: CallerKeyer) -> tuple[Row, list[Row]]:
+def parse_record(record: Any, keyer: CallerKeyer) -> tuple[CallRow, list[VisitRow]]:
     if not isinstance(record, dict):
         raise _Bad("each line must be a JSON object")
     flow_id = _field(record, "flow_id", str)
@@ -94,20 +94,23 @@ def parse_record(record: Any, keyer: CallerKeyer) -> tuple[Row, list[Row]]:
         f"{flow_id}\0{caller_key}\0{started.isoformat()}".encode()
     ).hexdigest()[:32]
     steps = _field(record, "path", list)
-    visits: list[Row] = []
+    visits: list[VisitRow] = []
+    times: list[tuple[dt.datetime, dt.datetime]] = []  # (entered, left) of each visit
     for seq, step in enumerate(steps):
         try:
-            visits.append(_visit(step, call_id, seq, flow_id, version))
+            visit, entered, left = _visit(step, call_id, seq, flow_id, version)
+            visits.append(visit)
+            times.append((entered, left))
         except _Bad as exc:
             raise _Bad(f"path[{seq}]: {exc}") from None
     leaf = _field(record, "leaf", str, required=False)
     seconds_to_leaf = _field(record, "seconds_to_leaf", (int, float), required=False)
     if leaf is None:
         found = _first_leaf(visits)
-        leaf = found["node_id"] if found else None
+        leaf = found.node_id if found else None
         if found and seconds_to_leaf is None:
-            seconds_to_leaf = round((found["entered_at"] - started).total_seconds(), 3)
-    ended = _moment(record, "ended_at", required=False) or (visits[-1]["left_at"] if visits else started)
+            seconds_to_leaf = round((times[found.seq][0] - started).total_seconds(), 3)
+    ended = _moment(record, "ended_at", required=False) or (times[-1][1] if times else started)
     call = call_row(
         call_id=call_id,
         caller_key=caller_key,
@@ -118,15 +121,15 @@ def parse_record(record: Any, keyer: CallerKeyer) -> tuple[Row, list[Row]]:
         outcome=outcome,
         leaf=leaf,
         seconds_to_leaf=float(seconds_to_leaf) if seconds_to_leaf is not None else None,
-        final_node=visits[-1]["node_id"] if visits else None,
-        path=[v["node_id"] for v in visits],
+        final_node=visits[-1].node_id if visits else None,
+        path=[v.node_id for v in visits],
         personalized=bool(_field(record, "personalized", bool, required=False)),
         channel="import",
     )
     return call, visits
 
 
-def _visit(step: Any, call_id: str, seq: int, flow_id: str, version: str) -> Row:
+def _visit(step: Any, call_id: str, seq: int, flow_id: str, version: str) -> tuple[VisitRow, dt.datetime, dt.datetime]:
     if not isinstance(step, dict):
         raise _Bad("each path step must be an object")
     entered = _moment(step, "entered_at")
@@ -134,7 +137,7 @@ def _visit(step: Any, call_id: str, seq: int, flow_id: str, version: str) -> Row
     assert entered is not None and left is not None
     if left < entered:
         raise _Bad("'left_at' is before 'entered_at'")
-    return visit_row(
+    row = visit_row(
         call_id=call_id,
         seq=seq,
         flow_id=flow_id,
@@ -148,6 +151,7 @@ def _visit(step: Any, call_id: str, seq: int, flow_id: str, version: str) -> Row
         invalid_keys=_field(step, "invalid_keys", int, required=False) or 0,
         via_shortcut=bool(_field(step, "via_shortcut", bool, required=False)),
     )
+    return row, entered, left
 
 
 def read_import_file(path: Path, keyer: CallerKeyer) -> list[Batch]:
@@ -164,10 +168,10 @@ def read_import_file(path: Path, keyer: CallerKeyer) -> list[Batch]:
         except _Bad as exc:
             errors.append(f"{path}:{number}: {exc}")
             continue
-        if call["call_id"] in seen:
-            errors.append(f"{path}:{number}: call {call['call_id']!r} already on line {seen[call['call_id']]}")
+        if call.call_id in seen:
+            errors.append(f"{path}:{number}: call {call.call_id!r} already on line {seen[call.call_id]}")
             continue
-        seen[call["call_id"]] = number
+        seen[call.call_id] = number
         if len(batches[-1].calls) >= BATCH_CALLS:
             batches.append(Batch())
         batches[-1].calls.append(call)

@@ -11,7 +11,6 @@ Callers appear only as `caller_key`, an HMAC of the number (see privacy.py).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 
 from sqlalchemy import Boolean, DateTime, Float, Index, Integer, MetaData, String, Text
 from sqlalchemy.engine import Dialect
@@ -37,18 +36,6 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 
     def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
         return None if value is None else value.replace(tzinfo=dt.UTC)
-
-
-def driver_time(dialect_name: str) -> Callable[[dt.datetime], object]:
-    """What UTCDateTime (and, on SQLite, SQLAlchemy's DateTime string format) would send to the
-    driver, for bulk inserts that bypass SQLAlchemy's per-value type processing."""
-
-    def naive_utc(value: dt.datetime) -> dt.datetime:
-        return value.astimezone(dt.UTC).replace(tzinfo=None)
-
-    if dialect_name == "sqlite":
-        return lambda value: naive_utc(value).isoformat(sep=" ", timespec="microseconds")
-    return naive_utc
 
 
 class Base(DeclarativeBase):

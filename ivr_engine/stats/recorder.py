@@ -20,7 +20,7 @@ import structlog
 
 from ivr_engine.metrics import StatsRecorderCounts
 from ivr_engine.runtime.events import CallEnded, CallStarted, NodeVisit
-from ivr_engine.stats.batch import Batch, call_row, visit_row
+from ivr_engine.stats.batch import Batch, CallRow, VisitRow, call_row, visit_row
 from ivr_engine.stats.privacy import CallerKeyer
 from ivr_engine.stats.spool import Spool
 from ivr_engine.stats.store import StatsStore
@@ -145,7 +145,7 @@ class StatsRecorder:
                 batch.calls.append(self._call_row(event))
         return batch
 
-    def _visit_row(self, e: NodeVisit) -> dict[str, object]:
+    def _visit_row(self, e: NodeVisit) -> VisitRow:
         call = self._open.get(e.call_id)
         if call is not None:
             call.path.append(e.node_id)
@@ -156,7 +156,7 @@ class StatsRecorder:
             invalid_keys=e.invalid_keys, via_shortcut=e.via_shortcut,
         )  # fmt: skip
 
-    def _call_row(self, e: CallEnded) -> dict[str, object]:
+    def _call_row(self, e: CallEnded) -> CallRow:
         call = self._open.pop(e.call_id, None)
         started = call.started if call else None
         return call_row(

@@ -23,13 +23,18 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
 
 from ivr_engine.personal.history import ServiceUse
-from ivr_engine.stats.batch import Batch, Row
-from ivr_engine.stats.models import Bookmark, Call, CallerLeaf, Visit, driver_time
+from ivr_engine.stats.batch import Batch, CallRow, VisitRow
+from ivr_engine.stats.models import Bookmark, Call, CallerLeaf, Visit
 from ivr_engine.stats.privacy import CallerKeyer, CallerSecretError
 
 SQLITE_BUSY_TIMEOUT = 5.0
-_VISIT_COLUMNS = tuple(c.name for c in Visit.__table__.columns)
-_VISIT_TIMES = frozenset({"entered_at", "left_at"})
+# Calls per INSERT ... VALUES (...), (...) RETURNING: 13 columns x 1000 stays under SQLite's 32766
+# bound parameters.
+CALLS_PER_STATEMENT = 1000
+
+
+def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES"
 
 
 class StatsStoreError(Exception):
@@ -47,6 +52,10 @@ class PurgeResult:
     calls: int
     visits: int
     caller_leaf: int
+
+
+def _from_db_time(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
 
 
 def _sqlite_pragmas(busy_timeout: float) -> Any:
@@ -92,11 +101,12 @@ class StatsStore:
         self.engine = engine
         self.keyer = keyer
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-        mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
-        self._visit_sql = (
-            f"INSERT INTO {Visit.__tablename__} ({', '.join(_VISIT_COLUMNS)}) "
-            f"VALUES ({', '.join(mark for _ in _VISIT_COLUMNS)}) ON CONFLICT DO NOTHING"
-        )
+        self._mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+        self._visit_sql = f"{_insert_sql(Visit.__tablename__, VisitRow._fields)} ({self._values(VisitRow)})"
+        self._visit_sql += " ON CONFLICT DO NOTHING"
+
+    def _values(self, row: type[tuple[object, ...]]) -> str:
+        return ", ".join(self._mark for _ in row._fields)  # type: ignore[attr-defined]
 
     @classmethod
     def open(
@@ -133,32 +143,34 @@ class StatsStore:
             self._count_leaves(conn, new_calls)
         return WriteResult(visits=len(batch.visits), new_calls=len(new_calls))
 
-    def _insert_visits(self, conn: Connection, visits: list[Row]) -> None:
-        """Visits are most of the rows: sent straight to the driver, times converted here once, because
-        SQLAlchemy's per-value type processing costs more than SQLite's insert itself."""
-        to_db = driver_time(self.dialect)
-        rows = [
-            tuple(to_db(row[name]) if name in _VISIT_TIMES else row[name] for name in _VISIT_COLUMNS)
-            for row in visits
-        ]
-        conn.exec_driver_sql(self._visit_sql, rows)
+    def _insert_visits(self, conn: Connection, visits: list[VisitRow]) -> None:
+        """Visits are most of the rows: sent straight to the driver (VisitRow is in column order, times
+        preformatted), because SQLAlchemy's per-value type processing costs more than the insert."""
+        conn.exec_driver_sql(self._visit_sql, visits)  # type: ignore[arg-type]
 
-    def _insert_calls(self, conn: Connection, calls: list[Row]) -> list[Row]:
-        stmt = self._insert(Call).on_conflict_do_nothing().returning(Call.call_id)
-        created = set(conn.execute(stmt, calls).scalars())
-        return [row for row in calls if row["call_id"] in created]
+    def _insert_calls(self, conn: Connection, calls: list[CallRow]) -> list[CallRow]:
+        """Insert the calls; returns those that were not in the table before."""
+        created: set[str] = set()
+        one_row = f"({self._values(CallRow)})"
+        for start in range(0, len(calls), CALLS_PER_STATEMENT):
+            chunk = calls[start : start + CALLS_PER_STATEMENT]
+            sql = f"{_insert_sql(Call.__tablename__, CallRow._fields)} {', '.join(one_row for _ in chunk)}"
+            sql += " ON CONFLICT DO NOTHING RETURNING call_id"
+            params = tuple(value for row in chunk for value in row)
+            created.update(call_id for (call_id,) in conn.exec_driver_sql(sql, params))
+        return [row for row in calls if row.call_id in created]
 
-    def _count_leaves(self, conn: Connection, new_calls: list[Row]) -> None:
-        counts: dict[tuple[str, str, str], tuple[int, dt.datetime]] = {}
+    def _count_leaves(self, conn: Connection, new_calls: list[CallRow]) -> None:
+        counts: dict[tuple[str, str, str], tuple[int, str]] = {}
         for row in new_calls:
-            if row["caller_key"] and row["leaf"]:
-                k = (row["caller_key"], row["flow_id"], row["leaf"])
-                count, last = counts.get(k, (0, row["ended_at"]))
-                counts[k] = (count + 1, max(last, row["ended_at"]))
+            if row.caller_key and row.leaf:
+                k = (row.caller_key, row.flow_id, row.leaf)
+                count, last = counts.get(k, (0, row.ended_at))
+                counts[k] = (count + 1, max(last, row.ended_at))  # db_time strings sort as times
         if not counts:
             return
         rows = [
-            {"caller_key": c, "flow_id": f, "leaf": leaf, "count": n, "last_seen": last}
+            {"caller_key": c, "flow_id": f, "leaf": leaf, "count": n, "last_seen": _from_db_time(last)}
             for (c, f, leaf), (n, last) in sorted(counts.items())
         ]
         stmt = self._insert(CallerLeaf)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Mapping, Sequence
-from functools import lru_cache
+from functools import cache
 
 from ivr_engine.optimizer import CostParams, MenuTree, Option, Service
 
 
-def ordered_partitions(items: tuple[int, ...], max_blocks: int) -> Iterator[tuple[tuple[int, ...], ...]]:
+def ordered_partitions(
+    items: tuple[int, ...], max_blocks: int
+) -> Iterator[tuple[tuple[int, ...], ...]]:
     """Every split of `items` into 1..max_blocks non-empty blocks, blocks in every order."""
     if not items:
         yield ()
@@ -25,7 +27,14 @@ def ordered_partitions(items: tuple[int, ...], max_blocks: int) -> Iterator[tupl
                     yield (block, *tail)
 
 
-def brute_force_cost(leaves: Sequence[Service], p: Mapping[str, float], params: CostParams, root_header: float, k: int, order_preserving: bool = False) -> float:
+def brute_force_cost(
+    leaves: Sequence[Service],
+    p: Mapping[str, float],
+    params: CostParams,
+    root_header: float,
+    k: int,
+    order_preserving: bool = False,
+) -> float:
     """Smallest E[T] of any tree whose menus have 2..k options (root header as given,
     generated menus with the synthetic header and group clip). With `order_preserving`, only
     trees whose menus split popularity-sorted services into consecutive runs in play order."""
@@ -42,10 +51,9 @@ def brute_force_cost(leaves: Sequence[Service], p: Mapping[str, float], params: 
         else:
             for blocks in ordered_partitions(items, k):
                 if len(blocks) >= 2:
-                    for perm in set(itertools.permutations(blocks)):
-                        yield perm
+                    yield from set(itertools.permutations(blocks))
 
-    @lru_cache(maxsize=None)
+    @cache
     def menu(items: tuple[int, ...], header: float) -> float:
         total = sum(mass[i] for i in items)
         best = float("inf")
@@ -61,7 +69,11 @@ def brute_force_cost(leaves: Sequence[Service], p: Mapping[str, float], params: 
             best = min(best, cost)
         return best
 
-    order = tuple(sorted(range(len(leaves)), key=lambda i: (-mass[i], leaves[i].prompt, leaves[i].id)))
+    order = tuple(
+        sorted(
+            range(len(leaves)), key=lambda i: (-mass[i], leaves[i].prompt, leaves[i].id)
+        )
+    )
     if len(order) == 1:
         return (params.level_overhead + root_header + clip[0]) * mass[0]
     return menu(order, root_header)
@@ -69,10 +81,14 @@ def brute_force_cost(leaves: Sequence[Service], p: Mapping[str, float], params: 
 
 def flat_tree(leaves: Sequence[Service], header: float = 1.0) -> MenuTree:
     """A root menu offering `leaves` directly (at most 9)."""
-    return MenuTree("root", header, tuple(Option(str(i + 1), leaf) for i, leaf in enumerate(leaves)))
+    return MenuTree(
+        "root", header, tuple(Option(str(i + 1), leaf) for i, leaf in enumerate(leaves))
+    )
 
 
-def canonical_tree(leaves: Sequence[Service], branching: int, header: float = 2.0, prompt: float = 2.0) -> MenuTree:
+def canonical_tree(
+    leaves: Sequence[Service], branching: int, header: float = 2.0, prompt: float = 2.0
+) -> MenuTree:
     """A balanced tree in the given order, like a hand-written hotline tree."""
     counter = itertools.count(1)
 
@@ -88,7 +104,13 @@ def canonical_tree(leaves: Sequence[Service], branching: int, header: float = 2.
             else:
                 kids = build(chunk)
                 options = tuple(Option(str(i + 1), kid) for i, kid in enumerate(kids))
-                children.append(MenuTree(f"menu{next(counter)}", header, options, prompt=prompt))
+                children.append(
+                    MenuTree(f"menu{next(counter)}", header, options, prompt=prompt)
+                )
         return children
 
-    return MenuTree("root", header + 1.0, tuple(Option(str(i + 1), kid) for i, kid in enumerate(build(leaves))))
+    return MenuTree(
+        "root",
+        header + 1.0,
+        tuple(Option(str(i + 1), kid) for i, kid in enumerate(build(leaves))),
+    )

@@ -2,13 +2,25 @@ from __future__ import annotations
 
 import pytest
 
-from ivr_engine.optimizer import CostParams, MenuTree, Option, Service, TreeError, evaluate
+from ivr_engine.optimizer import (
+    CostParams,
+    MenuTree,
+    Option,
+    Service,
+    TreeError,
+    evaluate,
+)
 
 PARAMS = CostParams(reaction=1.0, keypress=0.3, system_delay=0.7, option_gap=0.5)
 
 
 def tiny_tree() -> MenuTree:
-    inner = MenuTree("m", 0.5, (Option("1", Service("B", 1.0)), Option("2", Service("C", 3.0))), prompt=1.5)
+    inner = MenuTree(
+        "m",
+        0.5,
+        (Option("1", Service("B", 1.0)), Option("2", Service("C", 3.0))),
+        prompt=1.5,
+    )
     return MenuTree("root", 1.0, (Option("1", Service("A", 2.0)), Option("2", inner)))
 
 
@@ -60,7 +72,9 @@ def test_bad_tree_values_are_named() -> None:
     with pytest.raises(TreeError, match="key must be one digit 1-9"):
         Option("0", Service("A", 1.0))
     with pytest.raises(TreeError, match="uses a key twice"):
-        MenuTree("m", 0.0, (Option("1", Service("A", 1.0)), Option("1", Service("B", 1.0))))
+        MenuTree(
+            "m", 0.0, (Option("1", Service("A", 1.0)), Option("1", Service("B", 1.0)))
+        )
     with pytest.raises(TreeError, match="prompt must be a finite number"):
         Service("A", -1.0)
     with pytest.raises(TreeError, match="option_gap"):

@@ -3,8 +3,19 @@ from __future__ import annotations
 import pytest
 
 from ivr_engine.flow.model import Announcement, Flow, Menu, MenuOption, Queue
-from ivr_engine.optimizer import CostParams, MenuTree, Service, leaf_paths, optimize, walk
-from ivr_engine.optimizer.flow_adapter import FlowAdapterError, flow_from_tree, menu_tree_from_flow
+from ivr_engine.optimizer import (
+    CostParams,
+    MenuTree,
+    Service,
+    leaf_paths,
+    optimize,
+    walk,
+)
+from ivr_engine.optimizer.flow_adapter import (
+    FlowAdapterError,
+    flow_from_tree,
+    menu_tree_from_flow,
+)
 
 # clip durations as the prompt module would report them
 SECONDS = {"welcome": 4.0, "vacc.menu": 3.0, "opt.vacc": 2.5}
@@ -20,14 +31,20 @@ def hotline() -> Flow:
     nodes["vacc"] = Menu(
         id="vacc",
         prompt="vacc.menu",
-        options=tuple(MenuOption(key=str(i + 1), target=s, prompt=f"opt.{s}") for i, s in enumerate(services[4:])),
+        options=tuple(
+            MenuOption(key=str(i + 1), target=s, prompt=f"opt.{s}")
+            for i, s in enumerate(services[4:])
+        ),
         keep_together=False,
     )
     nodes["main"] = Menu(
         id="main",
         prompt="welcome",
         options=(
-            *(MenuOption(key=str(i + 1), target=s, prompt=f"opt.{s}") for i, s in enumerate(services[:3])),
+            *(
+                MenuOption(key=str(i + 1), target=s, prompt=f"opt.{s}")
+                for i, s in enumerate(services[:3])
+            ),
             MenuOption(key="4", target="vacc", prompt="opt.vacc"),
             MenuOption(key="5", target="svc3", prompt="opt.svc3", pinned=True),
             MenuOption(key="6", target="bye", prompt="opt.bye"),
@@ -52,23 +69,51 @@ def test_flow_menus_become_a_tree_with_the_flow_constraints() -> None:
 def test_optimized_tree_maps_back_to_a_flow() -> None:
     flow = hotline()
     source = menu_tree_from_flow(flow, "main", seconds)
-    hits = {"svc7": 50, "svc6": 30, "svc0": 5, "svc1": 5, "svc2": 4, "svc3": 3, "svc4": 2, "svc5": 1, "bye": 1}
+    hits = {
+        "svc7": 50,
+        "svc6": 30,
+        "svc0": 5,
+        "svc1": 5,
+        "svc2": 4,
+        "svc3": 3,
+        "svc4": 2,
+        "svc5": 1,
+        "bye": 1,
+    }
     result = optimize(source.tree, hits, CostParams(), source.constraints)
     assert result.applied
     new = flow_from_tree(flow, source, result.tree, changed_notice="menu.changed")
     main = new.nodes["main"]
-    assert isinstance(main, Menu) and main.prompt == "welcome" and main.changed_notice == "menu.changed"
+    assert (
+        isinstance(main, Menu)
+        and main.prompt == "welcome"
+        and main.changed_notice == "menu.changed"
+    )
     # every service is still offered exactly once, with its own clip
     offered = [o for n in new.nodes.values() if isinstance(n, Menu) for o in n.options]
-    service_targets = sorted(o.target for o in offered if not isinstance(new.nodes[o.target], Menu))
+    service_targets = sorted(
+        o.target for o in offered if not isinstance(new.nodes[o.target], Menu)
+    )
     assert service_targets == sorted(["bye", *(f"svc{i}" for i in range(8))])
-    assert all(o.prompt == f"opt.{o.target}" for o in offered if o.target.startswith("svc"))
+    assert all(
+        o.prompt == f"opt.{o.target}" for o in offered if o.target.startswith("svc")
+    )
     assert next(o for o in main.options if o.target == "svc3").key == "5"
     # the two most popular services are one keypress away now
     assert {o.target for o in main.options} >= {"svc7", "svc6"}
-    for menu in (n for n in new.nodes.values() if isinstance(n, Menu) and n.id.startswith("auto-")):
+    for menu in (
+        n
+        for n in new.nodes.values()
+        if isinstance(n, Menu) and n.id.startswith("auto-")
+    ):
         assert menu.prompt == f"{menu.id}.header"
-        parent_option = next(o for m in new.nodes.values() if isinstance(m, Menu) for o in m.options if o.target == menu.id)
+        parent_option = next(
+            o
+            for m in new.nodes.values()
+            if isinstance(m, Menu)
+            for o in m.options
+            if o.target == menu.id
+        )
         assert parent_option.prompt == f"{menu.id}.option"
     if "vacc" not in {n.id for _, n in walk(result.tree)}:
         assert "vacc" not in new.nodes
@@ -86,10 +131,18 @@ def test_back_to_main_menu_gets_its_own_service_id() -> None:
     vacc = flow.nodes["vacc"]
     assert isinstance(vacc, Menu)
     looped = dict(flow.nodes)
-    looped["vacc"] = Menu(id="vacc", prompt="vacc.menu", options=(*vacc.options, MenuOption(key="9", target="main")))
-    source = menu_tree_from_flow(Flow(id="f", version="1", start="main", nodes=looped), "main", seconds)
+    looped["vacc"] = Menu(
+        id="vacc",
+        prompt="vacc.menu",
+        options=(*vacc.options, MenuOption(key="9", target="main")),
+    )
+    source = menu_tree_from_flow(
+        Flow(id="f", version="1", start="main", nodes=looped), "main", seconds
+    )
     assert source.targets["main@vacc:9"] == "main"
-    assert isinstance(next(n for _, n in walk(source.tree) if n.id == "main@vacc:9"), Service)
+    assert isinstance(
+        next(n for _, n in walk(source.tree) if n.id == "main@vacc:9"), Service
+    )
 
 
 def test_root_must_be_a_menu() -> None:

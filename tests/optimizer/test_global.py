@@ -32,10 +32,16 @@ def zipf(ids: list[str], s: float, seed: int) -> dict[str, float]:
     return {leaf: 1.0 / (rank + 1) ** s for rank, leaf in enumerate(shuffled)}
 
 
-def small_instance(draw: st.DrawFn, max_n: int) -> tuple[list[Service], dict[str, float]]:
+def small_instance(
+    draw: st.DrawFn, max_n: int
+) -> tuple[list[Service], dict[str, float]]:
     n = draw(st.integers(min_value=1, max_value=max_n))
-    clips = draw(st.lists(st.sampled_from([1.0, 1.5, 2.0, 2.5, 3.0]), min_size=n, max_size=n))
-    weights = draw(st.lists(st.floats(min_value=0.01, max_value=1.0), min_size=n, max_size=n))
+    clips = draw(
+        st.lists(st.sampled_from([1.0, 1.5, 2.0, 2.5, 3.0]), min_size=n, max_size=n)
+    )
+    weights = draw(
+        st.lists(st.floats(min_value=0.01, max_value=1.0), min_size=n, max_size=n)
+    )
     leaves = [Service(f"s{i}", clip) for i, clip in enumerate(clips)]
     return leaves, {leaf.id: w / sum(weights) for leaf, w in zip(leaves, weights)}
 
@@ -48,14 +54,22 @@ def small_problems(draw: st.DrawFn) -> tuple[list[Service], dict[str, float], in
 
 @settings(max_examples=60, deadline=None)
 @given(small_problems())
-def test_matches_brute_force_on_small_trees(problem: tuple[list[Service], dict[str, float], int]) -> None:
+def test_matches_brute_force_on_small_trees(
+    problem: tuple[list[Service], dict[str, float], int],
+) -> None:
     leaves, p, k = problem
     tree = flat_tree(leaves)
-    found = evaluate(layout(tree, p, PARAMS, Constraints(breadth=k)), p, PARAMS).expected_time
+    found = evaluate(
+        layout(tree, p, PARAMS, Constraints(breadth=k)), p, PARAMS
+    ).expected_time
     exact = brute_force_cost(leaves, p, PARAMS, tree.header, k)
     # the interval program is exact over trees whose menus hold consecutive runs of the
     # popularity order; polishing can only improve on that
-    assert found <= brute_force_cost(leaves, p, PARAMS, tree.header, k, order_preserving=True) + 1e-9
+    assert (
+        found
+        <= brute_force_cost(leaves, p, PARAMS, tree.header, k, order_preserving=True)
+        + 1e-9
+    )
     assert exact - 1e-9 <= found <= exact * 1.08
 
 
@@ -67,7 +81,9 @@ def test_equals_brute_force_at_seven_leaves() -> None:
     for k in (3, 4):
         tree = flat_tree(leaves)
         result = optimize(tree, p, PARAMS, Constraints(breadth=k))
-        assert result.after.expected_time == pytest.approx(brute_force_cost(leaves, p, PARAMS, tree.header, k))
+        assert result.after.expected_time == pytest.approx(
+            brute_force_cost(leaves, p, PARAMS, tree.header, k)
+        )
 
 
 def test_zipf_sixty_leaves_is_within_eight_percent_of_the_bound() -> None:
@@ -83,17 +99,27 @@ def test_zipf_sixty_leaves_is_within_eight_percent_of_the_bound() -> None:
 @st.composite
 def trees(draw: st.DrawFn) -> tuple[MenuTree, dict[str, float]]:
     n = draw(st.integers(min_value=2, max_value=24))
-    clips = draw(st.lists(st.floats(min_value=0.8, max_value=3.5), min_size=n, max_size=n))
+    clips = draw(
+        st.lists(st.floats(min_value=0.8, max_value=3.5), min_size=n, max_size=n)
+    )
     leaves = [Service(f"s{i}", clip) for i, clip in enumerate(clips)]
     tree = canonical_tree(leaves, draw(st.integers(min_value=2, max_value=5)))
-    weights = draw(st.lists(st.floats(min_value=0.0, max_value=1.0), min_size=n, max_size=n))
+    weights = draw(
+        st.lists(st.floats(min_value=0.0, max_value=1.0), min_size=n, max_size=n)
+    )
     assume(sum(weights) > 0)
     return tree, {leaf.id: w for leaf, w in zip(leaves, weights)}
 
 
 @settings(max_examples=40, deadline=None)
-@given(trees(), st.integers(min_value=2, max_value=9), st.none() | st.integers(min_value=2, max_value=4))
-def test_never_drops_or_duplicates_a_service(problem: tuple[MenuTree, dict[str, float]], breadth: int, max_depth: int | None) -> None:
+@given(
+    trees(),
+    st.integers(min_value=2, max_value=9),
+    st.none() | st.integers(min_value=2, max_value=4),
+)
+def test_never_drops_or_duplicates_a_service(
+    problem: tuple[MenuTree, dict[str, float]], breadth: int, max_depth: int | None
+) -> None:
     tree, p = problem
     constraints = Constraints(breadth=breadth, max_depth=max_depth)
     try:
@@ -117,7 +143,14 @@ def constrained(draw: st.DrawFn) -> tuple[MenuTree, dict[str, float], Constraint
     leaf_ids = sorted(leaf_paths(tree))
     fixed = draw(st.sets(st.sampled_from(node_ids), max_size=3))
     pinned_ids = draw(st.lists(st.sampled_from(leaf_ids), max_size=3, unique=True))
-    keys = draw(st.lists(st.sampled_from("123456789"), min_size=len(pinned_ids), max_size=len(pinned_ids), unique=True))
+    keys = draw(
+        st.lists(
+            st.sampled_from("123456789"),
+            min_size=len(pinned_ids),
+            max_size=len(pinned_ids),
+            unique=True,
+        )
+    )
     group = draw(st.sets(st.sampled_from(leaf_ids), max_size=3))
     constraints = Constraints(
         pinned_keys=dict(zip(pinned_ids, keys)),
@@ -135,7 +168,9 @@ def constrained(draw: st.DrawFn) -> tuple[MenuTree, dict[str, float], Constraint
 
 @settings(max_examples=80, deadline=None)
 @given(constrained(), st.none() | st.integers(min_value=0, max_value=5))
-def test_always_respects_constraints(problem: tuple[MenuTree, dict[str, float], Constraints], max_churn: int | None) -> None:
+def test_always_respects_constraints(
+    problem: tuple[MenuTree, dict[str, float], Constraints], max_churn: int | None
+) -> None:
     tree, p, constraints = problem
     try:
         result = optimize(tree, p, PARAMS, constraints, max_churn=max_churn)
@@ -157,7 +192,11 @@ def test_fixed_service_pinned_key_and_group() -> None:
     where = leaf_paths(tree)
     popular = max(p, key=p.__getitem__)
     rare = sorted(p, key=p.__getitem__)[:3]
-    constraints = Constraints(pinned_keys={popular: "9"}, fixed=frozenset({"svc05"}), together=(frozenset(rare),))
+    constraints = Constraints(
+        pinned_keys={popular: "9"},
+        fixed=frozenset({"svc05"}),
+        together=(frozenset(rare),),
+    )
     result = optimize(tree, p, PARAMS, constraints)
     new = leaf_paths(result.tree)
     assert new["svc05"] == where["svc05"]
@@ -168,7 +207,11 @@ def test_fixed_service_pinned_key_and_group() -> None:
 
 def test_fixed_menu_keeps_its_subtree() -> None:
     tree, p = hotline()
-    menu = next(node for _, node in walk(tree) if isinstance(node, MenuTree) and node is not tree)
+    menu = next(
+        node
+        for _, node in walk(tree)
+        if isinstance(node, MenuTree) and node is not tree
+    )
     result = optimize(tree, p, PARAMS, Constraints(fixed=frozenset({menu.id})))
     kept = next(node for _, node in walk(result.tree) if node.id == menu.id)
     assert kept == menu
@@ -180,7 +223,11 @@ def test_max_churn_limits_changed_paths() -> None:
     limited = optimize(tree, p, PARAMS, max_churn=4)
     assert len(free.changed_paths) > 4
     assert 0 < len(limited.changed_paths) <= 4
-    assert free.after.expected_time <= limited.after.expected_time < limited.before.expected_time
+    assert (
+        free.after.expected_time
+        <= limited.after.expected_time
+        < limited.before.expected_time
+    )
 
 
 def test_min_saving_keeps_the_current_tree() -> None:
@@ -206,7 +253,12 @@ def test_changed_menus_names_new_and_rearranged_menus() -> None:
 def test_infeasible_depth_is_a_clear_error() -> None:
     leaves = [Service(f"s{i}", 2.0) for i in range(12)]
     with pytest.raises(InfeasibleError, match="max_depth 1"):
-        optimize(canonical_tree(leaves, 3), {leaf.id: 1.0 for leaf in leaves}, PARAMS, Constraints(max_depth=1, breadth=9))
+        optimize(
+            canonical_tree(leaves, 3),
+            {leaf.id: 1.0 for leaf in leaves},
+            PARAMS,
+            Constraints(max_depth=1, breadth=9),
+        )
 
 
 @pytest.mark.parametrize(
@@ -214,11 +266,18 @@ def test_infeasible_depth_is_a_clear_error() -> None:
     [
         (Constraints(fixed=frozenset({"nope"})), "'nope', which is not a node"),
         (Constraints(pinned_keys={"svc00": "3", "svc01": "3"}), "both pinned to key 3"),
-        (Constraints(together=(frozenset({"svc00", "svc01", "svc02", "svc03"}),), breadth=3), "more services than"),
+        (
+            Constraints(
+                together=(frozenset({"svc00", "svc01", "svc02", "svc03"}),), breadth=3
+            ),
+            "more services than",
+        ),
         (Constraints(together=(frozenset({"svc00", "menu1"}),)), "names a menu"),
     ],
 )
-def test_contradictory_constraints_are_named(constraints: Constraints, message: str) -> None:
+def test_contradictory_constraints_are_named(
+    constraints: Constraints, message: str
+) -> None:
     tree, p = hotline()
     with pytest.raises(TreeError, match=message):
         optimize(tree, p, PARAMS, constraints)

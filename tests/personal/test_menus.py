@@ -5,11 +5,14 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from personal_support import CALLER, Clock, hotline, personal_menus, served
+from personal_support import CALLER, Clock, hotline, personal_menus, prompts, served
 
 from ivr_engine.flow import model as m
+from ivr_engine.optimizer import CostParams, leaf_times
+from ivr_engine.optimizer.flow_adapter import menu_tree_from_flow
+from ivr_engine.personal.layout import prompt_seconds
 from ivr_engine.personal.menus import PersonalParams
-from ivr_engine.personal.selection import Timing, break_even
+from ivr_engine.personal.selection import Timing, break_even, hit_seconds, overhead
 
 
 def targets(menus, caller: str = CALLER) -> list[str]:  # type: ignore[no-untyped-def]
@@ -148,3 +151,23 @@ def test_a_reloaded_flow_keeps_every_callers_history() -> None:
 def test_parameters_are_checked() -> None:
     with pytest.raises(ValueError):
         PersonalParams(half_life_days=0)
+
+
+def test_the_selection_arithmetic_is_the_cost_model_of_the_personal_tree() -> None:
+    clock = Clock()
+    menus = personal_menus(clock)
+    for leaf in ["hiv.testing"] * 2 + ["food.labels"] * 3:
+        served(menus, leaf, clock.advance(1))
+    offer = menus.offer(CALLER, hotline())
+    assert offer is not None and len(offer.reasons) == 2
+    layout = menus.layout(hotline())
+    timing = Timing(layout.level, layout.greeting_seconds)
+    flow_tree = menu_tree_from_flow(hotline(), "main", prompt_seconds(prompts(), hotline().default_language))
+    canonical, _, _ = leaf_times(flow_tree.tree, CostParams())
+    personal, _, depth = leaf_times(layout.personal_tree(flow_tree.tree, offer.root), CostParams())
+    for j, reason in enumerate(offer.reasons):
+        assert personal[f"shortcut:{reason.service}"] == pytest.approx(hit_seconds(offer.reasons, j, timing), abs=0.2)
+        assert depth[f"shortcut:{reason.service}"] == 1
+        assert reason.canonical == pytest.approx(canonical[reason.service])
+    extra = overhead(offer.reasons, timing)
+    assert personal["flu.vaccine"] == pytest.approx(canonical["flu.vaccine"] + extra, abs=0.2)

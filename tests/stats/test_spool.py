@@ -36,7 +36,7 @@ def test_torn_last_record_is_cut_off_before_appending(tmp_path: Path) -> None:
     spool.path.write_bytes(whole[: len(whole) - 25])  # the crash tore record "b" mid-write
     reopened = Spool(tmp_path)
     reopened.append(batch("c"))
-    assert [b.visits[0]["call_id"] for b in reopened.read()] == ["a", "c"]
+    assert [b.visits[0].call_id for b in reopened.read()] == ["a", "c"]
 
 
 def test_damaged_record_is_skipped(tmp_path: Path) -> None:
@@ -46,4 +46,4 @@ def test_damaged_record_is_skipped(tmp_path: Path) -> None:
     lines = spool.path.read_bytes().split(b"\n")
     lines[1] = lines[1].replace(b'"n1"', b'"n9"')  # same length, wrong checksum
     spool.path.write_bytes(b"\n".join(lines))
-    assert [b.visits[0]["call_id"] for b in spool.read()] == ["a", "c"]
+    assert [b.visits[0].call_id for b in spool.read()] == ["a", "c"]

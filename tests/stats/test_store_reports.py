@@ -9,6 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from ivr_engine.stats import reports
+from ivr_engine.stats.batch import CallRow, VisitRow
 from ivr_engine.stats.models import VERSION_TABLE, Base, Call, CallerLeaf, Visit
 from ivr_engine.stats.privacy import CallerKeyer
 from ivr_engine.stats.recorder import StatsRecorder
@@ -47,6 +48,9 @@ def test_migrated_schema_matches_models(store: StatsStore) -> None:
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert [d for d in diff if not (d[0] == "remove_table" and d[1].name == VERSION_TABLE)] == []
+    # rows go to the driver as tuples in column order
+    assert VisitRow._fields == tuple(c.name for c in Visit.__table__.columns)
+    assert CallRow._fields == tuple(c.name for c in Call.__table__.columns)
 
 
 def test_recorder_to_reports_exact_counts(store: StatsStore, tmp_path: Path) -> None:

@@ -37,6 +37,7 @@ from ivr_engine.flow.model import Flow  # noqa: E402
 from ivr_engine.optimizer import (  # noqa: E402
     CostParams,
     MenuTree,
+    TreeError,
     conditional_lower_bound,
     leaf_times,
     optimize,
@@ -322,7 +323,10 @@ def main() -> None:
     cost = CostParams()
     s = setting(args.flow, args.prompts, args.audio, cost)
     spec = WorkloadSpec(zipf_s=args.zipf, callers=args.callers, repeat=args.repeat)
-    rows = [run_seed(s, spec, seed, PersonalParams()) for seed in range(1, args.seeds + 1)]
+    try:
+        rows = [run_seed(s, spec, seed, PersonalParams()) for seed in range(1, args.seeds + 1)]
+    except TreeError as exc:
+        raise SystemExit(f"{args.flow}: the optimizer cannot rearrange this flow: {exc}") from None
     lookup = lookup_latency(s, args.lookup_callers, args.lookups, seed=7) if args.lookup_callers else None
     print(report(s, spec, rows, lookup))
     if not args.no_sensitivity:

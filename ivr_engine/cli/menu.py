@@ -41,6 +41,8 @@ def export(
 
     Callers are hashed with the statistics secret (IVR_STATS_CALLER_KEY_SECRET) to find their history.
     """
+    from sqlalchemy.exc import DBAPIError
+
     from ivr_engine.flow.diagnostics import FlowError
     from ivr_engine.flow.validate import load_catalog
     from ivr_engine.personal.export import export_menus
@@ -65,6 +67,8 @@ def export(
         raise click.ClickException(str(exc)) from None
     try:
         data = export_menus(flow, catalog, _manifest(audio), store, _callers(callers))
+    except DBAPIError as exc:
+        raise click.ClickException(f"{stats_url}: not a readable statistics database ({exc.orig})") from None
     finally:
         store.close()
     text = json.dumps(data, ensure_ascii=False, indent=2)

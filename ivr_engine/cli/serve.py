@@ -10,12 +10,13 @@ import click
 from ivr_engine.config import ConfigError, Settings, load_settings
 from ivr_engine.flow.diagnostics import FlowError
 from ivr_engine.logs import configure_logging
+from ivr_engine.stats.privacy import CallerSecretError
 
 
 def read_settings(config: Path | None) -> Settings:
     try:
         return load_settings(config)
-    except ConfigError as exc:
+    except (ConfigError, CallerSecretError) as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -36,5 +37,5 @@ def serve(config: Path | None) -> None:
         asyncio.run(run_engine(settings))
     except FlowError as exc:
         raise click.ClickException(f"cannot start, the flows have errors:\n{exc}") from None
-    except ConfigError as exc:
+    except (ConfigError, CallerSecretError) as exc:
         raise click.ClickException(str(exc)) from None

@@ -18,7 +18,12 @@ from typing import Any
 import click
 
 from ivr_engine.stats import reports
-from ivr_engine.stats.privacy import SECRET_ENV, CallerKeyer, CallerSecretError, caller_keyer
+from ivr_engine.stats.privacy import (
+    SECRET_ENV,
+    CallerKeyer,
+    CallerSecretError,
+    caller_keyer,
+)
 from ivr_engine.stats.store import StatsStore, StatsStoreError
 
 DEFAULT_URL = "sqlite:///var/stats.db"
@@ -89,7 +94,7 @@ def stats(
     ctx.obj = _Options(url, reports.ReportFilter(flow_id, flow_version, since, until), fmt, limit)
 
 
-def _emit(fmt: str, columns: Sequence[str], rows: list[Sequence[Any]], payload: Any) -> None:
+def _emit(fmt: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], payload: Any) -> None:
     if fmt == "json":
         click.echo(json.dumps(payload, indent=2, default=str))
     elif fmt == "csv":

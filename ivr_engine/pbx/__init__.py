@@ -6,12 +6,14 @@ Used by the tests (see ivr_engine.pbx.pytest_fixtures), by `ivr pbx` and by the 
 from __future__ import annotations
 
 from ivr_engine.pbx.asterisk import (
-    AGENT_PORTS,
+    AGENTS,
     AMI_USER,
     FALLBACK_QUEUE,
     Pbx,
     PbxError,
     PbxPorts,
+    Site,
+    site_files,
 )
 from ivr_engine.pbx.root import RootError, build_root, default_root
 from ivr_engine.pbx.sipp import (
@@ -25,7 +27,7 @@ from ivr_engine.pbx.sipp import (
 )
 
 __all__ = [
-    "AGENT_PORTS",
+    "AGENTS",
     "AMI_USER",
     "FALLBACK_QUEUE",
     "Agent",
@@ -37,8 +39,10 @@ __all__ = [
     "PbxPorts",
     "RootError",
     "SippError",
+    "Site",
     "build_root",
     "default_root",
     "place_call",
     "place_calls",
+    "site_files",
 ]

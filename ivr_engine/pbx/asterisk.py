@@ -33,7 +33,8 @@ CONF_DIR = Path(__file__).resolve().parents[2] / "asterisk_conf"
 SOUNDS_SUBDIR = "usr/share/asterisk/sounds/ivr"
 LOG_DIR = "var/log/asterisk"
 AMI_USER = "ivr-engine"
-AGENT_PORTS = {"agent1": 15071, "agent2": 15072, "agent3": 15073, "agent4": 15074}
+# The agent phones of asterisk_conf/pjsip.conf and queues.conf; agentN listens on agent_base + N - 1.
+AGENTS = ("agent1", "agent2", "agent3", "agent4")
 FALLBACK_QUEUE = "operator"
 
 
@@ -53,12 +54,14 @@ def _env_int(name: str, default: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class PbxPorts:
-    """Where the harness's Asterisk listens; each can be moved with an IVR_PBX_* variable."""
+    """Where the harness's Asterisk and its agent phones listen; each can be moved with an
+    IVR_PBX_* variable (the container entrypoint reads the same names)."""
 
     sip: int = 15060
     ami: int = 15038
     rtp_start: int = 31000
     rtp_end: int = 31999
+    agent_base: int = 15071
 
     @classmethod
     def from_env(cls) -> PbxPorts:
@@ -68,20 +71,51 @@ class PbxPorts:
             ami=_env_int("IVR_PBX_AMI_PORT", base.ami),
             rtp_start=_env_int("IVR_PBX_RTP_START", base.rtp_start),
             rtp_end=_env_int("IVR_PBX_RTP_END", base.rtp_end),
+            agent_base=_env_int("IVR_PBX_AGENT_PORT_BASE", base.agent_base),
         )
 
+    def agent(self, name: str) -> int:
+        """The SIP port of agent phone `name` (agent1..agent4)."""
+        if name not in AGENTS:
+            raise PbxError(f"{name!r} is not an agent phone of pjsip.conf ({', '.join(AGENTS)})")
+        return self.agent_base + AGENTS.index(name)
 
-def site_files(
-    ports: PbxPorts, ami_secret: str, *, allow_originate: bool = False
-) -> dict[str, str]:
-    """The local/*.conf files (relative to /etc/asterisk) for a loopback-only PBX."""
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """How the PBX meets its network. The defaults are the harness's: everything on loopback.
+    A container binds 0.0.0.0, lets the engine's network log in to AMI and names its carrier."""
+
+    bind: str = "127.0.0.1"  # SIP transport and AMI listen here
+    ami_permit: tuple[str, ...] = ()  # networks (addr/mask) allowed besides 127.0.0.1
+    caller_match: tuple[str, ...] = ()  # caller sources besides 127.0.0.1 (carrier addresses)
+    agent_host: str = "127.0.0.1"  # where the static agent phones listen
+    allow_originate: bool = False
+
+
+def site_files(ports: PbxPorts, ami_secret: str, site: Site = Site()) -> dict[str, str]:
+    """The local/*.conf files (relative to /etc/asterisk) that asterisk_conf/ `#tryinclude`s.
+
+    docker/asterisk-entrypoint.sh writes the same text from IVR_PBX_* variables for the
+    container; tests/pbx/test_docker_files.py checks that the two agree byte for byte.
+    """
     manager = (
-        f"[general](+)\nport = {ports.ami}\n\n[{AMI_USER}](+)\nsecret = {ami_secret}\n"
+        f"[general](+)\nport = {ports.ami}\nbindaddr = {site.bind}\n\n"
+        f"[{AMI_USER}](+)\nsecret = {ami_secret}\n"
+        + "".join(f"permit = {network}\n" for network in site.ami_permit)
+        + ("write = call,agent,user,originate\n" if site.allow_originate else "")
     )
-    if allow_originate:
-        manager += "write = call,agent,user,originate\n"
+    pjsip = (
+        f"[transport-udp](+)\nbind = {site.bind}:{ports.sip}\n"
+        + "".join(f"\n[callers-identify](+)\nmatch = {source}\n" for source in site.caller_match)
+        # "+type=aor": the endpoint and the aor share the name; append to the aor.
+        + "".join(
+            f"\n[{name}](+type=aor)\ncontact = sip:{name}@{site.agent_host}:{ports.agent(name)}\n"
+            for name in AGENTS
+        )
+    )
     return {
-        "local/pjsip.conf": f"[transport-udp](+)\nbind = 127.0.0.1:{ports.sip}\n",
+        "local/pjsip.conf": pjsip,
         "local/manager.conf": manager,
         "local/rtp.conf": f"[general](+)\nrtpstart = {ports.rtp_start}\nrtpend = {ports.rtp_end}\n",
     }
@@ -281,9 +315,8 @@ class Pbx:
         (self.root_dir / "etc/hosts").write_text(
             f"127.0.0.1 localhost {socket.gethostname()}\n::1 localhost\n"
         )
-        for relative, text in site_files(
-            self.ports, self.ami_secret, allow_originate=self.allow_originate
-        ).items():
+        site = Site(allow_originate=self.allow_originate)
+        for relative, text in site_files(self.ports, self.ami_secret, site).items():
             path = etc / relative
             path.parent.mkdir(mode=0o700, exist_ok=True)
             path.touch(mode=0o600)
@@ -392,7 +425,7 @@ class Pbx:
         """Run agent `name` (agent1..agent4) at its static contact; by default wait until the
         queues see it as reachable, so the next queued call can ring it."""
         agent = Agent(
-            name, port or AGENT_PORTS[name], ring_seconds, talk_seconds
+            name, port or self.ports.agent(name), ring_seconds, talk_seconds
         ).start()
         if wait:
             try:

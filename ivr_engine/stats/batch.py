@@ -36,6 +36,7 @@ class VisitRow(NamedTuple):
     timeouts: int
     invalid_keys: int
     via_shortcut: bool
+    first_in_call: bool
 
 
 class CallRow(NamedTuple):
@@ -85,11 +86,12 @@ def visit_row(
     timeouts: int = 0,
     invalid_keys: int = 0,
     via_shortcut: bool = False,
+    first_in_call: bool = True,
 ) -> VisitRow:
     seconds = max(0.0, (left_at - entered_at).total_seconds())
     return VisitRow(
         call_id, seq, flow_id, flow_version, node_id, kind, db_time(entered_at), db_time(left_at), seconds, key,
-        timeouts, invalid_keys, via_shortcut,
+        timeouts, invalid_keys, via_shortcut, first_in_call,
     )  # fmt: skip
 
 

@@ -98,7 +98,7 @@ def parse_record(record: Any, keyer: CallerKeyer) -> tuple[CallRow, list[VisitRo
     times: list[tuple[dt.datetime, dt.datetime]] = []  # (entered, left) of each visit
     for seq, step in enumerate(steps):
         try:
-            visit, entered, left = _visit(step, call_id, seq, flow_id, version)
+            visit, entered, left = _visit(step, call_id, seq, flow_id, version, visits)
             visits.append(visit)
             times.append((entered, left))
         except _Bad as exc:
@@ -129,7 +129,9 @@ def parse_record(record: Any, keyer: CallerKeyer) -> tuple[CallRow, list[VisitRo
     return call, visits
 
 
-def _visit(step: Any, call_id: str, seq: int, flow_id: str, version: str) -> tuple[VisitRow, dt.datetime, dt.datetime]:
+def _visit(
+    step: Any, call_id: str, seq: int, flow_id: str, version: str, before: list[VisitRow]
+) -> tuple[VisitRow, dt.datetime, dt.datetime]:
     if not isinstance(step, dict):
         raise _Bad("each path step must be an object")
     entered = _moment(step, "entered_at")
@@ -137,12 +139,13 @@ def _visit(step: Any, call_id: str, seq: int, flow_id: str, version: str) -> tup
     assert entered is not None and left is not None
     if left < entered:
         raise _Bad("'left_at' is before 'entered_at'")
+    node_id = _field(step, "node", str)
     row = visit_row(
         call_id=call_id,
         seq=seq,
         flow_id=flow_id,
         flow_version=version,
-        node_id=_field(step, "node", str),
+        node_id=node_id,
         kind=_field(step, "kind", str, required=False) or "unknown",
         entered_at=entered,
         left_at=left,
@@ -150,6 +153,7 @@ def _visit(step: Any, call_id: str, seq: int, flow_id: str, version: str) -> tup
         timeouts=_field(step, "timeouts", int, required=False) or 0,
         invalid_keys=_field(step, "invalid_keys", int, required=False) or 0,
         via_shortcut=bool(_field(step, "via_shortcut", bool, required=False)),
+        first_in_call=all(v.node_id != node_id for v in before),
     )
     return row, entered, left
 

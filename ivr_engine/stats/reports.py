@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import InstrumentedAttribute
 
 from ivr_engine.runtime.events import Outcome
 from ivr_engine.stats.models import PATH_SEPARATOR, Call, Visit
@@ -30,8 +31,8 @@ class ReportFilter:
     since: dt.datetime | None = None  # inclusive
     until: dt.datetime | None = None  # exclusive
 
-    def where(self, model: type[Call] | type[Visit]) -> list[sa.ColumnElement[bool]]:
-        moment = model.started_at if model is Call else model.entered_at
+    def where(self, model: type[Call | Visit]) -> list[sa.ColumnElement[bool]]:
+        moment = Call.started_at if model is Call else Visit.entered_at
         clauses: list[sa.ColumnElement[bool]] = []
         if self.flow_id is not None:
             clauses.append(model.flow_id == self.flow_id)
@@ -102,9 +103,20 @@ def percentile(sorted_values: list[float], fraction: float) -> float | None:
     return sorted_values[max(0, math.ceil(fraction * len(sorted_values)) - 1)]
 
 
-def _rows(store: StatsStore, query: sa.Select[Any]) -> list[sa.Row[Any]]:
+def _rows(store: StatsStore, query: sa.Executable) -> list[Any]:
     with store.engine.connect() as conn:
         return list(conn.execute(query))
+
+
+def _seconds_to_leaf(store: StatsStore, flt: ReportFilter) -> tuple[int, float | None, float | None]:
+    """(count, mean, nearest-rank P95) computed in the database, without fetching every call."""
+    reached = [Call.seconds_to_leaf.is_not(None), *flt.where(Call)]
+    count, mean = _rows(store, sa.select(sa.func.count(), sa.func.avg(Call.seconds_to_leaf)).where(*reached))[0]
+    if not count:
+        return 0, None, None
+    rank = max(0, math.ceil(0.95 * count) - 1)
+    p95 = sa.select(Call.seconds_to_leaf).where(*reached).order_by(Call.seconds_to_leaf).offset(rank).limit(1)
+    return count, float(mean), _rows(store, p95)[0][0]
 
 
 def time_to_leaf(store: StatsStore, flt: ReportFilter) -> TimeToLeaf:
@@ -122,7 +134,7 @@ def summary(store: StatsStore, flt: ReportFilter) -> Summary:
     served = sum(by_outcome.get(o, 0) for o in SERVED_OUTCOMES)
     abandoned = by_outcome.get(Outcome.ABANDONED.value, 0)
     zeroed = by_outcome.get(Outcome.ZEROED_OUT.value, 0)
-    ttl = time_to_leaf(store, flt)
+    _, mean_to_leaf, p95_to_leaf = _seconds_to_leaf(store, flt)
     return Summary(
         calls=calls,
         by_outcome=by_outcome,
@@ -133,8 +145,8 @@ def summary(store: StatsStore, flt: ReportFilter) -> Summary:
         abandonment_rate=_rate(abandoned, calls),
         zero_out_rate=_rate(zeroed, calls),
         visits=visits,
-        mean_seconds_to_leaf=ttl.mean_seconds,
-        p95_seconds_to_leaf=ttl.p95_seconds,
+        mean_seconds_to_leaf=mean_to_leaf,
+        p95_seconds_to_leaf=p95_to_leaf,
     )
 
 
@@ -179,47 +191,53 @@ def _ends_by_node(store: StatsStore, flt: ReportFilter) -> tuple[Counter[str], C
 
 
 def node_stats(store: StatsStore, flt: ReportFilter) -> list[NodeStats]:
-    """Every node visited in the window, most hit first."""
-    where = flt.where(Visit)
-    shortcut = sa.func.sum(sa.case((Visit.via_shortcut, 1), else_=0))
-    per_node = (
+    """Every node visited in the window, most hit first.
+
+    One scan grouped by (node, exit key), folded per node here: a second GROUP BY for the exits
+    would read every visit twice.
+    """
+    def count_if(column: InstrumentedAttribute[bool]) -> sa.ColumnElement[int]:
+        return sa.func.sum(sa.case((column, 1), else_=0))
+
+    per_key = (
         sa.select(
             Visit.node_id,
+            Visit.key,
             sa.func.max(Visit.kind),
             sa.func.count(),
-            sa.func.count(sa.distinct(Visit.call_id)),
+            count_if(Visit.first_in_call),
             sa.func.sum(Visit.timeouts),
             sa.func.sum(Visit.invalid_keys),
-            shortcut,
-            sa.func.avg(Visit.seconds),
+            count_if(Visit.via_shortcut),
+            sa.func.sum(Visit.seconds),
         )
-        .where(*where)
-        .group_by(Visit.node_id)
-    )
-    by_key = (
-        sa.select(Visit.node_id, Visit.key, sa.func.count())
-        .where(*where, Visit.key.is_not(None))
+        .where(*flt.where(Visit))
         .group_by(Visit.node_id, Visit.key)
     )
+    totals: dict[str, list[Any]] = {}  # node -> [kind, hits, calls, timeouts, invalid, via, seconds]
     exits: dict[str, dict[str, int]] = {}
-    for node, key, n in _rows(store, by_key):
-        exits.setdefault(node, {})[key] = n
+    for node, key, kind, *figures in _rows(store, per_key):
+        if key is not None:
+            exits.setdefault(node, {})[key] = figures[0]
+        into = totals.setdefault(node, [kind, 0, 0, 0, 0, 0, 0.0])
+        for i, value in enumerate(figures, start=1):
+            into[i] += value or 0
     abandoned, zeroed = _ends_by_node(store, flt)
     nodes = [
         NodeStats(
             node_id=node,
             kind=kind,
             hits=hits,
-            calls=calls,
+            calls=int(calls),
             exits=dict(sorted(exits.get(node, {}).items())),
-            timeouts=int(timeouts or 0),
-            invalid_keys=int(invalid or 0),
-            via_shortcut=int(via or 0),
-            mean_seconds=float(mean) if mean is not None else None,
+            timeouts=int(timeouts),
+            invalid_keys=int(invalid),
+            via_shortcut=int(via),
+            mean_seconds=float(seconds) / hits,
             abandoned_here=abandoned[node],
             zeroed_out_here=zeroed[node],
         )
-        for node, kind, hits, calls, timeouts, invalid, via, mean in _rows(store, per_node)
+        for node, (kind, hits, calls, timeouts, invalid, via, seconds) in totals.items()
     ]
     return sorted(nodes, key=lambda n: (-n.hits, n.node_id))
 

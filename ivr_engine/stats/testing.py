@@ -23,7 +23,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from ivr_engine.runtime.events import CallEnded, CallObserver, CallStarted, NodeVisit, Outcome
+from ivr_engine.runtime.events import (
+    CallEnded,
+    CallObserver,
+    CallStarted,
+    NodeVisit,
+    Outcome,
+)
 
 PG_USER = "postgres"
 

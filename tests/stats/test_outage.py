@@ -15,7 +15,12 @@ from ivr_engine.stats.models import Call, Visit
 from ivr_engine.stats.privacy import CallerKeyer
 from ivr_engine.stats.recorder import StatsRecorder
 from ivr_engine.stats.store import StatsStore
-from ivr_engine.stats.testing import SYNTHETIC_FLOW, PostgresServer, play, synthetic_call
+from ivr_engine.stats.testing import (
+    SYNTHETIC_FLOW,
+    PostgresServer,
+    play,
+    synthetic_call,
+)
 
 KEYER = CallerKeyer("test-secret-0123456789")
 

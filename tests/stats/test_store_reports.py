@@ -3,6 +3,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import oracle
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -15,7 +16,6 @@ from ivr_engine.stats.privacy import CallerKeyer
 from ivr_engine.stats.recorder import StatsRecorder
 from ivr_engine.stats.store import StatsStore
 from ivr_engine.stats.testing import SYNTHETIC_FLOW, play, synthetic_call
-import oracle
 
 KEYER = CallerKeyer("test-secret-0123456789")
 CALLS = 300
@@ -61,6 +61,8 @@ def test_recorder_to_reports_exact_counts(store: StatsStore, tmp_path: Path) -> 
     flt = reports.ReportFilter(flow_id=SYNTHETIC_FLOW)
     nodes = {n.node_id: n for n in reports.node_stats(store, flt)}
     assert {k: n.hits for k, n in nodes.items()} == dict(oracle.hits(events))
+    distinct_calls = {node: len({v.call_id for v in oracle.visits(events) if v.node_id == node}) for node in nodes}
+    assert {k: n.calls for k, n in nodes.items()} == distinct_calls
     assert nodes["root"].exits == oracle.exits(events, "root")
     assert nodes["vaccination"].exits == oracle.exits(events, "vaccination")
     assert nodes["root"].timeouts == sum(v.timeouts for v in oracle.visits(events) if v.node_id == "root")

@@ -51,6 +51,7 @@ def upgrade() -> None:
         sa.Column("timeouts", sa.Integer(), nullable=False),
         sa.Column("invalid_keys", sa.Integer(), nullable=False),
         sa.Column("via_shortcut", sa.Boolean(), nullable=False),
+        sa.Column("first_in_call", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("call_id", "seq", name="pk_stats_visits"),
     )
     op.create_index("ix_stats_visits_flow_id_entered_at", "stats_visits", ["flow_id", "entered_at"])

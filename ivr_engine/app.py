@@ -1,0 +1,134 @@
+"""Assembles the running engine from settings: statistics, metrics, the call service, the dashboard.
+
+`ivr serve` and `ivr demo` both start the engine through `Engine`, so the demo shows exactly what
+production runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import structlog
+import uvicorn
+
+from ivr_engine.config import Settings
+from ivr_engine.metrics import IvrMetrics
+from ivr_engine.runtime.events import CallObserver
+from ivr_engine.service import Service, serve_until_signalled
+from ivr_engine.stats.privacy import caller_keyer
+from ivr_engine.stats.recorder import StatsRecorder
+from ivr_engine.stats.store import StatsStore, StatsStoreError
+from ivr_engine.web.app import create_app
+from ivr_engine.web.health import CheckResult
+
+logger = structlog.get_logger(__name__)
+
+
+def open_store(settings: Settings, *, dev: bool = False) -> StatsStore:
+    """The statistics store; a database that is down at start-up does not stop the engine: the
+    recorder spools to disk and replays once it is back (the schema must exist by then).
+
+    Without IVR_STATS_CALLER_KEY_SECRET the engine refuses to start (CallerSecretError), except
+    in `dev` mode (the demo), which keeps a generated secret beside the spool.
+    """
+    keyer = caller_keyer(
+        settings.stats.caller_key_secret or None,
+        dev_dir=settings.path(settings.stats.spool_dir) if dev else None,
+    )
+    try:
+        return StatsStore.open(settings.stats.url, keyer=keyer)
+    except StatsStoreError as exc:
+        logger.error("stats.unavailable_at_start", error=str(exc))
+        return StatsStore.open(settings.stats.url, keyer=keyer, run_migrations=False)
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """uvicorn inside our event loop: the engine owns SIGINT/SIGTERM (it must let calls finish
+    before stopping), so uvicorn must not take the signals for itself."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@dataclass
+class Engine:
+    settings: Settings
+    store: StatsStore
+    recorder: StatsRecorder
+    metrics: IvrMetrics
+    service: Service
+
+    @classmethod
+    def build(
+        cls, settings: Settings, *, observers: tuple[CallObserver, ...] = (), dev: bool = False
+    ) -> Engine:
+        store = open_store(settings, dev=dev)
+        recorder = StatsRecorder(store, settings.path(settings.stats.spool_dir)).start()
+        metrics = IvrMetrics()
+        metrics.watch_stats_recorder(recorder.counts)
+        service = Service(settings, observers=(recorder, *observers), metrics=metrics)
+        return cls(settings, store, recorder, metrics, service)
+
+    def web_server(self) -> uvicorn.Server:
+        app = create_app(
+            self.settings.web,
+            stats_store=self.store,
+            flows=lambda: self.service.library.flows().values(),
+            registry=self.metrics.registry,
+            live_calls=self.service.live_calls,
+            checks={"agi": self._agi_check, "stats": self._stats_check},
+        )
+        config = uvicorn.Config(
+            app,
+            host=self.settings.web.host,
+            port=self.settings.web.port,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+        )
+        return _EmbeddedServer(config)
+
+    def _agi_check(self) -> CheckResult:
+        return CheckResult(True, f"{self.service.agi.active_sessions} calls in progress")
+
+    def _stats_check(self) -> CheckResult:
+        # Spooled visits mean the database is (or was just) unreachable: nothing is lost, but
+        # the dashboard's figures lag until the replay, which is what an operator must know.
+        if self.recorder.spool.pending:
+            return CheckResult(False, "database unreachable: visits are spooled to disk")
+        return CheckResult(True, f"{self.recorder.backlog} visits waiting to be written")
+
+    def close(self) -> None:
+        self.recorder.close()
+        self.store.close()
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[Engine]:
+        """The engine with its dashboard, for the demo and tests: stopped on exit."""
+        web = self.web_server() if self.settings.web.enabled else None
+        web_task = asyncio.create_task(web.serve()) if web else None
+        await self.service.start()
+        try:
+            yield self
+        finally:
+            await self.service.stop()
+            if web is not None and web_task is not None:
+                web.should_exit = True
+                await web_task
+            self.close()
+
+
+async def run_engine(settings: Settings) -> None:
+    engine = Engine.build(settings)
+    web = engine.web_server() if settings.web.enabled else None
+    extra = [asyncio.create_task(web.serve())] if web else []
+    try:
+        await serve_until_signalled(engine.service, extra)
+    finally:
+        if web is not None:
+            web.should_exit = True
+        engine.close()

@@ -30,11 +30,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from menu_workload import Call, Workload, WorkloadSpec, generate  # noqa: E402
+from menu_workload import Call, Workload, WorkloadSpec, generate
 
-from ivr_engine.flow.loader import load_flow  # noqa: E402
-from ivr_engine.flow.model import Flow  # noqa: E402
-from ivr_engine.optimizer import (  # noqa: E402
+from ivr_engine.flow.loader import load_flow
+from ivr_engine.flow.model import Flow
+from ivr_engine.optimizer import (
+    Constraints,
     CostParams,
     MenuTree,
     TreeError,
@@ -45,15 +46,16 @@ from ivr_engine.optimizer import (  # noqa: E402
     problem_bound,
     walk,
 )
-from ivr_engine.optimizer.flow_adapter import FlowTree, menu_tree_from_flow  # noqa: E402
-from ivr_engine.personal.history import ServiceUse  # noqa: E402
-from ivr_engine.personal.layout import RootLayout, main_menu, prompt_seconds  # noqa: E402
-from ivr_engine.personal.menus import PersonalMenus, PersonalParams  # noqa: E402
-from ivr_engine.prompts.catalog import PromptCatalog  # noqa: E402
-from ivr_engine.prompts.manifest import Manifest  # noqa: E402
-from ivr_engine.runtime.events import CallEnded, CallStarted, Outcome  # noqa: E402
-from ivr_engine.runtime.prompt_source import CatalogPrompts  # noqa: E402
-from ivr_engine.stats.privacy import CallerKeyer  # noqa: E402
+from ivr_engine.optimizer.flow_adapter import FlowTree, menu_tree_from_flow
+from ivr_engine.optimizer.global_tree import check_constraints
+from ivr_engine.personal.history import ServiceUse
+from ivr_engine.personal.layout import RootLayout, main_menu, prompt_seconds
+from ivr_engine.personal.menus import PersonalMenus, PersonalParams
+from ivr_engine.prompts.catalog import PromptCatalog
+from ivr_engine.prompts.manifest import Manifest
+from ivr_engine.runtime.events import CallEnded, CallStarted, Outcome
+from ivr_engine.runtime.prompt_source import CatalogPrompts
+from ivr_engine.stats.privacy import CallerKeyer
 
 BREADTH = 5  # options per menu: what callers remember, and it leaves keys free for shortcuts
 BENCH_SECRET = "menu-benchmark-caller-key-secret"
@@ -90,6 +92,8 @@ class Setting:
     source: FlowTree
     cost: CostParams
     services: list[str]  # tree service ids a call can be for (first offer of each flow node)
+    constraints: Constraints
+    note: str  # how the flow's constraints had to be adapted for the optimizer, if at all
     measured: int
     clips: int
 
@@ -104,7 +108,18 @@ def setting(flow_path: Path, prompts_path: Path, audio: Path, cost: CostParams) 
         flow.nodes[n.id].prompt for _, n in walk(source.tree) if isinstance(n, MenuTree)  # type: ignore[attr-defined]
     }
     clips = [prompts.clip(p, language) for p in used if p]
-    return Setting(flow, prompts, source, cost, services, sum(c.measured for c in clips), len(clips))
+    constraints, note = source.constraints, ""
+    try:
+        check_constraints(source.tree, constraints)
+    except TreeError as exc:
+        # Pins the optimizer cannot keep apart (several services pinned to one key in different
+        # menus) are still honoured by leaving those services where they are.
+        constraints = constraints.with_fixed(frozenset(constraints.pinned_keys))
+        check_constraints(source.tree, constraints)
+        note = f"the optimizer rejects the flow's pins ({exc}); pinned services are kept in place instead"
+    return Setting(
+        flow, prompts, source, cost, services, constraints, note, sum(c.measured for c in clips), len(clips)
+    )
 
 
 def tree_scores(tree: MenuTree, calls: Sequence[Call], cost: CostParams, bound: float) -> Scores:
@@ -171,8 +186,8 @@ def run_seed(s: Setting, spec: WorkloadSpec, seed: int, params: PersonalParams) 
     workload = generate(s.services, spec, seed)
     train = Counter(c.service for c in workload.train)
     test = Counter(c.service for c in workload.test)
-    result = optimize(s.source.tree, dict(train), s.cost, s.source.constraints)
-    global_bound = problem_bound(s.source.tree, _shares(test, s), s.cost, s.source.constraints)
+    result = optimize(s.source.tree, dict(train), s.cost, s.constraints)
+    global_bound = problem_bound(s.source.tree, _shares(test, s), s.cost, s.constraints)
     personal, offered = personal_scores(s, result.tree, workload, params)
     return {
         "original": tree_scores(s.source.tree, workload.test, s.cost, global_bound),
@@ -244,17 +259,26 @@ def _median(rows: list[dict[str, object]], pick: Callable[[dict[str, object]], f
     return statistics.median(pick(r) for r in rows)
 
 
-def report(s: Setting, spec: WorkloadSpec, rows: list[dict[str, object]], lookup: dict[str, float] | None) -> str:
+def report(
+    s: Setting, spec: WorkloadSpec, params: PersonalParams, rows: list[dict[str, object]], lookup: dict[str, float] | None
+) -> str:
     lines = [
-        f"flow {s.flow.id} {s.flow.version}: {len(s.services)} services, main menu {s.source.tree.id!r}, "
-        f"breadth {BREADTH}; prompt durations: {s.measured} of {s.clips} menu clips measured from built "
-        f"audio, the rest (and every shortcut clip not built yet) estimated from text",
-        f"workload: zipf s={spec.zipf_s}, {spec.callers} callers, repeat p={spec.repeat}, favourite share "
-        f"U{spec.concentration}, spike {spec.spike_share:.0%} from {spec.spike_start:.0%} of the timeline; "
-        f"train/test {spec.train_share:.0%}/{1 - spec.train_share:.0%}; medians over {len(rows)} seeds",
-        f"scored calls {_median(rows, lambda r: r['test_calls']):.0f} (new callers "
-        f"{_median(rows, lambda r: r['new_callers']):.0%}), personal menu offered on "
-        f"{_median(rows, lambda r: r['offered']):.0%} of them",
+        (
+            f"flow {s.flow.id} {s.flow.version}: {len(s.services)} services, main menu {s.source.tree.id!r}, "
+            f"breadth {BREADTH}{'; ' + s.note if s.note else ''}; prompt durations: {s.measured} of {s.clips} "
+            "menu clips measured from built audio, the rest (and every shortcut clip not built yet) estimated from text"
+        ),
+        (
+            f"workload: zipf s={spec.zipf_s}, {spec.callers} callers, repeat p={spec.repeat}, favourite share "
+            f"U{spec.concentration}, spike {spec.spike_share:.0%} from {spec.spike_start:.0%} of the timeline; "
+            f"train/test {spec.train_share:.0%}/{1 - spec.train_share:.0%}; medians over {len(rows)} seeds"
+        ),
+        (
+            f"scored calls {_median(rows, lambda r: r['test_calls']):.0f} "
+            f"({_median(rows, lambda r: r['new_callers']):.0%} from callers absent from the training part); personal "
+            f"menus (half-life {params.half_life_days:g} days, min_calls {params.min_calls}, at most "
+            f"{params.max_shortcuts} shortcuts) offered on {_median(rows, lambda r: r['offered']):.0%} of them"
+        ),
         "",
         "| menus | E[T] s | bound s | E[T]/bound | P95 s | keypresses | within 2 levels | vs original |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
@@ -272,8 +296,10 @@ def report(s: Setting, spec: WorkloadSpec, rows: list[dict[str, object]], lookup
         )
     lines += [
         "",
-        "bounds: global rows H(p)/lambda over the scored calls (the optimizer's problem_bound); personal row "
-        "H(service | caller)/lambda from each scored call's true distribution",
+        (
+            "bounds: global rows H(p)/lambda over the scored calls (the optimizer's problem_bound); personal row "
+            "H(service | caller)/lambda from each scored call's true distribution"
+        ),
         f"optimized tree on its own training distribution: E[T]/bound = {_median(rows, lambda r: r['in_sample_ratio']):.3f}",
     ]
     if lookup is not None:
@@ -316,21 +342,23 @@ def main() -> None:
     parser.add_argument("--zipf", type=float, default=WorkloadSpec.zipf_s)
     parser.add_argument("--callers", type=int, default=WorkloadSpec.callers)
     parser.add_argument("--repeat", type=float, default=WorkloadSpec.repeat)
+    parser.add_argument("--min-calls", type=int, default=PersonalParams().min_calls, help="evidence before a prediction")
     parser.add_argument("--lookup-callers", type=int, default=1_000_000, help="0 skips the lookup benchmark")
     parser.add_argument("--lookups", type=int, default=100_000)
     parser.add_argument("--no-sensitivity", action="store_true", help="skip the runs at the ends of the ranges")
     args = parser.parse_args()
     cost = CostParams()
-    s = setting(args.flow, args.prompts, args.audio, cost)
     spec = WorkloadSpec(zipf_s=args.zipf, callers=args.callers, repeat=args.repeat)
     try:
-        rows = [run_seed(s, spec, seed, PersonalParams()) for seed in range(1, args.seeds + 1)]
+        s = setting(args.flow, args.prompts, args.audio, cost)
     except TreeError as exc:
         raise SystemExit(f"{args.flow}: the optimizer cannot rearrange this flow: {exc}") from None
+    params = PersonalParams(min_calls=args.min_calls)
+    rows = [run_seed(s, spec, seed, params) for seed in range(1, args.seeds + 1)]
     lookup = lookup_latency(s, args.lookup_callers, args.lookups, seed=7) if args.lookup_callers else None
-    print(report(s, spec, rows, lookup))
+    print(report(s, spec, params, rows, lookup))
     if not args.no_sensitivity:
-        print(sensitivity(s, spec, args.seeds, PersonalParams()))
+        print(sensitivity(s, spec, args.seeds, params))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import structlog
 import uvicorn
 
+from ivr_engine.agi.channel import PlayedHook
 from ivr_engine.config import Settings
 from ivr_engine.metrics import IvrMetrics
 from ivr_engine.runtime.events import CallObserver
@@ -64,13 +65,20 @@ class Engine:
 
     @classmethod
     def build(
-        cls, settings: Settings, *, observers: tuple[CallObserver, ...] = (), dev: bool = False
+        cls,
+        settings: Settings,
+        *,
+        observers: tuple[CallObserver, ...] = (),
+        on_played: PlayedHook | None = None,
+        dev: bool = False,
     ) -> Engine:
         store = open_store(settings, dev=dev)
         recorder = StatsRecorder(store, settings.path(settings.stats.spool_dir)).start()
         metrics = IvrMetrics()
         metrics.watch_stats_recorder(recorder.counts)
-        service = Service(settings, observers=(recorder, *observers), metrics=metrics)
+        service = Service(
+            settings, observers=(recorder, *observers), metrics=metrics, on_played=on_played
+        )
         return cls(settings, store, recorder, metrics, service)
 
     def web_server(self) -> uvicorn.Server:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from ivr_engine.agi.channel import AGIChannel
+from ivr_engine.agi.channel import AGIChannel, PlayedHook
 from ivr_engine.agi.server import AGISession, FastAGIServer
 from ivr_engine.config import Settings
 from ivr_engine.flows import FlowLibrary
@@ -60,8 +60,10 @@ class Service:
         observers: Sequence[CallObserver] = (),
         personalizer: Personalizer | None = None,
         metrics: IvrMetrics | None = None,
+        on_played: PlayedHook | None = None,
     ) -> None:
         self.settings = settings
+        self.on_played = on_played
         self.library = FlowLibrary(
             {name: settings.path(path) for name, path in settings.flows.items()},
             settings.path(settings.audio_dir),
@@ -84,7 +86,7 @@ class Service:
 
     async def handle_call(self, session: AGISession) -> None:
         loaded = self.library.get(session.request.network_script)
-        channel = AGIChannel(session)
+        channel = AGIChannel(session, on_played=self.on_played)
         try:
             await run_call(
                 loaded.flow,

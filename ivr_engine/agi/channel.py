@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import structlog
 
@@ -19,18 +19,33 @@ CONVERSATION_LIMIT = 8 * 3600.0
 # decide Asterisk stopped answering.
 COMMAND_SLACK = 10.0
 
+# (call id, the clip, the key that interrupted it): a transcript of what a caller heard.
+PlayedHook = Callable[[str, Clip, str | None], None]
 logger = structlog.get_logger(__name__)
 
 
 def call_info(session: AGISession) -> CallInfo:
+    """The call as the runtime sees it.
+
+    The dialplan hands extra facts as AGI arguments `name=value` (e.g. `language=en` on a DID
+    dedicated to English callers, or `tier=vip`). Asterisk's own channel language is not used:
+    it is "en" on every channel unless something set it, so it says nothing about the caller,
+    and taking it would override the flow's default language.
+    """
     request = session.request
-    variables = {f"arg_{i}": value for i, value in enumerate(request.args, start=1)}
+    variables = {}
+    for i, value in enumerate(request.args, start=1):
+        name, sep, rest = value.partition("=")
+        if sep and name.isidentifier():
+            variables[name] = rest
+        else:
+            variables[f"arg_{i}"] = value
     return CallInfo(
         call_id=request.uniqueid or request.channel or "unknown",
         caller=request.callerid,
         caller_name=request.calleridname,
         dialed=request.dnid,
-        language=request.language,
+        language=variables.get("language"),
         variables=variables,
     )
 
@@ -48,11 +63,13 @@ class AGIChannel:
         *,
         recordings_dir: str = "/var/spool/asterisk/ivr",
         queue_options: str = "r",
+        on_played: PlayedHook | None = None,
     ) -> None:
         self.session = session
         # "r" rings while the caller waits: right for a PBX without music-on-hold; "" plays MOH.
         # Position and wait announcements are queues.conf settings, not options of Queue().
         self._queue_options = queue_options
+        self._on_played = on_played
         self.info = call_info(session)
         self._recordings_dir = recordings_dir.rstrip("/")
         self._log = logger.bind(call_id=self.info.call_id, caller=self.info.caller)
@@ -77,6 +94,8 @@ class AGIChannel:
                 await self._probe_line()
                 self._log.error("prompt.missing_audio", sound=clip.sound, prompt=clip.prompt_id)
                 continue
+            if self._on_played is not None:
+                self._on_played(self.info.call_id, clip, played.key)
             if played.key is not None:
                 return played.key
         return None

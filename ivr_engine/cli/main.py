@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "simulate": "ivr_engine.cli.simulate:simulate",
     "pbx": "ivr_engine.pbx.cli:pbx",
     "serve": "ivr_engine.cli.serve:serve",
+    "demo": "ivr_engine.cli.demo:demo",
     "stats": "ivr_engine.cli.stats:stats",
     "menu": "ivr_engine.cli.menu:menu",
 }

@@ -8,6 +8,7 @@ differs per machine (ports, bind address). The asterisk_conf/*.conf files `#tryi
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -25,6 +26,7 @@ from ivr_engine.pbx.sipp import (
     CallResult,
     CallSpec,
     KeyPlan,
+    SippError,
     place_call,
     place_calls,
 )
@@ -93,12 +95,34 @@ class Site:
     allow_originate: bool = False
 
 
+# What may go into a config line unquoted: ';' starts a comment, a newline a new setting.
+_SECRET = re.compile(r"[!-~]+")
+_ADDRESS = re.compile(r"[][A-Za-z0-9.:/_-]+")
+
+
+def _check_site(ami_secret: str, site: Site) -> None:
+    if not _SECRET.fullmatch(ami_secret) or ";" in ami_secret:
+        raise PbxError(
+            "the AMI secret (IVR_AMI_SECRET) may hold printable ASCII only, without spaces or ';'"
+        )
+    for label, values in (
+        ("bind", (site.bind,)),
+        ("ami_permit", site.ami_permit),
+        ("caller_match", site.caller_match),
+        ("agent_host", (site.agent_host,)),
+    ):
+        for value in values:
+            if not _ADDRESS.fullmatch(value):
+                raise PbxError(f"site {label}: {value!r} is not an address or network")
+
+
 def site_files(ports: PbxPorts, ami_secret: str, site: Site = Site()) -> dict[str, str]:
     """The local/*.conf files (relative to /etc/asterisk) that asterisk_conf/ `#tryinclude`s.
 
     docker/asterisk-entrypoint.sh writes the same text from IVR_PBX_* variables for the
     container; tests/pbx/test_docker_files.py checks that the two agree byte for byte.
     """
+    _check_site(ami_secret, site)
     manager = (
         f"[general](+)\nport = {ports.ami}\nbindaddr = {site.bind}\n\n"
         f"[{AMI_USER}](+)\nsecret = {ami_secret}\n"
@@ -404,7 +428,11 @@ class Pbx:
         timeout: float = 120.0,
         **options: Unpack[CallOptions],
     ) -> CallResult:
-        """One real SIP call into this PBX (see ivr_engine.pbx.sipp.place_call)."""
+        """One real SIP call into this PBX (see ivr_engine.pbx.sipp.place_call).
+
+        hold_seconds=None: the caller stays until the PBX hangs up (result.hung_up_by == "pbx"),
+        at most `timeout` seconds, after which SIPp gives up and the result is not ok.
+        """
         return place_call(keys, pbx_port=self.ports.sip, timeout=timeout, **options)
 
     def place_calls(
@@ -430,8 +458,12 @@ class Pbx:
         if wait:
             try:
                 self.wait_agent(name)
-            except BaseException:
+            except BaseException as exc:
+                exited, errors = not agent.running, agent.errors()
                 agent.stop()
+                if exited and isinstance(exc, PbxError):
+                    # Not a reachability problem: SIPp refused the scenario or the port.
+                    raise SippError(f"{name}: SIPp exited:\n{errors}") from exc
                 raise
         return agent
 

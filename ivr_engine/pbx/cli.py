@@ -23,7 +23,8 @@ def pbx() -> None:
     """Local Asterisk 22 (chrooted, cached in ~/.cache/ivr-engine or $IVR_ASTERISK_ROOT) and SIPp calls.
 
     Ports: SIP 127.0.0.1:15060, AMI 127.0.0.1:15038 (user ivr-engine, secret $IVR_AMI_SECRET),
-    RTP 31000-31999; move them with IVR_PBX_SIP_PORT, IVR_PBX_AMI_PORT, IVR_PBX_RTP_START/END.
+    RTP 31000-31999, agent phones agent1..agent4 at 15071..15074; move them with IVR_PBX_SIP_PORT,
+    IVR_PBX_AMI_PORT, IVR_PBX_RTP_START/END, IVR_PBX_AGENT_PORT_BASE.
     Calls go to the FastAGI service at $IVR_AGI_URL (default agi://127.0.0.1:4573/default).
     """
 
@@ -119,7 +120,14 @@ def status() -> None:
     show_default=True,
     help="Seconds to stay on after the last key.",
 )
-def call(keys: str, gap: float, from_user: str, service: str, hold: float) -> None:
+@click.option(
+    "--until-hangup",
+    is_flag=True,
+    help="Ignore --hold: stay on until the PBX hangs up (at most 2 minutes).",
+)
+def call(
+    keys: str, gap: float, from_user: str, service: str, hold: float, until_hangup: bool
+) -> None:
     """Place one real SIP call (SIPp) into the running PBX and report how it went."""
     harness = Pbx()
     if harness.running_pid() is None:
@@ -127,7 +135,10 @@ def call(keys: str, gap: float, from_user: str, service: str, hold: float) -> No
     try:
         plan = [(gap, key) for key in keys if not key.isspace()]
         result = harness.place_call(
-            plan, hold_seconds=hold, from_user=from_user, service=service
+            plan,
+            hold_seconds=None if until_hangup else hold,
+            from_user=from_user,
+            service=service,
         )
     except (SippError, ValueError) as exc:
         _fail(exc)

@@ -20,7 +20,7 @@ from ivr_engine.pbx.sipp import Agent
 
 @pytest.fixture(scope="session")
 def pbx() -> Iterator[Pbx]:
-    """The running Asterisk, shared by the whole session; calls go to its SIP port 15060."""
+    """The running Asterisk, shared by the whole session; ports from IVR_PBX_* (SIP 15060 by default)."""
     try:
         build_root()
     except RootError as exc:

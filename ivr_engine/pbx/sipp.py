@@ -16,6 +16,7 @@ import socket
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,15 +111,32 @@ def _real_errors(text: str) -> str:
     return "\n".join(lines)[-4000:]
 
 
-def _log_events(log: Path) -> list[tuple[str, int]]:
-    events: list[tuple[str, int]] = []
+def _log_lines(log: Path) -> list[list[str]]:
+    """The scenario's `<log>` lines as words; a line SIPp is still writing has no newline yet
+    and is left for the next read."""
     if not log.exists():
-        return events
-    for line in log.read_text(errors="replace").splitlines():
-        parts = line.split()
-        if len(parts) >= 2 and parts[-1].isdigit():
-            events.append((parts[0], int(parts[-1])))
-    return events
+        return []
+    text = log.read_text(errors="replace")
+    complete = text[: text.rfind("\n") + 1]
+    return [line.split() for line in complete.splitlines() if line.strip()]
+
+
+def _log_events(log: Path) -> list[tuple[str, int]]:
+    """Caller log lines `EVENT <clock ms>`."""
+    return [
+        (words[0], int(words[-1]))
+        for words in _log_lines(log)
+        if len(words) == 2 and words[-1].isdigit()
+    ]
+
+
+def _agent_events(log: Path) -> list[tuple[str, str, int]]:
+    """Agent log lines `EVENT <call id> <clock ms>`."""
+    return [
+        (words[0], words[1], int(words[2]))
+        for words in _log_lines(log)
+        if len(words) == 3 and words[2].isdigit()
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,9 +165,10 @@ class CallSpec:
     from_user: str = "1000"
     from_name: str = ""
     service: str = "12320"
-    hold_seconds: float | None = (
-        5.0  # after the last key; None: wait for the PBX to hang up
-    )
+    # Seconds the caller stays after its last key, then hangs up (hung_up_by "caller"). None:
+    # stay until the PBX hangs up (hung_up_by "pbx"); if it never does, the call's `timeout`
+    # ends SIPp with an error (exit_code != 0, hung_up_by None).
+    hold_seconds: float | None = 5.0
     default_delay: float = 0.5
 
 
@@ -195,7 +214,10 @@ def place_call(
     timeout: float = 120.0,
     **options: Unpack[CallOptions],
 ) -> CallResult:
-    """Place one real SIP call to the PBX and wait until it ends."""
+    """Place one real SIP call to the PBX and wait until it ends.
+
+    With hold_seconds=None the caller stays until the PBX hangs up, at most `timeout` seconds.
+    """
     return run_call(CallSpec(keys, **options), pbx_port=pbx_port, timeout=timeout)
 
 
@@ -288,6 +310,21 @@ def run_call(
     )
 
 
+def render_agent(
+    name: str, ring_seconds: float, talk_seconds: float | None, workdir: Path
+) -> Path:
+    """Write agent `name`'s scenario into workdir; return its path."""
+    template = _Scenario((SCENARIOS / "agent.xml").read_text(encoding="utf-8"))
+    path = workdir / "agent.xml"
+    path.write_text(
+        template.substitute(
+            agent=escape(name), ring_ms=_ms(ring_seconds), talk_ms=_ms(talk_seconds)
+        ),
+        encoding="utf-8",
+    )
+    return path
+
+
 @dataclass
 class Agent:
     """A SIPp UAS answering as agent `name` on 127.0.0.1:port (a static contact in pjsip.conf)."""
@@ -295,33 +332,29 @@ class Agent:
     name: str
     port: int
     ring_seconds: float = 0.2
-    talk_seconds: float | None = None  # None: stay until the PBX hangs up
+    # Seconds after answering before the agent sends BYE; None: stay until the PBX hangs up.
+    talk_seconds: float | None = None
     _process: subprocess.Popen[bytes] | None = field(
         default=None, init=False, repr=False
     )
     _workdir: Path | None = field(default=None, init=False, repr=False)
     # What the log said when the agent stopped: its counts stay readable after stop().
-    _final: list[tuple[str, int]] = field(default_factory=list, init=False, repr=False)
+    _final: list[tuple[str, str, int]] = field(
+        default_factory=list, init=False, repr=False
+    )
 
-    def _events(self) -> list[tuple[str, int]]:
+    def _events(self) -> list[tuple[str, str, int]]:
         if self._workdir is None:
             return self._final
-        return _log_events(self._workdir / "agent.log")
+        return _agent_events(self._workdir / "agent.log")
 
     def start(self) -> Self:
         if self.running:
             return self
         self._final = []
         self._workdir = Path(tempfile.mkdtemp(prefix=f"ivr-{self.name}-"))
-        template = _Scenario((SCENARIOS / "agent.xml").read_text(encoding="utf-8"))
-        scenario = self._workdir / "agent.xml"
-        scenario.write_text(
-            template.substitute(
-                agent=escape(self.name),
-                ring_ms=_ms(self.ring_seconds),
-                talk_ms=_ms(self.talk_seconds),
-            ),
-            encoding="utf-8",
+        scenario = render_agent(
+            self.name, self.ring_seconds, self.talk_seconds, self._workdir
         )
         command = [
             _sipp_binary(),
@@ -350,18 +383,49 @@ class Agent:
         )
         return self
 
-    def _count(self, event: str) -> int:
-        return sum(1 for name, _ in self._events() if name == event)
+    def _calls(self, *events: str) -> int:
+        # Distinct Call-IDs: one call is counted once whatever SIPp logged twice for it.
+        return len({call_id for name, call_id, _ in self._events() if name in events})
 
     @property
     def answered(self) -> int:
-        """Calls this agent answered so far."""
-        return self._count("ANSWERED")
+        """Calls this agent answered (200 OK acknowledged by the PBX) so far."""
+        return self._calls("ANSWERED")
 
     @property
     def completed(self) -> int:
-        """Answered calls that have ended (either side hung up)."""
-        return self._count("REMOTE_BYE") + self._count("LOCAL_BYE")
+        """Answered calls that have ended: the PBX hung up, or the agent did and the PBX confirmed."""
+        return self._calls("REMOTE_BYE", "LOCAL_BYE")
+
+    @property
+    def hung_up(self) -> int:
+        """Calls the agent itself ended after talk_seconds (the PBX confirmed its BYE)."""
+        return self._calls("LOCAL_BYE")
+
+    def wait(
+        self, *, answered: int = 0, completed: int = 0, timeout: float = 15.0
+    ) -> Self:
+        """Wait until the counts reach at least these numbers.
+
+        A caller's call can end before the agent's leg does (the PBX confirms the caller's BYE,
+        then hangs up the agent), so read `completed` through this after a call, not directly.
+        """
+        deadline = time.monotonic() + timeout
+        while self.answered < answered or self.completed < completed:
+            if time.monotonic() > deadline:
+                raise SippError(
+                    f"{self.name}: answered {self.answered}, completed {self.completed} after "
+                    f"{timeout:.0f} s (waited for {answered} and {completed})"
+                )
+            time.sleep(0.05)
+        return self
+
+    def errors(self) -> str:
+        """SIPp's error log so far (a scenario it refused, a call it aborted)."""
+        if self._workdir is None:
+            return ""
+        log = self._workdir / "errors.log"
+        return _real_errors(log.read_text(errors="replace")) if log.exists() else ""
 
     @property
     def pid(self) -> int | None:

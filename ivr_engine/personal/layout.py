@@ -67,10 +67,10 @@ class RootLayout:
         language = flow.default_language
         free = free_keys(flow.keys, {option.key for option in tree.options})
         clips = {
-            (service, key): seconds
+            (service, key): clip
             for service in canonical
             for key in free
-            if (seconds := _seconds(prompts, shortcut_prompt(service, key), language)) is not None
+            if (clip := _seconds(prompts, shortcut_prompt(service, key), language)) is not None
         }
         greeting = _seconds(prompts, GREETING_PROMPT, language)
         return cls(

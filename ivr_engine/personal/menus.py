@@ -142,22 +142,30 @@ class PersonalMenus:
         caller who stopped calling fades the same as one call would."""
         state = self._flows[flow_id]
         now, half_life = self.clock(), self.params.half_life
+        service_of = state.layout.service_of
         loaded: dict[bytes, dict[int, records.Entry]] = {}
+        counted: dict[str, int] = {}
+        last_caller, entries = "", {}
         for use in uses:
-            service = state.layout.service_of.get(use.leaf)
+            service = service_of.get(use.leaf)
             if service is None:
                 continue
+            if use.caller_key != last_caller:  # the store returns a caller's rows together
+                last_caller = use.caller_key
+                entries = loaded.setdefault(_compact(flow_id, last_caller), {})
             at = min(use.last_seen.timestamp(), now)
             index = self._service_index(service)
-            entries = loaded.setdefault(_compact(flow_id, use.caller_key), {})
             seen = entries.get(index)
             if seen is not None:  # two leaves behind one service (a condition's branches)
-                at, calls = max(at, seen.last_seen), seen.calls + use.calls
-                score = seen.score_at(at, half_life) + use.calls * records.decay(at - use.last_seen.timestamp(), half_life)
+                score = seen.score_at(max(at, seen.last_seen), half_life)
+                at = max(at, seen.last_seen)
+                score += use.calls * records.decay(at - use.last_seen.timestamp(), half_life)
+                entries[index] = records.Entry(index, seen.calls + use.calls, False, at, score)
             else:
-                calls, score = use.calls, float(use.calls)
-            entries[index] = records.Entry(index, calls, False, at, score)
-            self._count(state, service, use.calls)
+                entries[index] = records.Entry(index, use.calls, False, at, float(use.calls))
+            counted[service] = counted.get(service, 0) + use.calls
+        for service, calls in counted.items():
+            self._count(state, service, calls)
         for caller_key, service in bookmarks:
             if service in state.layout.canonical:
                 index = self._service_index(service)

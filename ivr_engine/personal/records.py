@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 DAY = 86_400.0
 # service index, calls (saturating), flags, last call (unix s), score as of the last call
@@ -24,8 +24,7 @@ BOOKMARKED = 1
 MAX_ENTRIES = 8
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(NamedTuple):  # a tuple: millions are made when history loads
     service: int
     calls: int
     bookmarked: bool

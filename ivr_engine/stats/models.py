@@ -90,6 +90,29 @@ class Visit(Base):
     __table_args__ = (Index(None, "flow_id", "entered_at"),)
 
 
+class NodeHour(Base):
+    """Per-node figures of the visits entered in one UTC hour, kept up to date as visits are written.
+
+    Reports read whole hours of a window from here and only the partial hours at its edges from
+    stats_visits, so a report over millions of visits reads thousands of rows.
+    """
+
+    __tablename__ = "stats_node_hours"
+
+    flow_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    flow_version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hour: Mapped[dt.datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    key: Mapped[str] = mapped_column(String(8), primary_key=True)  # "" when no key took the call out
+    kind: Mapped[str] = mapped_column(String(32))
+    hits: Mapped[int] = mapped_column(Integer)
+    calls: Mapped[int] = mapped_column(Integer)  # first visits of a call to the node
+    timeouts: Mapped[int] = mapped_column(Integer)
+    invalid_keys: Mapped[int] = mapped_column(Integer)
+    via_shortcut: Mapped[int] = mapped_column(Integer)
+    seconds: Mapped[float] = mapped_column(Float)
+
+
 class CallerLeaf(Base):
     """How often a caller was served at a leaf: what personal menus predict from."""
 

@@ -10,6 +10,7 @@ reach the database in the order they were recorded. Replays are retried with exp
 from __future__ import annotations
 
 import collections
+import datetime as dt
 import threading
 import time
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ logger = structlog.get_logger(__name__)
 
 Event = CallStarted | NodeVisit | CallEnded
 UNKNOWN = "unknown"  # flow of a call whose CallStarted the recorder never saw
+PURGE_EVERY = 3600.0  # seconds between retention purges
 
 
 @dataclass(slots=True)
@@ -49,6 +51,7 @@ class StatsRecorder:
         max_batch: int = 5000,
         retry_initial: float = 0.5,
         retry_max: float = 30.0,
+        retention: dt.timedelta | None = None,
     ) -> None:
         keyer = keyer or store.keyer
         if keyer is None:
@@ -60,6 +63,8 @@ class StatsRecorder:
         self.max_batch = max_batch
         self.retry_initial = retry_initial
         self.retry_max = retry_max
+        self.retention = retention  # purge older calls and visits hourly (Settings.stats.retention_days)
+        self._purge_at = 0.0
         self.recorded = 0  # visits handed to node_visited
         self.written = 0  # visits committed to the database
         self.spooled = 0  # visits written to the spool
@@ -128,6 +133,8 @@ class StatsRecorder:
     def _step(self) -> None:
         if self.spool.pending and time.monotonic() >= self._retry_at:
             self._replay()
+        if self.retention is not None and time.monotonic() >= self._purge_at:
+            self._purge(self.retention)
         batch = self._assemble()
         if batch:
             self._deliver(batch)
@@ -189,6 +196,16 @@ class StatsRecorder:
                 return
         self.spool.append(batch)
         self.spooled += len(batch.visits)
+
+    def _purge(self, retention: dt.timedelta) -> None:
+        self._purge_at = time.monotonic() + PURGE_EVERY
+        try:
+            result = self.store.purge(dt.datetime.now(dt.UTC) - retention)
+        except sa.exc.SQLAlchemyError as exc:
+            logger.warning("stats retention purge failed", error=str(exc).splitlines()[0])
+            return
+        if result.calls or result.visits:
+            logger.info("stats retention purge", calls=result.calls, visits=result.visits)
 
     def _replay(self) -> None:
         batches = self.spool.read()

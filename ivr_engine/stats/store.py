@@ -24,17 +24,17 @@ from sqlalchemy.engine import Connection, Engine, make_url
 
 from ivr_engine.personal.history import ServiceUse
 from ivr_engine.stats.batch import Batch, CallRow, VisitRow
-from ivr_engine.stats.models import Bookmark, Call, CallerLeaf, Visit
+from ivr_engine.stats.models import Bookmark, Call, CallerLeaf, NodeHour, Visit
 from ivr_engine.stats.privacy import CallerKeyer, CallerSecretError
 
 SQLITE_BUSY_TIMEOUT = 5.0
+_HOUR_KEYS = ("flow_id", "flow_version", "hour", "node_id", "key")
+_HOUR_SUMS = ("hits", "calls", "timeouts", "invalid_keys", "via_shortcut", "seconds")
+WRITER_LOCK = 0x1F5_7A75  # PostgreSQL advisory lock id of statistics writers
+IDS_PER_QUERY = 500
 # Calls per INSERT ... VALUES (...), (...) RETURNING: 13 columns x 1000 stays under SQLite's 32766
 # bound parameters.
 CALLS_PER_STATEMENT = 1000
-
-
-def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES"
 
 
 class StatsStoreError(Exception):
@@ -102,11 +102,19 @@ class StatsStore:
         self.keyer = keyer
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         self._mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
-        self._visit_sql = f"{_insert_sql(Visit.__tablename__, VisitRow._fields)} ({self._values(VisitRow)})"
-        self._visit_sql += " ON CONFLICT DO NOTHING"
+        self._visit_sql = f"{self._insert_sql(Visit.__tablename__, VisitRow._fields)} ON CONFLICT DO NOTHING"
+        hours = NodeHour.__tablename__
+        self._hours_sql = (
+            f"{self._insert_sql(hours, (*_HOUR_KEYS, 'kind', *_HOUR_SUMS))} ON CONFLICT ({', '.join(_HOUR_KEYS)})"
+            f" DO UPDATE SET {', '.join(f'{c} = {hours}.{c} + excluded.{c}' for c in _HOUR_SUMS)}"
+        )
 
-    def _values(self, row: type[tuple[object, ...]]) -> str:
-        return ", ".join(self._mark for _ in row._fields)  # type: ignore[attr-defined]
+    def _placeholders(self, count: int) -> str:
+        return ", ".join(self._mark for _ in range(count))
+
+    def _insert_sql(self, table: str, columns: tuple[str, ...], rows: int = 1) -> str:
+        one_row = f"({self._placeholders(len(columns))})"
+        return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join(one_row for _ in range(rows))}"
 
     @classmethod
     def open(
@@ -137,11 +145,50 @@ class StatsStore:
 
     def write_batch(self, batch: Batch) -> WriteResult:
         with self.engine.begin() as conn:
+            self._lock_writers(conn)
             if batch.visits:
-                self._insert_visits(conn, batch.visits)
+                new_visits = self._new_visits(conn, batch.visits)
+                if new_visits:
+                    self._insert_visits(conn, new_visits)
+                    self._add_node_hours(conn, new_visits)
             new_calls = self._insert_calls(conn, batch.calls) if batch.calls else []
             self._count_leaves(conn, new_calls)
         return WriteResult(visits=len(batch.visits), new_calls=len(new_calls))
+
+    def _lock_writers(self, conn: Connection) -> None:
+        """One writer at a time, so that which visits are new (and so what the hourly figures add)
+        cannot change between looking and inserting."""
+        if self.dialect == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
+
+    def _new_visits(self, conn: Connection, visits: list[VisitRow]) -> list[VisitRow]:
+        """The visits of the batch not in the table yet (a replay may repeat any of them)."""
+        call_ids = sorted({v.call_id for v in visits})
+        stored: set[tuple[str, int]] = set()
+        for start in range(0, len(call_ids), IDS_PER_QUERY):
+            chunk = call_ids[start : start + IDS_PER_QUERY]
+            sql = f"SELECT call_id, seq FROM {Visit.__tablename__} WHERE call_id IN ({self._placeholders(len(chunk))})"
+            stored.update((call_id, seq) for call_id, seq in conn.exec_driver_sql(sql, tuple(chunk)))
+        fresh = {(v.call_id, v.seq): v for v in visits if (v.call_id, v.seq) not in stored}
+        return list(fresh.values())
+
+    def _add_node_hours(self, conn: Connection, visits: list[VisitRow]) -> None:
+        sums: dict[tuple[str, str, str, str, str], list[Any]] = {}
+        for v in visits:
+            hour = v.entered_at[:13] + ":00:00.000000"  # db_time cut to the hour
+            group = (v.flow_id, v.flow_version, hour, v.node_id, v.key or "")
+            into = sums.get(group)
+            if into is None:
+                into = sums[group] = [v.kind, 0, 0, 0, 0, 0, 0.0]
+            into[1] += 1
+            into[2] += v.first_in_call
+            into[3] += v.timeouts
+            into[4] += v.invalid_keys
+            into[5] += v.via_shortcut
+            into[6] += v.seconds
+        conn.exec_driver_sql(self._hours_sql, [(*k, *figures) for k, figures in sorted(sums.items())])
 
     def _insert_visits(self, conn: Connection, visits: list[VisitRow]) -> None:
         """Visits are most of the rows: sent straight to the driver (VisitRow is in column order, times
@@ -151,10 +198,9 @@ class StatsStore:
     def _insert_calls(self, conn: Connection, calls: list[CallRow]) -> list[CallRow]:
         """Insert the calls; returns those that were not in the table before."""
         created: set[str] = set()
-        one_row = f"({self._values(CallRow)})"
         for start in range(0, len(calls), CALLS_PER_STATEMENT):
             chunk = calls[start : start + CALLS_PER_STATEMENT]
-            sql = f"{_insert_sql(Call.__tablename__, CallRow._fields)} {', '.join(one_row for _ in chunk)}"
+            sql = f"{self._insert_sql(Call.__tablename__, CallRow._fields, len(chunk))}"
             sql += " ON CONFLICT DO NOTHING RETURNING call_id"
             params = tuple(value for row in chunk for value in row)
             created.update(call_id for (call_id,) in conn.exec_driver_sql(sql, params))
@@ -188,11 +234,14 @@ class StatsStore:
         conn.execute(stmt, rows)
 
     def purge(self, older_than: dt.datetime) -> PurgeResult:
-        """Delete calls started, visits entered and caller counts last seen before `older_than`.
+        """Delete calls started, visits entered and caller counts last seen before `older_than`,
+        rounded down to the hour so the hourly node figures keep matching the visits.
 
         Bookmarks stay: the caller made them on purpose and removes them with the bookmark key.
         """
+        older_than = older_than.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
         with self.engine.begin() as conn:
+            conn.execute(sa.delete(NodeHour).where(NodeHour.hour < older_than))
             visits = conn.execute(sa.delete(Visit).where(Visit.entered_at < older_than)).rowcount
             calls = conn.execute(sa.delete(Call).where(Call.started_at < older_than)).rowcount
             leaves = conn.execute(sa.delete(CallerLeaf).where(CallerLeaf.last_seen < older_than)).rowcount

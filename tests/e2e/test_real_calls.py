@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import subprocess
-import sys
 from collections.abc import Callable
 
 import pytest
 import structlog
 from conftest import AUDIO, REPO, Engine
 
-from ivr_engine.pbx.dtmf import TONE_SECONDS
+from ivr_engine.demo import informed_caller_plan
 from ivr_engine.pbx.sipp import Agent
 from ivr_engine.runtime.events import NodeVisit, Outcome
 
@@ -36,25 +33,12 @@ async def test_keys_reach_the_leaf_and_the_engine_records_the_exact_path(engine:
     assert engine.events.started[0].caller == "13800000001"
 
 
-def informed_caller_plan(keys: list[str]) -> list[tuple[float, str]]:
-    """When a caller who listens to each menu presses each key: the simulator's informed caller,
-    run on the same flow and the same measured prompt durations, tells the moment ("-" lets a
-    menu time out)."""
-    out = subprocess.run(
-        [sys.executable, "-m", "ivr_engine.cli.main", "simulate", str(HOTLINE), "--keys", " ".join(keys),
-         "--json", "--audio-dir", str(AUDIO)],
-        check=True, capture_output=True, text=True, cwd=REPO,
-    )  # fmt: skip
-    presses = json.loads(out.stdout)["keypresses"]
-    plan, previous_end = [], 0.0
-    for press in presses:
-        plan.append((max(press["at"] - previous_end, 0.1), press["key"]))
-        previous_end = press["at"] + TONE_SECONDS
-    return plan
+async def informed_plan(keys: list[str]) -> list[tuple[float, str]]:
+    return await informed_caller_plan(HOTLINE, " ".join(keys), AUDIO)
 
 
 async def test_type_ahead_reaches_the_leaf_sooner_than_waiting_for_each_menu(engine: Engine) -> None:
-    await engine.call(informed_caller_plan(FLU_SYMPTOMS), hold_seconds=1.0, from_user="13800000002")
+    await engine.call(await informed_plan(FLU_SYMPTOMS), hold_seconds=1.0, from_user="13800000002")
     await engine.call(" ".join(FLU_SYMPTOMS), hold_seconds=1.0, from_user="13800000003")
     waited, typed_ahead = await engine.ended(2)
     assert waited.leaf == typed_ahead.leaf == "flu.symptoms"
@@ -83,7 +67,7 @@ async def test_an_invalid_key_replays_the_menu_and_the_next_key_counts(engine: E
 
 async def test_a_silent_caller_times_out_and_hears_the_menu_again(engine: Engine) -> None:
     # "-": the caller presses nothing in the main menu and lets it time out once.
-    await engine.call(informed_caller_plan(["2", "-", "1", "1", "1"]), hold_seconds=1.0)
+    await engine.call(await informed_plan(["2", "-", "1", "1", "1"]), hold_seconds=1.0)
     (end,) = await engine.ended()
     main = menu_visit(engine, end.call_id, "main")
     assert (main.timeouts, main.invalid_keys, main.key) == (1, 0, "1")

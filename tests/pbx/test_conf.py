@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ivr_engine.pbx.asterisk import CONF_DIR, PbxPorts, site_files
+from ivr_engine.pbx.asterisk import AGENTS, CONF_DIR, PbxPorts, Site, site_files
 
 
 def test_no_secret_is_committed() -> None:
@@ -38,8 +38,17 @@ def test_site_files_carry_ports_and_secret_and_grant_originate_only_on_request()
     )
     assert (
         "originate"
-        in site_files(PbxPorts(), "s", allow_originate=True)["local/manager.conf"]
+        in site_files(PbxPorts(), "s", Site(allow_originate=True))["local/manager.conf"]
     )
+
+
+def test_agent_phones_have_exactly_one_contact_each_from_the_site_file() -> None:
+    # pjsip.conf names no contact: a second one there would make every agent ring twice.
+    assert not re.search(r"^contact\s*=", (CONF_DIR / "pjsip.conf").read_text(), re.M)
+    pjsip = site_files(PbxPorts(agent_base=25071), "s")["local/pjsip.conf"]
+    contacts = re.findall(r"\[(agent\d)\]\(\+type=aor\)\ncontact = sip:(agent\d)@127.0.0.1:(\d+)", pjsip)
+    assert contacts == [(name, name, str(25071 + i)) for i, name in enumerate(AGENTS)]
+    assert PbxPorts(agent_base=25071).agent("agent3") == 25073
 
 
 def test_each_site_file_is_included_by_its_conf() -> None:

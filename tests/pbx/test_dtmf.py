@@ -78,3 +78,10 @@ def test_caller_scenario_escapes_the_caller_id_and_plays_one_capture_per_key(
     assert 'Eve &lt;"x"&gt;' in text and "@@" not in text
     assert text.count("play_pcap_audio") == 2
     assert sorted(p.name for p in tmp_path.glob("*.pcap")) == ["key0.pcap", "key1.pcap"]
+
+
+def test_caller_without_hold_time_stays_until_the_pbx_hangs_up(tmp_path: Path) -> None:
+    text = render_caller(CallSpec(keys="", hold_seconds=None), tmp_path).read_text()
+    [wait] = [line for line in text.splitlines() if 'ontimeout="local_hangup"' in line]
+    # SIPp's wait for the PBX's BYE is a day long; only the call's own timeout ends it sooner.
+    assert 'request="BYE"' in wait and f'timeout="{24 * 3600 * 1000}"' in wait

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
+import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -87,6 +88,24 @@ async def test_simultaneous_callers_keep_their_own_number_and_keys(
     }
 
 
+def queue_events(pbx: Pbx, caller: str, last: str) -> set[tuple[str, str, str]]:
+    """(queue, agent, event) of `caller`'s queue call, read once app_queue logged `last`: it
+    writes that line as the bridge ends, which can be just after the caller's SIPp returned."""
+    deadline = time.monotonic() + 10
+    while True:
+        entries = [row for row in pbx.queue_log() if len(row) > 4]
+        call_ids = {
+            row[1] for row in entries if row[4] == "ENTERQUEUE" and caller in row[5:]
+        }
+        assert len(call_ids) <= 1, f"{caller} entered a queue {len(call_ids)} times"
+        events = {
+            (row[2], row[3], row[4]) for row in entries if row[1] in call_ids
+        }
+        if any(event == last for _, _, event in events) or time.monotonic() > deadline:
+            return events
+        time.sleep(0.1)
+
+
 def test_caller_reaches_operator_queue_when_fastagi_is_down(
     pbx: Pbx,
     use_agi: Callable[[str], None],
@@ -98,16 +117,32 @@ def test_caller_reaches_operator_queue_when_fastagi_is_down(
     result = pbx.place_call("", hold_seconds=2, from_user="5550301")
     assert result.ok, result.errors
     assert result.hung_up_by == "caller"
-    assert agent.answered == 1
-    entries = [row for row in pbx.queue_log() if len(row) > 4]
-    [entered] = [
-        row for row in entries if row[4] == "ENTERQUEUE" and "5550301" in row[5:]
-    ]
-    call_id = entered[1]
-    events = {(row[2], row[3], row[4]) for row in entries if row[1] == call_id}
+    agent.wait(completed=1)
+    assert (agent.answered, agent.completed, agent.hung_up) == (1, 1, 0)
+    events = queue_events(pbx, "5550301", "COMPLETECALLER")
     assert ("operator", "agent1", "CONNECT") in events
     assert ("operator", "agent1", "COMPLETECALLER") in events
     assert "agent1" in pbx.cli("queue show operator")
+
+
+def test_agent_hangs_up_after_talk_time_and_the_pbx_hangs_up_the_waiting_caller(
+    pbx: Pbx,
+    use_agi: Callable[[str], None],
+    unreachable_agi_url: str,
+    start_agent: Callable[..., Agent],
+) -> None:
+    use_agi(unreachable_agi_url)
+    agent = start_agent("agent1", talk_seconds=3.0)
+    # hold_seconds=None: the caller never hangs up; only the PBX's BYE ends its call.
+    result = pbx.place_call("", hold_seconds=None, from_user="5550302", timeout=60)
+    assert result.ok, result.errors
+    assert result.hung_up_by == "pbx"
+    agent.wait(completed=1)
+    assert (agent.answered, agent.completed, agent.hung_up) == (1, 1, 1)
+    events = queue_events(pbx, "5550302", "COMPLETEAGENT")
+    assert ("operator", "agent1", "CONNECT") in events
+    assert ("operator", "agent1", "COMPLETEAGENT") in events
+    assert ("operator", "agent1", "COMPLETECALLER") not in events
 
 
 def test_stop_leaves_no_asterisk_or_sipp_behind(

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from ivr_engine.personal.selection import Candidate, Timing, break_even, choose, expected_change, hit_seconds
+from ivr_engine.personal.selection import (
+    Candidate,
+    Timing,
+    break_even,
+    choose,
+    expected_change,
+    hit_seconds,
+)
 
 TIMING = Timing(level=2.0, greeting=1.5)
 

@@ -101,7 +101,7 @@ def test_filters_by_version_and_window(store: StatsStore, tmp_path: Path) -> Non
     start = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
     window = reports.ReportFilter(flow_version="1", since=start + dt.timedelta(seconds=10), until=start + dt.timedelta(seconds=20))
     assert reports.summary(store, window).calls == 10
-    assert reports.flow_versions(store, SYNTHETIC_FLOW) == ["1", "2"] or set(reports.flow_versions(store, SYNTHETIC_FLOW)) == {"1", "2"}
+    assert sorted(reports.flow_versions(store, SYNTHETIC_FLOW)) == ["1", "2"]
 
 
 def test_replaying_batches_counts_nothing_twice(store: StatsStore, tmp_path: Path) -> None:
@@ -112,19 +112,59 @@ def test_replaying_batches_counts_nothing_twice(store: StatsStore, tmp_path: Pat
     assert count(store, Visit) == len(oracle.visits(events))
     assert count(store, Call) == 120
     assert sorted(store.service_uses(SYNTHETIC_FLOW), key=lambda u: (u.caller_key, u.leaf)) == uses_before
+    nodes = reports.node_stats(store, reports.ReportFilter())
+    assert {n.node_id: n.hits for n in nodes} == dict(oracle.hits(events))  # hourly figures not doubled
     assert max(u.calls for u in uses_before) > 1  # the synthetic callers do repeat
 
 
+def two_hours_apart() -> list[object]:
+    """50 calls from 00:00 and 50 from 02:00 on the synthetic day."""
+    late = dt.datetime(2026, 11, 1, 2, tzinfo=dt.UTC)
+    return all_events(50) + [e for n in range(50, 100) for e in synthetic_call(n, start=late)]
+
+
 def test_purge_removes_old_calls_and_visits(store: StatsStore, tmp_path: Path) -> None:
-    events = all_events(100)
+    events = two_hours_apart()
     record(store, tmp_path / "spool", events)
-    cutoff = dt.datetime(2026, 11, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=50)
-    result = store.purge(cutoff)
+    result = store.purge(dt.datetime(2026, 11, 1, 1, 30, tzinfo=dt.UTC))  # rounded down to 01:00
     assert result.calls == 50
     assert count(store, Call) == 50
-    assert result.visits == sum(1 for v in oracle.visits(events) if v.entered_at < cutoff)
-    assert count(store, Visit) == len(oracle.visits(events)) - result.visits
+    early = [v for v in oracle.visits(events) if v.call_id in {f"call-1-{n}" for n in range(50)}]
+    assert result.visits == len(early)
+    assert count(store, Visit) == len(oracle.visits(events)) - len(early)
+    remaining = {n.node_id: n.hits for n in reports.node_stats(store, reports.ReportFilter())}
+    assert remaining == dict(oracle.hits([e for e in events if e not in early]))
     assert count(store, CallerLeaf) > 0
+
+
+def test_recorder_applies_retention(store: StatsStore, tmp_path: Path) -> None:
+    record(store, tmp_path / "old", all_events(30))  # calls of 2026-11-01
+    recent = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
+    assert recent - dt.datetime(2026, 11, 1, 1, tzinfo=dt.UTC) > dt.timedelta(days=1)
+    recorder = StatsRecorder(store, tmp_path / "spool", interval=0.01, retention=dt.timedelta(days=1))
+    play(recorder, [e for n in range(10) for e in synthetic_call(n, flow_version="2", start=recent)])
+    recorder.start()
+    assert recorder.close(timeout=30)
+    assert reports.summary(store, reports.ReportFilter()).calls == 10
+    assert reports.flow_versions(store, SYNTHETIC_FLOW) == ["2"]
+
+
+def test_windows_across_hours_match_the_visits(store: StatsStore, tmp_path: Path) -> None:
+    base = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    events = [e for n in range(300) for e in synthetic_call(n, start=base + dt.timedelta(seconds=35 * n))]
+    record(store, tmp_path / "spool", events)  # 300 calls, one every 36 s: three hours
+    for since, until in [(None, None), (base + dt.timedelta(minutes=30), base + dt.timedelta(hours=2, minutes=10)),
+                         (base + dt.timedelta(hours=1), base + dt.timedelta(hours=2)),
+                         (base + dt.timedelta(minutes=5), base + dt.timedelta(minutes=50)),
+                         (base + dt.timedelta(minutes=61), None), (None, base + dt.timedelta(minutes=119))]:  # fmt: skip
+        inside = [
+            v for v in oracle.visits(events)
+            if (since is None or v.entered_at >= since) and (until is None or v.entered_at < until)
+        ]  # fmt: skip
+        nodes = {n.node_id: n for n in reports.node_stats(store, reports.ReportFilter(since=since, until=until))}
+        assert {k: n.hits for k, n in nodes.items()} == dict(oracle.hits(inside)), (since, until)
+        assert nodes["root"].exits == oracle.exits(inside, "root")
+        assert nodes["root"].timeouts == sum(v.timeouts for v in inside if v.node_id == "root")
 
 
 def test_bookmarks(store: StatsStore) -> None:

@@ -56,6 +56,22 @@ def upgrade() -> None:
     )
     op.create_index("ix_stats_visits_flow_id_entered_at", "stats_visits", ["flow_id", "entered_at"])
     op.create_table(
+        "stats_node_hours",
+        sa.Column("flow_id", sa.String(128), nullable=False),
+        sa.Column("flow_version", sa.String(64), nullable=False),
+        sa.Column("hour", UTCDateTime(), nullable=False),
+        sa.Column("node_id", sa.String(128), nullable=False),
+        sa.Column("key", sa.String(8), nullable=False),
+        sa.Column("kind", sa.String(32), nullable=False),
+        sa.Column("hits", sa.Integer(), nullable=False),
+        sa.Column("calls", sa.Integer(), nullable=False),
+        sa.Column("timeouts", sa.Integer(), nullable=False),
+        sa.Column("invalid_keys", sa.Integer(), nullable=False),
+        sa.Column("via_shortcut", sa.Integer(), nullable=False),
+        sa.Column("seconds", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("flow_id", "flow_version", "hour", "node_id", "key", name="pk_stats_node_hours"),
+    )
+    op.create_table(
         "stats_caller_leaf",
         sa.Column("caller_key", sa.String(64), nullable=False),
         sa.Column("flow_id", sa.String(128), nullable=False),
@@ -77,6 +93,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("stats_bookmarks")
     op.drop_table("stats_caller_leaf")
+    op.drop_table("stats_node_hours")
     op.drop_index("ix_stats_visits_flow_id_entered_at", table_name="stats_visits")
     op.drop_table("stats_visits")
     op.drop_index("ix_stats_calls_flow_id_started_at", table_name="stats_calls")

@@ -260,24 +260,28 @@ class PersonalMenus:
         return choose(candidates, Timing(layout.level, layout.greeting_seconds), limit)
 
     async def bookmark(self, caller: str, flow: m.Flow, leaf_id: str) -> None:
-        """Toggle: bookmark the service the caller is at, or remove it if already bookmarked."""
+        """Toggle: bookmark the service the caller is at, or remove it if already bookmarked.
+
+        Raises LookupError at a node no menu option leads to (a voicemail after a queue gave up):
+        the runtime then confirms nothing, since nothing changed."""
         found = self._layout(flow)
         service = found[1].service_of.get(leaf_id) if found is not None else None
         if service is None:
-            logger.warning("bookmark for a node that is no service", flow=flow.id, node=leaf_id)
-            return
-        caller_key = self.key_of(caller)
-        key = _compact(flow.id, caller_key)
+            raise LookupError(f"flow {flow.id}: {leaf_id!r} is not a service a menu option leads to")
+        # Shielded: if the runtime stops waiting, the write still completes and memory follows it.
+        await asyncio.shield(self._toggle(self.key_of(caller), flow.id, service))
+
+    async def _toggle(self, caller_key: str, flow_id: str, service: str) -> None:
+        key = _compact(flow_id, caller_key)
         index = self._service_index(service)
-        record = self._records.get(key, b"")
-        on = not any(e.service == index and e.bookmarked for e in records.entries(record))
+        on = not any(e.service == index and e.bookmarked for e in records.entries(self._records.get(key, b"")))
         if self.store is not None:  # stored first: a failed write changes nothing
             write = self.store.add_bookmark if on else self.store.remove_bookmark
-            await asyncio.to_thread(write, caller_key, flow.id, service)
+            await asyncio.to_thread(write, caller_key, flow_id, service)
         self._records[key] = records.with_bookmark(
             self._records.get(key, b""), index, on, self.clock(), self.params.half_life
         )
-        logger.info("bookmark added" if on else "bookmark removed", flow=flow.id, service=service)
+        logger.info("bookmark added" if on else "bookmark removed", flow=flow_id, service=service)
 
     # --- the CallObserver ---------------------------------------------------------------------
 

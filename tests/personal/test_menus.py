@@ -171,3 +171,10 @@ def test_the_selection_arithmetic_is_the_cost_model_of_the_personal_tree() -> No
         assert reason.canonical == pytest.approx(canonical[reason.service])
     extra = overhead(offer.reasons, timing)
     assert personal["flu.vaccine"] == pytest.approx(canonical["flu.vaccine"] + extra, abs=0.2)
+
+
+async def test_a_bookmark_where_no_option_leads_changes_nothing() -> None:
+    menus = personal_menus(Clock())
+    with pytest.raises(LookupError):
+        await menus.bookmark(CALLER, hotline(), "voicemail.general")  # after a queue gave up
+    assert menus.root_for(CALLER, hotline()) is None

@@ -182,23 +182,33 @@ def personal_scores(s: Setting, tree: MenuTree, workload: Workload, params: Pers
     return scores(times, depths, bound), offered / len(workload.test)
 
 
-def run_seed(s: Setting, spec: WorkloadSpec, seed: int, params: PersonalParams) -> dict[str, object]:
+@dataclass(frozen=True)
+class SeedResult:
+    original: Scores
+    optimized: Scores
+    personal: Scores
+    in_sample_ratio: float  # optimized tree on its training distribution
+    offered: float  # share of scored calls offered a personal menu
+    test_calls: int
+    new_callers: float  # share of scored calls from callers absent from the training part
+
+
+def run_seed(s: Setting, spec: WorkloadSpec, seed: int, params: PersonalParams) -> SeedResult:
     workload = generate(s.services, spec, seed)
     train = Counter(c.service for c in workload.train)
     test = Counter(c.service for c in workload.test)
     result = optimize(s.source.tree, dict(train), s.cost, s.constraints)
     global_bound = problem_bound(s.source.tree, _shares(test, s), s.cost, s.constraints)
     personal, offered = personal_scores(s, result.tree, workload, params)
-    return {
-        "original": tree_scores(s.source.tree, workload.test, s.cost, global_bound),
-        "optimized": tree_scores(result.tree, workload.test, s.cost, global_bound),
-        "personal": personal,
-        "in_sample_ratio": result.ratio,
-        "offered": offered,
-        "test_calls": len(workload.test),
-        "train_calls": len(workload.train),
-        "new_callers": _new_caller_share(workload),
-    }
+    return SeedResult(
+        original=tree_scores(s.source.tree, workload.test, s.cost, global_bound),
+        optimized=tree_scores(result.tree, workload.test, s.cost, global_bound),
+        personal=personal,
+        in_sample_ratio=result.ratio,
+        offered=offered,
+        test_calls=len(workload.test),
+        new_callers=_new_caller_share(workload),
+    )
 
 
 def _shares(counts: Counter[str], s: Setting) -> dict[str, float]:
@@ -255,12 +265,12 @@ def lookup_latency(s: Setting, callers: int, lookups: int, seed: int) -> dict[st
     }
 
 
-def _median(rows: list[dict[str, object]], pick: Callable[[dict[str, object]], float]) -> float:
+def _median(rows: list[SeedResult], pick: Callable[[SeedResult], float]) -> float:
     return statistics.median(pick(r) for r in rows)
 
 
 def report(
-    s: Setting, spec: WorkloadSpec, params: PersonalParams, rows: list[dict[str, object]], lookup: dict[str, float] | None
+    s: Setting, spec: WorkloadSpec, params: PersonalParams, rows: list[SeedResult], lookup: dict[str, float] | None
 ) -> str:
     lines = [
         (
@@ -274,20 +284,20 @@ def report(
             f"train/test {spec.train_share:.0%}/{1 - spec.train_share:.0%}; medians over {len(rows)} seeds"
         ),
         (
-            f"scored calls {_median(rows, lambda r: r['test_calls']):.0f} "
-            f"({_median(rows, lambda r: r['new_callers']):.0%} from callers absent from the training part); personal "
+            f"scored calls {_median(rows, lambda r: r.test_calls):.0f} "
+            f"({_median(rows, lambda r: r.new_callers):.0%} from callers absent from the training part); personal "
             f"menus (half-life {params.half_life_days:g} days, min_calls {params.min_calls}, at most "
-            f"{params.max_shortcuts} shortcuts) offered on {_median(rows, lambda r: r['offered']):.0%} of them"
+            f"{params.max_shortcuts} shortcuts) offered on {_median(rows, lambda r: r.offered):.0%} of them"
         ),
         "",
         "| menus | E[T] s | bound s | E[T]/bound | P95 s | keypresses | within 2 levels | vs original |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    base = _median(rows, lambda r: r["original"].expected)  # type: ignore[attr-defined]
+    base = _median(rows, lambda r: r.original.expected)
     names = {"original": "original hotline tree", "optimized": "optimized global tree", "personal": "optimized + personal"}
     for name, label in names.items():
         def get(attr: str, name: str = name) -> float:
-            return _median(rows, lambda r: getattr(r[name], attr))
+            return _median(rows, lambda r: float(getattr(getattr(r, name), attr)))
 
         expected = get("expected")
         lines.append(
@@ -300,7 +310,7 @@ def report(
             "bounds: global rows H(p)/lambda over the scored calls (the optimizer's problem_bound); personal row "
             "H(service | caller)/lambda from each scored call's true distribution"
         ),
-        f"optimized tree on its own training distribution: E[T]/bound = {_median(rows, lambda r: r['in_sample_ratio']):.3f}",
+        f"optimized tree on its own training distribution: E[T]/bound = {_median(rows, lambda r: r.in_sample_ratio):.3f}",
     ]
     if lookup is not None:
         lines.append(
@@ -325,7 +335,10 @@ def sensitivity(s: Setting, base: WorkloadSpec, seeds: int, params: PersonalPara
         ("repeat p=0.6", dataclasses.replace(base, repeat=0.6)),
     ]:
         rows = [run_seed(s, spec, seed, params) for seed in range(1, seeds + 1)]
-        e = {name: _median(rows, lambda r, name=name: r[name].expected) for name in ("original", "optimized", "personal")}  # type: ignore[misc]
+        e = {
+            name: _median(rows, lambda r, name=name: float(getattr(r, name).expected))  # type: ignore[misc]
+            for name in ("original", "optimized", "personal")
+        }
         lines.append(
             f"| {label} | {e['original']:.2f} | {e['optimized']:.2f} | {e['personal']:.2f} | "
             f"{1 - e['personal'] / e['original']:.1%} |"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
@@ -73,7 +74,12 @@ class Engine:
         dev: bool = False,
     ) -> Engine:
         store = open_store(settings, dev=dev)
-        recorder = StatsRecorder(store, settings.path(settings.stats.spool_dir)).start()
+        days = settings.stats.retention_days
+        recorder = StatsRecorder(
+            store,
+            settings.path(settings.stats.spool_dir),
+            retention=dt.timedelta(days=days) if days else None,
+        ).start()
         metrics = IvrMetrics()
         metrics.watch_stats_recorder(recorder.counts)
         service = Service(

@@ -71,7 +71,20 @@ class _Options:
             raise click.ClickException(str(exc)) from None
 
 
-@click.group()
+class _StatsGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        """A database that is down, locked or not ours is an error message, not a traceback."""
+        import sqlalchemy as sa
+
+        try:
+            return super().invoke(ctx)
+        except sa.exc.SQLAlchemyError as exc:
+            url = ctx.obj.url if isinstance(ctx.obj, _Options) else "the statistics database"
+            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            raise click.ClickException(f"{url}: {reason}") from None
+
+
+@click.group(cls=_StatsGroup)
 @click.option("--db", "url", envvar="IVR_STATS_URL", default=DEFAULT_URL, show_default=True, help="Database URL.")
 @click.option("--flow", "flow_id", help="Only this flow id.")
 @click.option("--flow-version", help="Only this flow version.")

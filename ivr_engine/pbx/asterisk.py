@@ -79,7 +79,9 @@ class PbxPorts:
     def agent(self, name: str) -> int:
         """The SIP port of agent phone `name` (agent1..agent4)."""
         if name not in AGENTS:
-            raise PbxError(f"{name!r} is not an agent phone of pjsip.conf ({', '.join(AGENTS)})")
+            raise PbxError(
+                f"{name!r} is not an agent phone of pjsip.conf ({', '.join(AGENTS)})"
+            )
         return self.agent_base + AGENTS.index(name)
 
 
@@ -90,7 +92,9 @@ class Site:
 
     bind: str = "127.0.0.1"  # SIP transport and AMI listen here
     ami_permit: tuple[str, ...] = ()  # networks (addr/mask) allowed besides 127.0.0.1
-    caller_match: tuple[str, ...] = ()  # caller sources besides 127.0.0.1 (carrier addresses)
+    caller_match: tuple[
+        str, ...
+    ] = ()  # caller sources besides 127.0.0.1 (carrier addresses)
     agent_host: str = "127.0.0.1"  # where the static agent phones listen
     allow_originate: bool = False
 
@@ -131,7 +135,10 @@ def site_files(ports: PbxPorts, ami_secret: str, site: Site = Site()) -> dict[st
     )
     pjsip = (
         f"[transport-udp](+)\nbind = {site.bind}:{ports.sip}\n"
-        + "".join(f"\n[callers-identify](+)\nmatch = {source}\n" for source in site.caller_match)
+        + "".join(
+            f"\n[callers-identify](+)\nmatch = {source}\n"
+            for source in site.caller_match
+        )
         # "+type=aor": the endpoint and the aor share the name; append to the aor.
         + "".join(
             f"\n[{name}](+type=aor)\ncontact = sip:{name}@{site.agent_host}:{ports.agent(name)}\n"

@@ -228,7 +228,7 @@ class PersonalMenus:
         if not record:
             return None
         state, layout = found
-        chosen = self.choose(state, layout, record, self.clock())
+        chosen = self._choose(state, layout, record, self.clock())
         if not chosen:
             return None
         shortcuts = tuple(
@@ -237,7 +237,7 @@ class PersonalMenus:
         )
         return Offer(PersonalRoot(greeting=layout.greeting, shortcuts=shortcuts, before=layout.before), chosen)
 
-    def choose(self, state: _FlowState, layout: RootLayout, record: bytes, now: float) -> list[Candidate]:
+    def _choose(self, state: _FlowState, layout: RootLayout, record: bytes, now: float) -> list[Candidate]:
         limit = min(self.params.max_shortcuts, len(layout.free_keys))
         if limit == 0:
             return []

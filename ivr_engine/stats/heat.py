@@ -30,7 +30,8 @@ def render_heatmap(store: StatsStore, flow: Flow, flt: reports.ReportFilter, out
     most = max(hits.values(), default=0)
 
     def node_label(node: Node) -> str:
-        return f"{node.title or node.id}\n{node.id}\n{hits.get(node.id, 0)} hits"
+        name = f"{node.title}\n{node.id}" if node.title else node.id
+        return f"{name}\n{hits.get(node.id, 0)} hits"
 
     def node_style(node: Node) -> dict[str, str]:
         colour = heat_colour(hits.get(node.id, 0), most)

@@ -44,9 +44,13 @@ def test_site_files_carry_ports_and_secret_and_grant_originate_only_on_request()
 
 def test_agent_phones_have_exactly_one_contact_each_from_the_site_file() -> None:
     # pjsip.conf names no contact: a second one there would make every agent ring twice.
-    assert not re.search(r"^contact\s*=", (CONF_DIR / "pjsip.conf").read_text(), re.M)
+    assert not re.search(
+        r"^contact\s*=", (CONF_DIR / "pjsip.conf").read_text(), re.MULTILINE
+    )
     pjsip = site_files(PbxPorts(agent_base=25071), "s")["local/pjsip.conf"]
-    contacts = re.findall(r"\[(agent\d)\]\(\+type=aor\)\ncontact = sip:(agent\d)@127.0.0.1:(\d+)", pjsip)
+    contacts = re.findall(
+        r"\[(agent\d)\]\(\+type=aor\)\ncontact = sip:(agent\d)@127.0.0.1:(\d+)", pjsip
+    )
     assert contacts == [(name, name, str(25071 + i)) for i, name in enumerate(AGENTS)]
     assert PbxPorts(agent_base=25071).agent("agent3") == 25073
 

@@ -106,7 +106,9 @@ def entrypoint_env(ports: PbxPorts, secret: str, site: Site) -> dict[str, str]:
     [
         (PbxPorts(), Site()),
         (
-            PbxPorts(sip=25060, ami=25038, rtp_start=41000, rtp_end=41999, agent_base=25071),
+            PbxPorts(
+                sip=25060, ami=25038, rtp_start=41000, rtp_end=41999, agent_base=25071
+            ),
             Site(allow_originate=True),
         ),
         (
@@ -144,8 +146,14 @@ def test_entrypoint_defaults_are_the_harness_defaults(tmp_path: Path) -> None:
         ({"IVR_AMI_SECRET": "s", "IVR_PBX_SIP_PORT": "70000"}, "IVR_PBX_SIP_PORT"),
         ({"IVR_AMI_SECRET": "s", "IVR_PBX_RTP_END": "x"}, "IVR_PBX_RTP_END"),
         ({"IVR_AMI_SECRET": "s", "IVR_PBX_BIND": "1.2.3.4\nbindaddr"}, "IVR_PBX_BIND"),
-        ({"IVR_AMI_SECRET": "s", "IVR_PBX_AMI_PERMIT": "10.0.0.0/8;x"}, "IVR_PBX_AMI_PERMIT"),
-        ({"IVR_AMI_SECRET": "s", "IVR_PBX_AMI_ORIGINATE": "1"}, "IVR_PBX_AMI_ORIGINATE"),
+        (
+            {"IVR_AMI_SECRET": "s", "IVR_PBX_AMI_PERMIT": "10.0.0.0/8;x"},
+            "IVR_PBX_AMI_PERMIT",
+        ),
+        (
+            {"IVR_AMI_SECRET": "s", "IVR_PBX_AMI_ORIGINATE": "1"},
+            "IVR_PBX_AMI_ORIGINATE",
+        ),
     ],
 )
 def test_entrypoint_refuses_bad_input_naming_the_variable(
@@ -172,7 +180,9 @@ def test_compose_gives_the_entrypoint_every_variable_it_reads() -> None:
     read = set(re.findall(r"\b(IVR_[A-Z_]+)\b", ENTRYPOINT.read_text()))
     given = set(compose()["services"]["asterisk"]["environment"])
     assert read - OPTIONAL_IN_COMPOSE <= given, read - OPTIONAL_IN_COMPOSE - given
-    assert given <= read, f"compose sets what the entrypoint never reads: {given - read}"
+    assert given <= read, (
+        f"compose sets what the entrypoint never reads: {given - read}"
+    )
 
 
 def test_entrypoint_runs_on_compose_environment_and_hands_agi_url_to_asterisk(
@@ -200,7 +210,8 @@ def test_ami_is_open_to_the_compose_network_only_and_never_published() -> None:
     [subnet] = spec["networks"]["ivr"]["ipam"]["config"]
     address, bits = subnet["subnet"].split("/")
     mask = ".".join(
-        str((0xFFFFFFFF << (32 - int(bits)) >> shift) & 0xFF) for shift in (24, 16, 8, 0)
+        str((0xFFFFFFFF << (32 - int(bits)) >> shift) & 0xFF)
+        for shift in (24, 16, 8, 0)
     )
     env = service_env("asterisk", SECRETS)
     assert env["IVR_PBX_AMI_PERMIT"] == f"{address}/{mask}"
@@ -213,7 +224,10 @@ def test_ami_is_open_to_the_compose_network_only_and_never_published() -> None:
 
 def test_published_ports_are_the_ones_asterisk_listens_on() -> None:
     env = service_env("asterisk", SECRETS)
-    sip, rtp = env["IVR_PBX_SIP_PORT"], f"{env['IVR_PBX_RTP_START']}-{env['IVR_PBX_RTP_END']}"
+    sip, rtp = (
+        env["IVR_PBX_SIP_PORT"],
+        f"{env['IVR_PBX_RTP_START']}-{env['IVR_PBX_RTP_END']}",
+    )
     assert compose()["services"]["asterisk"]["ports"] == [
         f"{sip}:{sip}/udp",
         f"{rtp}:{rtp}/udp",
@@ -223,7 +237,9 @@ def test_published_ports_are_the_ones_asterisk_listens_on() -> None:
     assert expose.split() == [f"{sip}/udp", f"{rtp}/udp"]
 
 
-def test_prompt_audio_volume_is_the_engine_audio_dir_and_asterisk_sounds_ivr_folder() -> None:
+def test_prompt_audio_volume_is_the_engine_audio_dir_and_asterisk_sounds_ivr_folder() -> (
+    None
+):
     services = compose()["services"]
     settings = load_settings(DOCKER / "ivr.yaml", env={})
     sounds_ivr = "/" + SOUNDS_SUBDIR
@@ -250,6 +266,9 @@ def test_engine_settings_meet_the_asterisk_container() -> None:
 def test_asterisk_image_installs_the_entrypoint_and_the_conf_it_completes() -> None:
     dockerfile = (DOCKER / "Dockerfile.asterisk").read_text()
     assert "COPY asterisk_conf/ /etc/asterisk/" in dockerfile
-    assert "COPY docker/asterisk-entrypoint.sh /usr/local/bin/asterisk-entrypoint" in dockerfile
+    assert (
+        "COPY docker/asterisk-entrypoint.sh /usr/local/bin/asterisk-entrypoint"
+        in dockerfile
+    )
     assert 'ENTRYPOINT ["/usr/local/bin/asterisk-entrypoint"]' in dockerfile
     assert os.access(ENTRYPOINT, os.X_OK)

@@ -98,9 +98,7 @@ def queue_events(pbx: Pbx, caller: str, last: str) -> set[tuple[str, str, str]]:
             row[1] for row in entries if row[4] == "ENTERQUEUE" and caller in row[5:]
         }
         assert len(call_ids) <= 1, f"{caller} entered a queue {len(call_ids)} times"
-        events = {
-            (row[2], row[3], row[4]) for row in entries if row[1] in call_ids
-        }
+        events = {(row[2], row[3], row[4]) for row in entries if row[1] in call_ids}
         if any(event == last for _, _, event in events) or time.monotonic() > deadline:
             return events
         time.sleep(0.1)

@@ -24,7 +24,7 @@ import statistics
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,7 +49,14 @@ from ivr_engine.optimizer import (
 from ivr_engine.optimizer.flow_adapter import FlowTree, menu_tree_from_flow
 from ivr_engine.optimizer.global_tree import check_constraints
 from ivr_engine.personal.history import ServiceUse
-from ivr_engine.personal.layout import RootLayout, main_menu, prompt_seconds
+from ivr_engine.personal.layout import (
+    GREETING_PROMPT,
+    RootLayout,
+    free_keys,
+    main_menu,
+    prompt_seconds,
+    shortcut_prompt,
+)
 from ivr_engine.personal.menus import PersonalMenus, PersonalParams
 from ivr_engine.prompts.catalog import PromptCatalog
 from ivr_engine.prompts.manifest import Manifest
@@ -107,7 +114,10 @@ def setting(flow_path: Path, prompts_path: Path, audio: Path, cost: CostParams) 
     used = {o.prompt for o in source.options.values() if o.prompt} | {
         flow.nodes[n.id].prompt for _, n in walk(source.tree) if isinstance(n, MenuTree)  # type: ignore[attr-defined]
     }
-    clips = [prompts.clip(p, language) for p in used if p]
+    personal = [GREETING_PROMPT] + [
+        shortcut_prompt(node, key) for node in set(source.targets.values()) for key in free_keys(flow.keys, set())
+    ]
+    clips = [prompts.clip(p, language) for p in [*used, *personal] if p and prompts.catalog.text(p, language)]
     constraints, note = source.constraints, ""
     try:
         check_constraints(source.tree, constraints)
@@ -122,9 +132,23 @@ def setting(flow_path: Path, prompts_path: Path, audio: Path, cost: CostParams) 
     )
 
 
-def tree_scores(tree: MenuTree, calls: Sequence[Call], cost: CostParams, bound: float) -> Scores:
+Timed = dict[str, tuple[float, int]]  # flow node -> (seconds, keypresses) of its cheapest offer
+
+
+def cheapest(tree: MenuTree, cost: CostParams, targets: Mapping[str, str]) -> Timed:
+    """Where a service is offered twice (the crisis line, on the main menu and under mental
+    health), callers take the quicker way; shortcuts ("shortcut:<node>") count as offers too."""
     barge, _, depth = leaf_times(tree, cost)
-    return scores([barge[c.service] for c in calls], [depth[c.service] for c in calls], bound)
+    best: Timed = {}
+    for service, seconds in barge.items():
+        node = targets.get(service.removeprefix("shortcut:"), service.removeprefix("shortcut:"))
+        if node not in best or seconds < best[node][0]:
+            best[node] = (seconds, depth[service])
+    return best
+
+
+def tree_scores(timed: Timed, calls: Sequence[Call], bound: float) -> Scores:
+    return scores([timed[c.service][0] for c in calls], [timed[c.service][1] for c in calls], bound)
 
 
 def personal_bound(s: Setting, workload: Workload, greeting: float, shortcuts: int) -> float:
@@ -156,25 +180,24 @@ def personal_scores(s: Setting, tree: MenuTree, workload: Workload, params: Pers
     for n, call in enumerate(workload.train):
         for event in events(call, n, s.flow):
             getattr(menus, "call_started" if isinstance(event, CallStarted) else "call_ended")(event)
-    canonical = leaf_times(tree, s.cost)
-    cache: dict[tuple[str, ...], tuple[dict[str, float], dict[str, int]]] = {}
+    canonical = cheapest(tree, s.cost, s.source.targets)
+    cache: dict[tuple[str, ...], Timed] = {}
     times: list[float] = []
     depths: list[int] = []
     offered = 0
     for n, call in enumerate(workload.test, start=len(workload.train)):
         now[0] = call.at
         root = menus.root_for(call.caller, s.flow)
-        barge, _, depth = canonical
+        timed = canonical
         if root is not None:
             offered += 1
             key = tuple(f"{sc.key}{sc.target}" for sc in root.shortcuts)
             if key not in cache:
-                personal_barge, _, personal_depth = leaf_times(layout.personal_tree(tree, root), s.cost)
-                cache[key] = personal_barge, personal_depth
-            barge, depth = cache[key]
-        served = f"shortcut:{call.service}" if f"shortcut:{call.service}" in barge else call.service
-        times.append(barge[served])
-        depths.append(depth[served])
+                cache[key] = cheapest(layout.personal_tree(tree, root), s.cost, s.source.targets)
+            timed = cache[key]
+        seconds, keys = timed[call.service]
+        times.append(seconds)
+        depths.append(keys)
         started, ended = events(call, n, s.flow)
         menus.call_started(started)
         menus.call_ended(ended)
@@ -201,8 +224,8 @@ def run_seed(s: Setting, spec: WorkloadSpec, seed: int, params: PersonalParams) 
     global_bound = problem_bound(s.source.tree, _shares(test, s), s.cost, s.constraints)
     personal, offered = personal_scores(s, result.tree, workload, params)
     return SeedResult(
-        original=tree_scores(s.source.tree, workload.test, s.cost, global_bound),
-        optimized=tree_scores(result.tree, workload.test, s.cost, global_bound),
+        original=tree_scores(cheapest(s.source.tree, s.cost, s.source.targets), workload.test, global_bound),
+        optimized=tree_scores(cheapest(result.tree, s.cost, s.source.targets), workload.test, global_bound),
         personal=personal,
         in_sample_ratio=result.ratio,
         offered=offered,
@@ -276,7 +299,7 @@ def report(
         (
             f"flow {s.flow.id} {s.flow.version}: {len(s.services)} services, main menu {s.source.tree.id!r}, "
             f"breadth {BREADTH}{'; ' + s.note if s.note else ''}; prompt durations: {s.measured} of {s.clips} "
-            "menu clips measured from built audio, the rest (and every shortcut clip not built yet) estimated from text"
+            "menu, greeting and shortcut clips measured from built audio, the rest estimated from text"
         ),
         (
             f"workload: zipf s={spec.zipf_s}, {spec.callers} callers, repeat p={spec.repeat}, favourite share "

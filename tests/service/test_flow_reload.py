@@ -1,0 +1,75 @@
+"""Hot reload: an edited flow replaces the one in service only when it is valid."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from ivr_engine.flow.diagnostics import FlowError
+from ivr_engine.flows import FlowLibrary
+
+REPO = Path(__file__).resolve().parents[2]
+
+FLOW = """\
+id: reload-test
+version: "{version}"
+languages: [zh-CN, en]
+default_language: en
+prompts: {prompts}
+start: goodbye
+nodes:
+  goodbye: {{kind: hangup, prompt: {prompt}}}
+"""
+
+
+def write(path: Path, version: str, prompt: str = "goodbye") -> None:
+    path.write_text(FLOW.format(version=version, prompts=REPO / "prompts", prompt=prompt))
+    # Make each write visible to an mtime check even within one clock tick.
+    stamp = path.stat().st_mtime_ns + 1_000_000_000 * int(version.split(".")[-1])
+    os.utime(path, ns=(stamp, stamp))
+
+
+@pytest.fixture
+def library(tmp_path: Path) -> tuple[FlowLibrary, Path]:
+    flow = tmp_path / "flow.yaml"
+    write(flow, "1.1")
+    library = FlowLibrary({"default": flow}, tmp_path / "audio")
+    library.load_all()
+    return library, flow
+
+
+def test_a_valid_edit_is_served_and_a_broken_one_is_not(library: tuple[FlowLibrary, Path]) -> None:
+    flows, path = library
+    assert flows.get("default").flow.version == "1.1"
+    assert flows.reload_changed() == []  # nothing changed, nothing reloaded
+
+    write(path, "1.2")
+    assert flows.reload_changed() == [("default", [])]
+    assert flows.get("default").flow.version == "1.2"
+
+    write(path, "1.3", prompt="no.such.prompt")
+    ((name, errors),) = flows.reload_changed()
+    assert name == "default" and errors
+    assert "no.such.prompt" in str(errors[0]) and str(errors[0]).startswith(str(path))
+    assert flows.get("default").flow.version == "1.2"  # the good flow keeps serving
+    assert flows.reload_changed() == []  # the same bad edit is reported once
+
+    write(path, "1.4")
+    flows.reload_changed()
+    assert flows.get("default").flow.version == "1.4"
+
+
+def test_unknown_script_names_get_the_default_flow(library: tuple[FlowLibrary, Path]) -> None:
+    flows, _ = library
+    assert flows.get("no-such-script").flow.id == "reload-test"
+    assert flows.get(None).flow.id == "reload-test"
+
+
+def test_the_service_does_not_start_with_a_broken_flow(tmp_path: Path) -> None:
+    path = tmp_path / "flow.yaml"
+    write(path, "1.1", prompt="no.such.prompt")
+    with pytest.raises(FlowError) as caught:
+        FlowLibrary({"default": path}, tmp_path / "audio").load_all()
+    assert str(path) in str(caught.value)

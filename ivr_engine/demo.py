@@ -18,16 +18,16 @@ from pathlib import Path
 from ivr_engine.app import Engine
 from ivr_engine.config import AGISettings, Settings, StatsSettings, WebSettings
 from ivr_engine.flow.loader import load_flow
+from ivr_engine.flow.validate import load_catalog
 from ivr_engine.pbx.asterisk import Pbx
 from ivr_engine.pbx.dtmf import TONE_SECONDS
 from ivr_engine.prompts.clip import Clip
+from ivr_engine.prompts.manifest import Manifest
 from ivr_engine.runtime.channel import CallInfo
 from ivr_engine.runtime.console import ConsoleChannel, parse_script
 from ivr_engine.runtime.engine import run_call
 from ivr_engine.runtime.events import CallEnded, CallStarted, NodeVisit
 from ivr_engine.runtime.prompt_source import CatalogPrompts
-from ivr_engine.flow.validate import load_catalog
-from ivr_engine.prompts.manifest import Manifest
 
 REPO = Path(__file__).resolve().parents[1]
 HOTLINE = REPO / "flows" / "hotline-12320.yaml"

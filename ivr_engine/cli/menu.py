@@ -33,9 +33,20 @@ def menu() -> None:
 @click.option("--callers", type=_EXISTING, required=True, help="File of caller numbers, one per line.")
 @click.option("--prompts", "prompts_path", type=_EXISTING, help="Prompt catalog (file or directory) instead of the flow's.")
 @click.option("--audio", type=_EXISTING, help="Audio directory or manifest.json: measured prompt durations.")
+@click.option(
+    "--dev-secret-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Dev mode: without IVR_STATS_CALLER_KEY_SECRET, the directory of the engine's generated secret (its spool).",
+)
 @click.option("-o", "--out", type=click.Path(path_type=Path), help="Write to this file instead of stdout.")
 def export(
-    path: Path, stats_url: str, callers: Path, prompts_path: Path | None, audio: Path | None, out: Path | None
+    path: Path,
+    stats_url: str,
+    callers: Path,
+    prompts_path: Path | None,
+    audio: Path | None,
+    dev_secret_dir: Path | None,
+    out: Path | None,
 ) -> None:
     """Print the flow export (docs/flows.md) plus each listed caller's personal root (docs/menus.md).
 
@@ -61,7 +72,7 @@ def export(
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         raise click.BadParameter(f"{stats_url}: no such statistics database", param_hint="--stats")
     try:
-        keyer = caller_keyer(os.environ.get(SECRET_ENV))
+        keyer = caller_keyer(os.environ.get(SECRET_ENV), dev_dir=dev_secret_dir)
         store = StatsStore.open(url, keyer=keyer, run_migrations=False)
     except (CallerSecretError, StatsStoreError) as exc:
         raise click.ClickException(str(exc)) from None

@@ -57,17 +57,16 @@ def pack(items: list[Entry], now: float, half_life: float, current: int | None =
     )
 
 
-def with_call(record: bytes, service: int, at: float, half_life: float, calls: int = 1, weight: float = 1.0) -> bytes:
-    """The record after `calls` more calls to `service` at unix time `at`, together worth `weight`
-    (1 for one call now; history loaded in bulk passes its own decayed weight)."""
+def with_call(record: bytes, service: int, at: float, half_life: float) -> bytes:
+    """The record after one more call to `service` at unix time `at`."""
     items = list(entries(record))
     for i, e in enumerate(items):
         if e.service == service:
             when = max(at, e.last_seen)
-            items[i] = Entry(service, e.calls + calls, e.bookmarked, when, e.score_at(when, half_life) + weight)
+            items[i] = Entry(service, e.calls + 1, e.bookmarked, when, e.score_at(when, half_life) + 1.0)
             break
     else:
-        items.append(Entry(service, calls, False, at, weight))
+        items.append(Entry(service, 1, False, at, 1.0))
     return pack(items, at, half_life, current=service)
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 import structlog
-from conftest import AUDIO, REPO, Engine
+from e2e_support import AUDIO, REPO, Engine
 
 from ivr_engine.demo import informed_caller_plan
 from ivr_engine.pbx.sipp import Agent

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import AUDIO, REPO
+from e2e_support import AUDIO, REPO
 from prometheus_client.parser import text_string_to_metric_families
 
 from ivr_engine.pbx.asterisk import Pbx
-from ivr_engine.stats.store import StatsStore
 from ivr_engine.stats.privacy import CallerKeyer
 from ivr_engine.stats.reports import ReportFilter, node_stats
+from ivr_engine.stats.store import StatsStore
 
 pytestmark = pytest.mark.asterisk
 

@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import engine_settings
+from e2e_support import engine_settings
 
 from ivr_engine.app import Engine
 from ivr_engine.config import StatsSettings, WebSettings

@@ -1,1 +1,0 @@
-pytest_plugins = ["ivr_engine.stats.testing"]

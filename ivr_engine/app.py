@@ -17,7 +17,9 @@ import uvicorn
 
 from ivr_engine.agi.channel import PlayedHook
 from ivr_engine.config import Settings
+from ivr_engine.flows import FlowLibrary
 from ivr_engine.metrics import IvrMetrics
+from ivr_engine.personal.menus import PersonalMenus
 from ivr_engine.runtime.events import CallObserver
 from ivr_engine.service import Service, serve_until_signalled
 from ivr_engine.stats.privacy import caller_keyer
@@ -82,8 +84,17 @@ class Engine:
         ).start()
         metrics = IvrMetrics()
         metrics.watch_stats_recorder(recorder.counts)
+        library = FlowLibrary.from_settings(settings)
+        library.load_all()
+        personal = PersonalMenus.from_store(store, [(f.flow, f.prompts) for f in library.loaded])
         service = Service(
-            settings, observers=(recorder, *observers), metrics=metrics, on_played=on_played
+            settings,
+            library=library,
+            observers=(recorder, personal, *observers),
+            personalizer=personal,
+            metrics=metrics,
+            on_played=on_played,
+            on_reload=lambda fresh: personal.add_flow(fresh.flow, fresh.prompts),
         )
         return cls(settings, store, recorder, metrics, service)
 

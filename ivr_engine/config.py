@@ -160,7 +160,7 @@ def load_settings(path: Path | None, env: Mapping[str, str] | None = None) -> Se
     flows = raw.get("flows", Settings().flows)
     if not isinstance(flows, dict) or not all(isinstance(v, str) for v in flows.values()):
         raise ConfigError(f"{origin}: flows must map AGI script names to flow files")
-    scalars = {
+    scalars: dict[str, Any] = {
         key: str(env.get(f"IVR_{key.upper()}", raw.get(key, getattr(Settings(), key))))
         for key in ("audio_dir", "voicemail_dir", "log_level")
     }

@@ -26,7 +26,8 @@ from ivr_engine.prompts.manifest import Manifest
 from ivr_engine.runtime.channel import CallInfo
 from ivr_engine.runtime.console import ConsoleChannel, parse_script
 from ivr_engine.runtime.engine import run_call
-from ivr_engine.runtime.events import CallEnded, CallStarted, NodeVisit
+from ivr_engine.runtime.events import CallEnded, CallStarted, NodeEntered, NodeVisit
+from ivr_engine.runtime.personal import Personalizer
 from ivr_engine.runtime.prompt_source import CatalogPrompts
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,16 +36,26 @@ AUDIO = REPO / "prompts" / "audio"
 
 
 async def informed_caller_plan(
-    flow_path: Path, keys: str, audio_dir: Path, *, language: str | None = None
+    flow_path: Path,
+    keys: str,
+    audio_dir: Path,
+    *,
+    caller: str | None = None,
+    personalizer: Personalizer | None = None,
 ) -> list[tuple[float, str]]:
     """(seconds after the previous key's tone ended, key) for each key the caller presses, as
-    the simulator's informed caller presses them ("-" lets a menu time out)."""
+    the simulator's informed caller presses them ("-" lets a menu time out). With the engine's
+    personalizer, the caller hears the personal menu the real call will offer them."""
     flow = load_flow(flow_path)
     catalog = load_catalog(flow)
     assert catalog is not None
-    channel = ConsoleChannel(CallInfo(call_id="plan", caller=None, language=language), parse_script(keys))
+    channel = ConsoleChannel(CallInfo(call_id="plan", caller=caller), parse_script(keys))
     await run_call(
-        flow, channel, prompts=CatalogPrompts(catalog, Manifest.load(audio_dir)), channel_kind="console"
+        flow,
+        channel,
+        prompts=CatalogPrompts(catalog, Manifest.load(audio_dir)),
+        personalizer=personalizer,
+        channel_kind="console",
     )
     plan: list[tuple[float, str]] = []
     previous_end = 0.0
@@ -70,6 +81,9 @@ class Transcript:
 
     def call_started(self, event: CallStarted) -> None:
         self._say(f"call {event.call_id} from {event.caller} entered flow {event.flow_id} {event.flow_version}")
+
+    def node_entered(self, event: NodeEntered) -> None:
+        pass
 
     def node_visited(self, event: NodeVisit) -> None:
         pass

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import structlog
 
+from ivr_engine.config import Settings
 from ivr_engine.flow.diagnostics import Diagnostic, FlowError
 from ivr_engine.flow.loader import load_flow
 from ivr_engine.flow.model import Flow, SourceLocation
@@ -71,6 +72,17 @@ class FlowLibrary:
         self._paths = dict(scripts)
         self._manifest_path = audio_dir / "manifest.json"
         self._loaded: dict[str, LoadedFlow] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FlowLibrary:
+        return cls(
+            {name: settings.path(path) for name, path in settings.flows.items()},
+            settings.path(settings.audio_dir),
+        )
+
+    @property
+    def loaded(self) -> list[LoadedFlow]:
+        return list(self._loaded.values())
 
     def load_all(self) -> None:
         """At start-up every flow must load: a service that cannot serve its flows must not start."""

@@ -19,7 +19,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
-from ivr_engine.runtime.events import CallEnded, CallStarted, NodeVisit
+from ivr_engine.runtime.events import CallEnded, CallStarted, NodeEntered, NodeVisit
 
 # AGI commands range from ANSWER on a local Asterisk (about a millisecond) to a STREAM FILE that
 # plays a whole prompt (seconds).
@@ -122,10 +122,8 @@ class LiveCall:
     flow_version: str
     channel: str
     started_at: dt.datetime
-    # The runtime reports a node when the call leaves it, so this is the last node the call
-    # finished, not the one it is in; None until the first node is left.
-    last_node: str | None = None
-    last_node_at: dt.datetime | None = None
+    node: str | None = None  # the node the call is in now
+    node_since: dt.datetime | None = None
     nodes_visited: int = 0
 
 
@@ -151,18 +149,22 @@ class LiveCalls:
         with self._lock:
             self._calls[event.call_id] = call
 
+    def entered_node(self, event: NodeEntered) -> None:
+        self._update(event.call_id, node=event.node_id, node_since=event.entered_at)
+
     def left_node(self, visit: NodeVisit) -> LiveCall | None:
         with self._lock:
             call = self._calls.get(visit.call_id)
             if call is not None:
-                call = replace(
-                    call,
-                    last_node=visit.node_id,
-                    last_node_at=visit.left_at,
-                    nodes_visited=call.nodes_visited + 1,
-                )
+                call = replace(call, nodes_visited=call.nodes_visited + 1)
                 self._calls[visit.call_id] = call
             return call
+
+    def _update(self, call_id: str, **changes: object) -> None:
+        with self._lock:
+            call = self._calls.get(call_id)
+            if call is not None:
+                self._calls[call_id] = replace(call, **changes)  # type: ignore[arg-type]
 
     def end(self, call_id: str) -> LiveCall | None:
         with self._lock:
@@ -189,6 +191,9 @@ class MetricsObserver:
         self.metrics.calls_started.labels(event.flow_id, event.channel).inc()
         self.metrics.calls_in_progress.labels(event.flow_id).inc()
         self.live_calls.start(event)
+
+    def node_entered(self, event: NodeEntered) -> None:
+        self.live_calls.entered_node(event)
 
     def node_visited(self, event: NodeVisit) -> None:
         call = self.live_calls.left_node(event)

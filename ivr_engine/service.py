@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import structlog
@@ -18,10 +18,10 @@ import structlog
 from ivr_engine.agi.channel import AGIChannel, PlayedHook
 from ivr_engine.agi.server import AGISession, FastAGIServer
 from ivr_engine.config import Settings
-from ivr_engine.flows import FlowLibrary
+from ivr_engine.flows import FlowLibrary, LoadedFlow
 from ivr_engine.metrics import IvrMetrics, LiveCalls, MetricsObserver
 from ivr_engine.runtime.engine import RuntimeSettings, run_call
-from ivr_engine.runtime.events import CallEnded, CallObserver, CallStarted, NodeVisit
+from ivr_engine.runtime.events import CallEnded, CallObserver, CallStarted, NodeEntered, NodeVisit
 from ivr_engine.runtime.personal import Personalizer
 
 RELOAD_INTERVAL = 2.0
@@ -45,6 +45,9 @@ class FanOut:
     def call_started(self, event: CallStarted) -> None:
         self._each("call_started", event)
 
+    def node_entered(self, event: NodeEntered) -> None:
+        self._each("node_entered", event)
+
     def node_visited(self, event: NodeVisit) -> None:
         self._each("node_visited", event)
 
@@ -61,13 +64,13 @@ class Service:
         personalizer: Personalizer | None = None,
         metrics: IvrMetrics | None = None,
         on_played: PlayedHook | None = None,
+        library: FlowLibrary | None = None,
+        on_reload: Callable[[LoadedFlow], object] | None = None,
     ) -> None:
         self.settings = settings
         self.on_played = on_played
-        self.library = FlowLibrary(
-            {name: settings.path(path) for name, path in settings.flows.items()},
-            settings.path(settings.audio_dir),
-        )
+        self.on_reload = on_reload
+        self.library = library or FlowLibrary.from_settings(settings)
         self.metrics = metrics or IvrMetrics()
         self.live_calls = LiveCalls()
         self.observer = FanOut([MetricsObserver(self.metrics, self.live_calls), *observers])
@@ -100,7 +103,8 @@ class Service:
             self.calls_finished += 1
 
     async def start(self) -> None:
-        self.library.load_all()
+        if not self.library.loaded:
+            self.library.load_all()
         await self.agi.start()
         logger.info(
             "service.started",
@@ -115,7 +119,10 @@ class Service:
     async def reload_forever(self) -> None:
         while True:
             await asyncio.sleep(RELOAD_INTERVAL)
-            await asyncio.to_thread(self.library.reload_changed)
+            attempts = await asyncio.to_thread(self.library.reload_changed)
+            for name, errors in attempts:
+                if not errors and self.on_reload is not None:
+                    self.on_reload(self.library.get(name))
 
 
 async def serve_until_signalled(service: Service, extra: Sequence[asyncio.Task[None]] = ()) -> None:

@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "demo": "ivr_engine.cli.demo:demo",
     "stats": "ivr_engine.cli.stats:stats",
     "menu": "ivr_engine.cli.menu:menu",
+    "optimize": "ivr_engine.cli.optimize:optimize",
 }
 
 

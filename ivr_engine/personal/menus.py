@@ -31,7 +31,7 @@ from ivr_engine.personal import records
 from ivr_engine.personal.history import PersonalHistory, ServiceUse
 from ivr_engine.personal.layout import RootLayout, shortcut_prompt
 from ivr_engine.personal.selection import Candidate, Timing, choose
-from ivr_engine.runtime.events import CallEnded, CallStarted, NodeVisit
+from ivr_engine.runtime.events import CallEnded, CallStarted, NodeEntered, NodeVisit
 from ivr_engine.runtime.personal import PersonalRoot, Shortcut
 from ivr_engine.runtime.prompt_source import PromptSource
 
@@ -288,6 +288,9 @@ class PersonalMenus:
     def call_started(self, event: CallStarted) -> None:
         if event.caller and event.flow_id in self._flows:
             self._calls[event.call_id] = (_compact(event.flow_id, self.key_of(event.caller)), event.flow_id)
+
+    def node_entered(self, event: NodeEntered) -> None:
+        """Only where a call ends counts."""
 
     def node_visited(self, event: NodeVisit) -> None:
         """Only where a call ends counts."""

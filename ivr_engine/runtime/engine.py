@@ -32,6 +32,7 @@ from ivr_engine.runtime.events import (
     CallEnded,
     CallObserver,
     CallStarted,
+    NodeEntered,
     NodeVisit,
     Outcome,
 )
@@ -245,6 +246,10 @@ class _Call:
             self.leaf = node_id
             self.seconds_to_leaf = round(visit.entered, 3)
         self.log.debug("node entered", kind=node.kind, via_shortcut=visit.via_shortcut)
+        self.emit(
+            "node_entered",
+            NodeEntered(self.channel.info.call_id, visit.seq, node_id, node.kind, self.wall(visit.entered)),
+        )
         try:
             return await self.step(node, visit)
         finally:

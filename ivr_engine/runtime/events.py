@@ -33,6 +33,17 @@ class CallStarted:
 
 
 @dataclass(frozen=True, slots=True)
+class NodeEntered:
+    """A call has just entered a node; its NodeVisit follows when it leaves (live views use this)."""
+
+    call_id: str
+    seq: int
+    node_id: str
+    node_kind: str
+    entered_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
 class NodeVisit:
     call_id: str
     seq: int  # 0, 1, 2 ... in the order the call entered nodes; (call_id, seq) is unique
@@ -58,6 +69,8 @@ class CallEnded:
 
 class CallObserver(Protocol):
     def call_started(self, event: CallStarted) -> None: ...
+
+    def node_entered(self, event: NodeEntered) -> None: ...
 
     def node_visited(self, event: NodeVisit) -> None: ...
 

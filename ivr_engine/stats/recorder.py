@@ -20,7 +20,7 @@ import sqlalchemy as sa
 import structlog
 
 from ivr_engine.metrics import StatsRecorderCounts
-from ivr_engine.runtime.events import CallEnded, CallStarted, NodeVisit
+from ivr_engine.runtime.events import CallEnded, CallStarted, NodeEntered, NodeVisit
 from ivr_engine.stats.batch import Batch, CallRow, VisitRow, call_row, visit_row
 from ivr_engine.stats.privacy import CallerKeyer
 from ivr_engine.stats.spool import Spool
@@ -79,6 +79,9 @@ class StatsRecorder:
 
     def call_started(self, event: CallStarted) -> None:
         self._events.append(event)
+
+    def node_entered(self, event: NodeEntered) -> None:
+        """Statistics count a visit once it is complete (on leaving the node)."""
 
     def node_visited(self, event: NodeVisit) -> None:
         self.recorded += 1

@@ -16,7 +16,7 @@ REFRESH_SECONDS = 2
 
 def call_json(call: LiveCall) -> dict[str, Any]:
     data = asdict(call)
-    for name in ("started_at", "last_node_at"):
+    for name in ("started_at", "node_since"):
         data[name] = data[name].isoformat() if data[name] else None
     return data
 

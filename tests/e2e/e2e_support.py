@@ -8,35 +8,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ivr_engine.config import AGISettings, Settings
+from ivr_engine.config import AGISettings, Settings, StatsSettings, WebSettings
 from ivr_engine.pbx.asterisk import Pbx
 from ivr_engine.pbx.sipp import CallResult, KeyPlan
-from ivr_engine.runtime.events import CallEnded, CallStarted, NodeVisit
+from ivr_engine.runtime.events import CallEnded
+from ivr_engine.runtime.recording import EventLog
 from ivr_engine.service import Service
 
 REPO = Path(__file__).resolve().parents[2]
 AUDIO = REPO / "prompts" / "audio"
-
-
-@dataclasses.dataclass
-class EventLog:
-    """Every event the runtime emitted, as an observer of the real service."""
-
-    started: list[CallStarted] = dataclasses.field(default_factory=list)
-    visits: list[NodeVisit] = dataclasses.field(default_factory=list)
-    ended: list[CallEnded] = dataclasses.field(default_factory=list)
-
-    def call_started(self, event: CallStarted) -> None:
-        self.started.append(event)
-
-    def node_visited(self, event: NodeVisit) -> None:
-        self.visits.append(event)
-
-    def call_ended(self, event: CallEnded) -> None:
-        self.ended.append(event)
-
-    def path(self, call_id: str) -> list[str]:
-        return [v.node_id for v in sorted(self.visits, key=lambda v: v.seq) if v.call_id == call_id]
 
 
 def engine_settings(tmp_path: Path, **overrides: object) -> Settings:
@@ -51,6 +31,16 @@ def engine_settings(tmp_path: Path, **overrides: object) -> Settings:
         base_dir=str(REPO),
         **overrides,  # type: ignore[arg-type]
     )
+
+
+def stats_settings(tmp_path: Path, secret: str, **overrides: Any) -> Settings:
+    """Settings of a whole engine (statistics on SQLite in tmp_path, no dashboard)."""
+    stats = StatsSettings(
+        url=f"sqlite:///{tmp_path / 'stats.db'}",
+        spool_dir=str(tmp_path / "spool"),
+        caller_key_secret=secret,
+    )
+    return engine_settings(tmp_path, stats=stats, web=WebSettings(enabled=False), **overrides)
 
 
 @dataclasses.dataclass

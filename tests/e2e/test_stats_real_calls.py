@@ -7,10 +7,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from e2e_support import engine_settings
+from e2e_support import stats_settings
 
 from ivr_engine.app import Engine
-from ivr_engine.config import StatsSettings, WebSettings
 from ivr_engine.pbx.asterisk import Pbx
 from ivr_engine.pbx.sipp import CallSpec
 from ivr_engine.stats.privacy import CallerKeyer
@@ -35,12 +34,7 @@ CALLS = {
 async def test_stored_node_counts_match_the_keys_callers_pressed(
     pbx: Pbx, hotline_sounds: Path, use_agi: object, tmp_path: Path
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'stats.db'}"
-    settings = engine_settings(
-        tmp_path,
-        stats=StatsSettings(url=url, spool_dir=str(tmp_path / "spool"), caller_key_secret=SECRET),
-        web=WebSettings(enabled=False),
-    )
+    settings = stats_settings(tmp_path, SECRET)
     engine = Engine.build(settings)
     async with engine.running():
         pbx.set_agi_url(f"agi://127.0.0.1:{engine.service.agi.port}/default")
@@ -53,7 +47,7 @@ async def test_stored_node_counts_match_the_keys_callers_pressed(
         async with asyncio.timeout(20):
             while engine.service.calls_finished < len(CALLS):
                 await asyncio.sleep(0.1)
-    store = StatsStore.open(url, keyer=CallerKeyer(SECRET))
+    store = StatsStore.open(settings.stats.url, keyer=CallerKeyer(SECRET))
     try:
         hits = {row.node_id: row.hits for row in node_stats(store, ReportFilter())}
         totals = summary(store, ReportFilter())

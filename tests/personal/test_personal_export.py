@@ -79,7 +79,8 @@ def test_the_export_is_the_flow_export_plus_personal_roots(tmp_path: Path, stats
 
 
 def test_without_the_personal_prompts_no_shortcut_is_offered(tmp_path: Path, stats_db: Path) -> None:
-    data = export(tmp_path, stats_db)  # the flow's own catalog has no shortcut sentences
+    # A catalog with the hotline's own texts only: no shortcut sentences to play.
+    data = export(tmp_path, stats_db, "--prompts", str(ROOT / "prompts" / "hotline-12320.yaml"))
     assert data["personal"]["callers"] == {CALLER: None, OTHER: None}
 
 

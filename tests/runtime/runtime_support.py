@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ivr_engine.flow import model as m
@@ -11,7 +11,7 @@ from ivr_engine.prompts.catalog import PromptCatalog
 from ivr_engine.runtime.channel import CallInfo
 from ivr_engine.runtime.console import ConsoleChannel, parse_script
 from ivr_engine.runtime.engine import CallResult, RuntimeSettings, run_call
-from ivr_engine.runtime.events import CallEnded, CallStarted, NodeVisit
+from ivr_engine.runtime.recording import EventLog
 
 TEXTS: dict[str, dict[str, str]] = {
     "welcome": {"en": "Welcome to the 12320 public health hotline.", "zh-CN": "欢迎致电12320卫生热线。"},
@@ -109,26 +109,6 @@ def edit(flow: m.Flow, node_id: str, **changes: Any) -> m.Flow:
     return replace_node(flow, replace(flow.nodes[node_id], **changes))
 
 
-@dataclass
-class Recorder:
-    """An observer that keeps every event, as the statistics store would buffer them."""
-
-    started: list[CallStarted] = field(default_factory=list)
-    visits: list[NodeVisit] = field(default_factory=list)
-    ended: list[CallEnded] = field(default_factory=list)
-
-    def call_started(self, event: CallStarted) -> None:
-        self.started.append(event)
-
-    def node_visited(self, event: NodeVisit) -> None:
-        self.visits.append(event)
-
-    def call_ended(self, event: CallEnded) -> None:
-        self.ended.append(event)
-
-    @property
-    def path(self) -> list[str]:
-        return [v.node_id for v in self.visits]
 
 
 AT = dt.datetime(2026, 11, 23, 2, 0, tzinfo=dt.UTC)  # Monday 10:00 in Asia/Shanghai
@@ -138,7 +118,7 @@ AT = dt.datetime(2026, 11, 23, 2, 0, tzinfo=dt.UTC)  # Monday 10:00 in Asia/Shan
 class Call:
     result: CallResult
     channel: ConsoleChannel
-    observer: Recorder
+    observer: EventLog
 
     @property
     def heard(self) -> list[str]:
@@ -160,7 +140,7 @@ async def simulate(
 ) -> Call:
     info = CallInfo(call_id="call-1", caller=caller, language=language, variables=variables or {})
     channel = ConsoleChannel(info, parse_script(script), typeahead=typeahead, **(channel_options or {}))
-    observer = run_options.pop("observer", None) or Recorder()
+    observer = run_options.pop("observer", None) or EventLog()
     settings = run_options.pop("settings", None) or RuntimeSettings(clock=lambda: at)
     result = await run_call(
         flow,

@@ -7,6 +7,7 @@ import datetime as dt
 import structlog
 
 from ivr_engine.runtime.events import CallEnded, CallStarted, NodeVisit, Outcome
+from ivr_engine.runtime.recording import EventLog
 from ivr_engine.service import FanOut
 
 NOW = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)
@@ -19,22 +20,8 @@ class Broken:
     node_visited = call_ended = call_started  # type: ignore[assignment]
 
 
-class Recording:
-    def __init__(self) -> None:
-        self.events: list[object] = []
-
-    def call_started(self, event: CallStarted) -> None:
-        self.events.append(event)
-
-    def node_visited(self, event: NodeVisit) -> None:
-        self.events.append(event)
-
-    def call_ended(self, event: CallEnded) -> None:
-        self.events.append(event)
-
-
 def test_every_observer_gets_every_event_even_when_one_raises() -> None:
-    recording = Recording()
+    recording = EventLog()
     fan = FanOut([Broken(), recording])
     started = CallStarted("c1", "1380", "hotline", "1", NOW, "agi")
     visit = NodeVisit("c1", 0, "main", "menu", NOW, NOW, key="1")
@@ -43,7 +30,7 @@ def test_every_observer_gets_every_event_even_when_one_raises() -> None:
         fan.call_started(started)
         fan.node_visited(visit)
         fan.call_ended(ended)
-    assert recording.events == [started, visit, ended]
+    assert (recording.started, recording.visits, recording.ended) == ([started], [visit], [ended])
     assert [(log["event"], log["method"]) for log in logs] == [
         ("observer.failed", "call_started"),
         ("observer.failed", "node_visited"),

@@ -14,7 +14,7 @@ from ivr_engine.metrics import (
     StatsRecorderCounts,
     mask_caller,
 )
-from ivr_engine.runtime.events import CallEnded, CallStarted, NodeVisit, Outcome
+from ivr_engine.runtime.events import CallEnded, CallStarted, NodeEntered, NodeVisit, Outcome
 
 
 def scrape(client: TestClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -116,7 +116,9 @@ def test_fresh_metrics_start_from_zero() -> None:
 def test_live_calls_mask_the_caller_and_follow_the_call(client: TestClient, observer: MetricsObserver) -> None:
     observer.call_started(started("c1", caller="13800138000"))
     observer.call_started(CallStarted("c2", None, "hotline", "1", T0 + dt.timedelta(seconds=1), "console"))
+    observer.node_entered(NodeEntered("c1", 0, "main", "menu", T0 + dt.timedelta(seconds=1)))
     observer.node_visited(visit("c1", 0, "main", key="1"))
+    observer.node_entered(NodeEntered("c1", 1, "vaccination", "menu", T0 + dt.timedelta(seconds=5)))
     data = client.get("/api/live").json()
     assert data["count"] == 2
     first, second = data["calls"]
@@ -127,8 +129,8 @@ def test_live_calls_mask_the_caller_and_follow_the_call(client: TestClient, obse
         "flow_version": "1",
         "channel": "agi",
         "started_at": "2026-11-02T09:00:00+00:00",
-        "last_node": "main",
-        "last_node_at": "2026-11-02T09:00:05+00:00",
+        "node": "vaccination",
+        "node_since": "2026-11-02T09:00:05+00:00",
         "nodes_visited": 1,
     }
     assert second["caller"] == "withheld"

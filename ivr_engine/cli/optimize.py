@@ -1,0 +1,430 @@
+"""`ivr optimize`: the system-generated flow, a shallower menu tree built from leaf demand.
+
+    ivr optimize flows/hotline-12320.yaml --stats sqlite:///var/stats.db -o build/hotline-opt.yaml
+    ivr optimize flows/hotline-12320.yaml --demand demand.json --audio prompts/audio -o new.yaml --json
+
+The new flow serves exactly the services of the old one; texts of the prompts it needs that the
+catalog does not have (generated "more options" menus, options whose key changed) are written to
+a catalog directory next to it (docs/flows.md, "System-generated flows").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import os
+import re
+from collections import Counter, deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+import yaml
+
+from ivr_engine.cli.flow import _load, _manifest
+from ivr_engine.flow.model import Flow, Menu, MenuOption
+from ivr_engine.optimizer import CostParams, MenuTree, TreeError, walk
+from ivr_engine.optimizer import optimize as optimize_tree
+from ivr_engine.optimizer.demand import (
+    DEFAULT_PRIOR,
+    Demand,
+    DemandError,
+    leaf_counts,
+    read_demand_file,
+    service_demand,
+)
+from ivr_engine.optimizer.flow_adapter import FlowTree, PromptSeconds, flow_from_tree, menu_tree_from_flow, prompt_ids
+from ivr_engine.optimizer.global_tree import OptimizationResult
+from ivr_engine.optimizer.report import RunInfo, report_data, report_text
+from ivr_engine.prompts.catalog import DurationSource, PromptCatalog
+
+_EXISTING = click.Path(exists=True, path_type=Path)
+GENERATED_PROMPTS = "generated.yaml"
+
+Texts = dict[str, dict[str, str]]  # prompt id -> language -> text
+
+
+def find_root(flow: Flow) -> str:
+    """The menu with the most services below it; the one nearest the start on a tie.
+
+    A hotline's first menu is often a language choice with two options; the menu worth
+    rearranging is the one the services hang from.
+    """
+    order: list[str] = []
+    seen = {flow.start}
+    queue = deque([flow.start])
+    while queue:
+        node = flow.nodes.get(queue.popleft())
+        if node is None:
+            continue
+        if isinstance(node, Menu):
+            order.append(node.id)
+        for target in node.targets():
+            if target not in seen:
+                seen.add(target)
+                queue.append(target)
+    if not order:
+        raise click.ClickException(f"flow {flow.id!r}: no menu is reachable from the start {flow.start!r}")
+
+    def size(menu_id: str) -> int:
+        tree = menu_tree_from_flow(flow, menu_id, lambda _: 0.0).tree
+        return sum(1 for _, node in walk(tree) if not isinstance(node, MenuTree))
+
+    return max(order, key=lambda menu_id: (size(menu_id), -order.index(menu_id)))
+
+
+@dataclass
+class ClipTimer:
+    """Clip seconds in one language: measured when the manifest has the clip, else estimated."""
+
+    catalog: PromptCatalog
+    language: str
+    manifest: DurationSource | None
+    measured: int = 0
+    estimated: int = 0
+
+    def __call__(self, prompt: str | None) -> float:
+        if prompt is None:
+            return 0.0
+        try:
+            clip = self.catalog.clip(prompt, self.language, self.manifest)
+        except KeyError as exc:
+            raise click.ClickException(f"{exc.args[0]}: validate the flow first (ivr validate)") from None
+        if clip.measured:
+            self.measured += 1
+        else:
+            self.estimated += 1
+        return clip.duration
+
+
+_PRESS_EN = re.compile(r"^(?:for|to)\s+(.+?),?\s*press\s*\d+\W*$", re.IGNORECASE)
+_PRESS_ZH = re.compile(r"^(.+?)[，,]?请按\d+\W*$")
+
+
+def service_name(catalog: PromptCatalog, option: MenuOption, flow: Flow, language: str) -> str:
+    """What an option offers, as its clip says it ("For influenza, press 1" -> "influenza")."""
+    text = catalog.text(option.prompt, language) if option.prompt else None
+    pattern = _PRESS_ZH if language.startswith("zh") else _PRESS_EN
+    found = pattern.match(text) if text else None
+    if found:
+        return found.group(1)
+    node = flow.nodes.get(option.target)
+    return option.title or (node.title if node is not None else "") or option.target
+
+
+def group_texts(names: list[str], key: str, language: str) -> tuple[str, str]:
+    """(header, option clip) of a generated menu offering `names` (most called first)."""
+    shown = names[:2]
+    if language.startswith("zh"):
+        offer = "、".join(shown) + ("等其他服务" if len(names) > 2 else "")
+        return "更多选项。", f"{offer}请按{key}。"
+    if len(names) > 2:
+        offer = f"{', '.join(shown)} and other services"
+    else:
+        offer = " and ".join(shown)
+    return "More options.", f"For {offer}, press {key}."
+
+
+def _rekeyed(text: str, old: str, new: str) -> str | None:
+    """`text` saying `new` where it said key `old` (its last mention), or None if it names no key."""
+    mentions = list(re.finditer(rf"(?<!\d){re.escape(old)}(?!\d)", text))
+    if not mentions:
+        return None
+    last = mentions[-1]
+    return text[: last.start()] + new + text[last.end() :]
+
+
+def rekey_prompts(old: Flow, new: Flow, catalog: PromptCatalog) -> tuple[Flow, Texts]:
+    """Options whose key changed get a clip that says the new key ("press 1" -> "press 3")."""
+    said: dict[str, str] = {}  # option prompt -> the key it was written for
+    for menu in old.menus():
+        for option in menu.options:
+            if option.prompt:
+                said.setdefault(option.prompt, option.key)
+    texts: Texts = {}
+    nodes = dict(new.nodes)
+    for menu in new.menus():
+        options = []
+        for option in menu.options:
+            old_key = said.get(option.prompt or "")
+            if option.prompt and old_key is not None and old_key != option.key:
+                spoken = {
+                    language: _rekeyed(catalog.text(option.prompt, language) or "", old_key, option.key)
+                    for language in new.languages
+                }
+                if any(spoken.values()):
+                    prompt_id = f"{option.prompt}.key{option.key}"
+                    texts[prompt_id] = {
+                        language: text or catalog.text(option.prompt, language) or ""
+                        for language, text in spoken.items()
+                    }
+                    option = dataclasses.replace(option, prompt=prompt_id)
+            options.append(option)
+        nodes[menu.id] = dataclasses.replace(menu, options=tuple(options))
+    return dataclasses.replace(new, nodes=nodes), texts
+
+
+def generated_menu_texts(
+    flow: Flow, result: MenuTree, catalog: PromptCatalog, weights: Mapping[str, float], source: FlowTree
+) -> Texts:
+    """Header and option texts of the menus the optimizer generated, from the services they hold."""
+    texts: Texts = {}
+    for menu in flow.menus():
+        for option in menu.options:
+            group = next((n for _, n in walk(result) if n.id == option.target), None)
+            if not (isinstance(group, MenuTree) and group.synthetic):
+                continue
+            held = sorted(
+                (n.id for _, n in walk(group) if not isinstance(n, MenuTree)), key=lambda s: (-weights[s], s)
+            )
+            header_id, option_id = prompt_ids(group.id)
+            for language in flow.languages:
+                names = [service_name(catalog, source.options[s], flow, language) for s in held]
+                header, offer = group_texts(names, option.key, language)
+                texts.setdefault(header_id, {})[language] = header
+                texts.setdefault(option_id, {})[language] = offer
+    return texts
+
+
+def offered_services(flow: Flow, root: str) -> Counter[str]:
+    """Flow nodes offered as services below `root`, with how often each is offered."""
+    tree = menu_tree_from_flow(flow, root, lambda _: 0.0)
+    return Counter(tree.targets.get(n.id, n.id) for _, n in walk(tree.tree) if not isinstance(n, MenuTree))
+
+
+@dataclass(frozen=True)
+class Optimized:
+    flow: Flow
+    texts: Texts  # prompts the catalog lacks
+    result: OptimizationResult
+    demand: Demand
+    info: RunInfo
+
+
+def optimize_flow(
+    flow: Flow,
+    catalog: PromptCatalog,
+    counts: Mapping[str, float],
+    *,
+    root: str,
+    language: str,
+    manifest: DurationSource | None = None,
+    prior: float = DEFAULT_PRIOR,
+    max_churn: int | None = None,
+    min_saving: float = 0.05,
+    changed_notice: str | None = None,
+    version: str | None = None,
+    today: dt.date | None = None,
+) -> Optimized:
+    """The system-generated flow for per-leaf call `counts`; the flow itself when it saves too little."""
+    timer = ClipTimer(catalog, language, manifest)
+    seconds: PromptSeconds = timer
+    source = menu_tree_from_flow(flow, root, seconds)
+    demand = service_demand(flow, source, counts, prior)
+    result = optimize_tree(
+        source.tree, demand.weights, CostParams(), source.constraints, max_churn=max_churn, min_saving=min_saving
+    )
+    new, texts = flow, {}
+    if result.applied:
+        new = flow_from_tree(flow, source, result.tree, changed_notice=changed_notice)
+        new, texts = rekey_prompts(flow, new, catalog)
+        texts |= generated_menu_texts(new, result.tree, catalog, demand.weights, source)
+        stamp = (today or dt.datetime.now(dt.UTC).date()).strftime("%Y%m%d")
+        new = dataclasses.replace(new, version=version or f"{flow.version}+opt.{stamp}")
+    clashes = sorted(set(texts) & set(catalog.ids()))
+    if clashes:
+        raise click.ClickException(f"generated prompt ids already exist in the catalog: {', '.join(clashes)}")
+    if offered_services(new, root) != offered_services(flow, root):
+        raise click.ClickException(f"internal error: the optimized flow does not offer the services of {flow.id!r}")
+    info = RunInfo(
+        flow_id=flow.id,
+        version_before=flow.version,
+        version_after=new.version,
+        root=root,
+        language=language,
+        measured_clips=timer.measured,
+        estimated_clips=timer.estimated,
+        targets=source.targets,
+    )
+    return Optimized(new, texts, result, demand, info)
+
+
+def write_catalog(flow_out: Path, catalog: PromptCatalog, texts: Texts) -> Path:
+    """A catalog directory next to the new flow: links to the original catalog's files (one source
+    of truth for their texts) plus the generated texts."""
+    directory = flow_out.with_name(f"{flow_out.stem}.prompts")
+    directory.mkdir(parents=True, exist_ok=True)
+    for old in [*directory.glob("*.yaml"), *directory.glob("*.yml")]:
+        old.unlink()
+    for file in map(Path, catalog.files):
+        link = directory / file.name
+        if link.name == GENERATED_PROMPTS:
+            raise click.ClickException(f"{file}: the catalog already has a file named {GENERATED_PROMPTS}")
+        link.symlink_to(os.path.relpath(file.resolve(), directory))
+    header = "# Written by `ivr optimize`: texts of the prompts the optimized flow added. Edit freely.\n"
+    body = yaml.safe_dump({"prompts": texts}, allow_unicode=True, sort_keys=False, width=100)
+    (directory / GENERATED_PROMPTS).write_text(header + body, encoding="utf-8")
+    return directory
+
+
+def _counts(
+    flow: Flow,
+    stats_url: str | None,
+    demand_file: Path | None,
+    flow_version: str | None,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+) -> dict[str, float]:
+    if (stats_url is None) == (demand_file is None):
+        raise click.UsageError("give exactly one of --stats and --demand")
+    if demand_file is not None:
+        try:
+            return read_demand_file(demand_file)
+        except DemandError as exc:
+            raise click.BadParameter(str(exc), param_hint="--demand") from None
+    from sqlalchemy.exc import DBAPIError
+
+    from ivr_engine.stats.reports import ReportFilter
+    from ivr_engine.stats.store import StatsStore, StatsStoreError
+
+    assert stats_url is not None
+    url = stats_url if "://" in stats_url else f"sqlite:///{stats_url}"
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        raise click.BadParameter(f"{stats_url}: no such statistics database", param_hint="--stats")
+    try:
+        store = StatsStore.open(url, run_migrations=False)
+    except StatsStoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        flt = ReportFilter(flow_id=flow.id, flow_version=flow_version, since=since, until=until)
+        return {leaf: float(count) for leaf, count in leaf_counts(store, flt).items()}
+    except DBAPIError as exc:
+        raise click.ClickException(f"{stats_url}: not a readable statistics database ({exc.orig})") from None
+    finally:
+        store.close()
+
+
+def _moment(value: str | None, name: str) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO date or time like 2026-11-01", param_hint=name) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def _draw(flow: Flow, new: Flow, changed: tuple[str, ...], directory: Path) -> None:
+    import graphviz
+
+    from ivr_engine.flow.draw import render_flow
+
+    directory.mkdir(parents=True, exist_ok=True)
+
+    def style(node: object) -> dict[str, str] | None:
+        return {"color": "red", "penwidth": "2"} if getattr(node, "id", None) in changed else None
+
+    try:
+        render_flow(flow, directory / "before.svg")
+        render_flow(new, directory / "after.svg", node_style=style)
+    except graphviz.ExecutableNotFound:
+        raise click.ClickException("Graphviz `dot` is not installed (apt-get install graphviz)") from None
+
+
+@click.command()
+@click.argument("path", type=_EXISTING)
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The new flow file.")
+@click.option("--stats", "stats_url", help="Statistics database: a URL, or the path of a SQLite file.")
+@click.option("--demand", "demand_file", type=_EXISTING, help="Offline demand instead: JSON {leaf id: calls}.")
+@click.option("--since", help="Count calls started at or after this ISO time (UTC unless given).")
+@click.option("--until", help="Count calls started before this ISO time.")
+@click.option("--flow-version", help="Count only calls of this flow version (default: all versions).")
+@click.option("--prior", type=float, default=DEFAULT_PRIOR, show_default=True, help="Calls added to every service.")
+@click.option("--root", help="Menu to rearrange (default: the menu with the most services below it).")
+@click.option("--audio", type=_EXISTING, help="Audio directory or manifest.json: measured prompt durations.")
+@click.option("--language", help="Language whose clip durations are used (default: the flow's).")
+@click.option("--max-churn", type=click.IntRange(min=0), help="At most this many services change key path.")
+@click.option(
+    "--min-saving", type=float, default=0.05, show_default=True, help="Relative E[T] saving below which nothing changes."
+)
+@click.option("--changed-notice", help="Prompt id played first in every changed menu (e.g. menu.changed).")
+@click.option("--version", "new_version", help="Version of the new flow (default: <old>+opt.<yyyymmdd>).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--draw", type=click.Path(file_okay=False, path_type=Path), help="Draw before.svg and after.svg here.")
+def optimize(
+    path: Path,
+    out: Path,
+    stats_url: str | None,
+    demand_file: Path | None,
+    since: str | None,
+    until: str | None,
+    flow_version: str | None,
+    prior: float,
+    root: str | None,
+    audio: Path | None,
+    language: str | None,
+    max_churn: int | None,
+    min_saving: float,
+    changed_notice: str | None,
+    new_version: str | None,
+    as_json: bool,
+    draw: Path | None,
+) -> None:
+    """Write a shallower flow whose frequent services sit near the root, and report the saving."""
+    from ivr_engine.flow.diagnostics import FlowError, has_errors
+    from ivr_engine.flow.export import dump_flow
+    from ivr_engine.flow.loader import load_flow
+    from ivr_engine.flow.validate import load_catalog, validate_with_catalog
+
+    flow = _load(path)
+    try:
+        catalog = load_catalog(flow)
+    except FlowError as exc:
+        raise click.ClickException("\n".join(map(str, exc.diagnostics))) from None
+    if catalog is None:
+        raise click.ClickException(f"{path}: the flow names no prompt texts (prompts:)")
+    language = language or flow.default_language
+    if language not in flow.languages:
+        raise click.BadParameter(f"{language!r} is not one of the flow's languages {list(flow.languages)}")
+    if changed_notice is not None and not set(flow.languages) <= catalog.languages(changed_notice):
+        raise click.BadParameter(
+            f"prompt {changed_notice!r} needs a text in {', '.join(flow.languages)} in the catalog {flow.prompts}",
+            param_hint="--changed-notice",
+        )
+    counts = _counts(flow, stats_url, demand_file, flow_version, _moment(since, "--since"), _moment(until, "--until"))
+    try:
+        done = optimize_flow(
+            flow,
+            catalog,
+            counts,
+            root=root or find_root(flow),
+            language=language,
+            manifest=_manifest(audio),
+            prior=prior,
+            max_churn=max_churn,
+            min_saving=min_saving,
+            changed_notice=changed_notice,
+            version=new_version,
+        )
+    except (TreeError, DemandError) as exc:
+        raise click.ClickException(str(exc)) from None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    prompts = write_catalog(out, catalog, done.texts) if done.texts else Path(flow.prompts or "")
+    written = dataclasses.replace(done.flow, prompts=os.path.relpath(prompts.resolve(), out.parent.resolve()))
+    out.write_text(dump_flow(written), encoding="utf-8")
+    try:
+        problems = [d for d in validate_with_catalog(load_flow(out, check=False)) if d.is_error]
+    except FlowError as exc:
+        problems = list(exc.diagnostics)
+    if has_errors(problems):
+        raise click.ClickException(
+            f"internal error: {out} does not validate:\n" + "\n".join(map(str, problems))
+        )
+    if draw is not None:
+        _draw(flow, done.flow, done.result.changed_menus, draw)
+    data = report_data(done.result, done.demand, done.info)
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2) if as_json else report_text(data))
+    click.echo(f"wrote {out}", err=True)
+

@@ -1,0 +1,119 @@
+"""Leaf demand for the optimizer: call counts per leaf, turned into weights over a tree's services.
+
+The statistics store records the leaf a call was served at: the first non-routing node entered
+after a menu. A menu option may lead to a routing node (a condition on opening hours, a `set`),
+so one service of the optimizer's tree can end at several leaves; each leaf's calls go to the
+services that can reach it, split evenly when several can (a node offered twice).
+
+Every service gets `prior` extra calls (add-one smoothing by default): a service nobody used in
+the window stays in the tree with a small, equal weight, so the optimizer still places it and
+orders the unused ones sensibly instead of treating them as free to bury without limit.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from ivr_engine.flow.model import ROUTING_KINDS, Flow, Menu
+from ivr_engine.optimizer.flow_adapter import FlowTree
+from ivr_engine.optimizer.tree import services
+from ivr_engine.stats.models import Call
+from ivr_engine.stats.reports import ReportFilter
+from ivr_engine.stats.store import StatsStore
+
+DEFAULT_PRIOR = 1.0
+
+
+class DemandError(ValueError):
+    """Demand that cannot be used (unreadable file, negative counts); the message names the place."""
+
+
+@dataclass(frozen=True)
+class Demand:
+    weights: Mapping[str, float]  # service id of the tree -> calls (prior included)
+    calls: int  # calls counted at leaves below the root
+    unmatched: Mapping[str, float]  # leaf -> calls at leaves no service of the tree leads to
+    prior: float
+
+
+def leaf_counts(store: StatsStore, flt: ReportFilter) -> dict[str, int]:
+    """Calls per leaf they were served at (calls that reached no leaf are not counted)."""
+    query = (
+        sa.select(Call.leaf, sa.func.count())
+        .where(Call.leaf.is_not(None), *flt.where(Call))
+        .group_by(Call.leaf)
+    )
+    with store.engine.connect() as conn:
+        return {leaf: int(count) for leaf, count in conn.execute(query)}
+
+
+def read_demand_file(path: Path) -> dict[str, float]:
+    """A JSON object {leaf id: call count}."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DemandError(f"{path}: cannot read: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise DemandError(f"{path}:{exc.lineno}:{exc.colno}: not JSON: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise DemandError(f"{path}: expected a JSON object of leaf id -> call count")
+    counts: dict[str, float] = {}
+    for leaf, count in data.items():
+        if isinstance(count, bool) or not isinstance(count, int | float) or not math.isfinite(count) or count < 0:
+            raise DemandError(f"{path}: leaf {leaf!r}: the count must be a number >= 0, got {count!r}")
+        counts[leaf] = float(count)
+    return counts
+
+
+def reachable_leaves(flow: Flow, target: str) -> set[str]:
+    """Nodes a call entering `target` can be served at: `target` itself, or, through routing
+    nodes other than menus (conditions, sets, gotos, language switches), the nodes they lead to."""
+    leaves: set[str] = set()
+    seen: set[str] = set()
+    stack = [target]
+    while stack:
+        node_id = stack.pop()
+        if node_id in seen:
+            continue
+        seen.add(node_id)
+        node = flow.nodes.get(node_id)
+        if node is None or isinstance(node, Menu):
+            continue
+        if node.kind in ROUTING_KINDS:
+            stack.extend(node.targets())
+        else:
+            leaves.add(node_id)
+    return leaves
+
+
+def service_demand(
+    flow: Flow, source: FlowTree, counts: Mapping[str, float], prior: float = DEFAULT_PRIOR
+) -> Demand:
+    """Weights over the services of `source.tree` from per-leaf call counts."""
+    if not (math.isfinite(prior) and prior >= 0.0):
+        raise DemandError(f"the prior must be a number of calls >= 0, got {prior!r}")
+    offered_by: dict[str, list[str]] = {}
+    for service_id in services(source.tree):
+        target = source.targets.get(service_id, service_id)
+        for leaf in reachable_leaves(flow, target):
+            offered_by.setdefault(leaf, []).append(service_id)
+    weights = {service_id: prior for service_id in services(source.tree)}
+    unmatched: dict[str, float] = {}
+    calls = 0.0
+    for leaf, count in counts.items():
+        owners = offered_by.get(leaf)
+        if not owners:
+            unmatched[leaf] = count
+            continue
+        calls += count
+        for service_id in owners:
+            weights[service_id] += count / len(owners)
+    if math.fsum(weights.values()) <= 0.0:
+        raise DemandError("no calls reached any service below the root and the prior is 0")
+    return Demand(weights=weights, calls=round(calls), unmatched=unmatched, prior=prior)

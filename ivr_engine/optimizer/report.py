@@ -1,0 +1,98 @@
+"""The before/after report of a global optimization: as JSON-ready data and as a text table."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ivr_engine.optimizer.cost import TreeMetrics
+from ivr_engine.optimizer.demand import Demand
+from ivr_engine.optimizer.global_tree import OptimizationResult
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What the run was based on, for the reader of the report."""
+
+    flow_id: str
+    version_before: str
+    version_after: str
+    root: str
+    language: str
+    measured_clips: int  # option and header clips timed from built audio
+    estimated_clips: int  # ... estimated from their text
+    targets: Mapping[str, str]  # service id -> flow node
+
+
+def _metrics(metrics: TreeMetrics, bound: float) -> dict[str, float]:
+    return {
+        "expected_seconds": metrics.expected_time,
+        "p95_seconds": metrics.p95_time,
+        "expected_keypresses": metrics.expected_keypresses,
+        "within_two_levels": metrics.within_two_levels,
+        "expected_seconds_full_listen": metrics.expected_time_full_listen,
+        "ratio_to_bound": metrics.expected_time / bound if bound > 0 else float("inf"),
+    }
+
+
+def report_data(result: OptimizationResult, demand: Demand, info: RunInfo) -> dict[str, Any]:
+    return {
+        "flow": {"id": info.flow_id, "version_before": info.version_before, "version_after": info.version_after},
+        "root": info.root,
+        "language": info.language,
+        "durations": {"measured_clips": info.measured_clips, "estimated_clips": info.estimated_clips},
+        "demand": {
+            "calls": demand.calls,
+            "prior_per_service": demand.prior,
+            "unmatched_leaves": dict(sorted(demand.unmatched.items())),
+        },
+        "before": _metrics(result.before, result.bound),
+        "after": _metrics(result.after, result.bound),
+        "lower_bound_seconds": result.bound,
+        "ratio": result.ratio,
+        "saving": result.saving,
+        "applied": result.applied,
+        "changed_paths": [
+            {
+                "service": service,
+                "node": info.targets.get(service, service),
+                "old": "-".join(old),
+                "new": "-".join(new),
+            }
+            for service, (old, new) in sorted(result.changed_paths.items(), key=lambda item: item[1][1])
+        ],
+        "changed_menus": list(result.changed_menus),
+    }
+
+
+def _row(label: str, before: str, after: str) -> str:
+    return f"  {label:<28}{before:>12}{after:>12}"
+
+
+def report_text(data: Mapping[str, Any]) -> str:
+    before, after = data["before"], data["after"]
+    durations = data["durations"]
+    lines = [
+        f"flow {data['flow']['id']} {data['flow']['version_before']} -> {data['flow']['version_after']}"
+        f" (root {data['root']!r}, language {data['language']}, clips: {durations['measured_clips']} measured,"
+        f" {durations['estimated_clips']} estimated)",
+        f"demand: {data['demand']['calls']} calls, +{data['demand']['prior_per_service']:g} per service (prior)",
+        _row("", "before", "after"),
+        _row("E[T] (s)", f"{before['expected_seconds']:.2f}", f"{after['expected_seconds']:.2f}"),
+        _row("P95 T (s)", f"{before['p95_seconds']:.2f}", f"{after['p95_seconds']:.2f}"),
+        _row("keypresses", f"{before['expected_keypresses']:.2f}", f"{after['expected_keypresses']:.2f}"),
+        _row("within 2 levels", f"{before['within_two_levels']:.1%}", f"{after['within_two_levels']:.1%}"),
+        _row("E[T] full listen (s)", f"{before['expected_seconds_full_listen']:.2f}",
+             f"{after['expected_seconds_full_listen']:.2f}"),
+        _row("ratio to bound", f"{before['ratio_to_bound']:.3f}", f"{after['ratio_to_bound']:.3f}"),
+        f"lower bound {data['lower_bound_seconds']:.2f} s; saving {data['saving']:.1%}; "
+        + ("applied" if data["applied"] else "NOT applied (below --min-saving): the flow is unchanged"),
+    ]
+    unmatched = data["demand"]["unmatched_leaves"]
+    if unmatched:
+        lines.append(f"calls at leaves outside the optimized menus (ignored): {sum(unmatched.values()):g}")
+    lines.append(f"{len(data['changed_paths'])} service path(s) changed:")
+    lines += [f"  {c['node']:<32}{c['old']:>10} -> {c['new']}" for c in data["changed_paths"]]
+    lines.append(f"{len(data['changed_menus'])} menu(s) changed: {', '.join(data['changed_menus']) or '-'}")
+    return "\n".join(lines)

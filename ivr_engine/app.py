@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import datetime as dt
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -15,10 +16,12 @@ from dataclasses import dataclass
 import structlog
 import uvicorn
 
+from ivr_engine.acd.service import AcdService
 from ivr_engine.agi.channel import PlayedHook
 from ivr_engine.config import Settings
-from ivr_engine.flows import FlowLibrary
+from ivr_engine.flows import FlowLibrary, LoadedFlow
 from ivr_engine.metrics import IvrMetrics
+from ivr_engine.personal.layout import has_main_menu
 from ivr_engine.personal.menus import PersonalMenus
 from ivr_engine.runtime.events import CallObserver
 from ivr_engine.service import Service, serve_until_signalled
@@ -49,6 +52,12 @@ def open_store(settings: Settings, *, dev: bool = False) -> StatsStore:
         return StatsStore.open(settings.stats.url, keyer=keyer, run_migrations=False)
 
 
+def _personalize(personal: PersonalMenus, fresh: LoadedFlow) -> None:
+    """A reloaded flow gets personal menus laid out for its new tree and prompts."""
+    if has_main_menu(fresh.flow):
+        personal.add_flow(fresh.flow, fresh.prompts)
+
+
 class _EmbeddedServer(uvicorn.Server):
     """uvicorn inside our event loop: the engine owns SIGINT/SIGTERM (it must let calls finish
     before stopping), so uvicorn must not take the signals for itself."""
@@ -65,6 +74,7 @@ class Engine:
     recorder: StatsRecorder
     metrics: IvrMetrics
     service: Service
+    acd: AcdService | None = None  # queue monitor and supervisor helpers, when settings.ami.enabled
 
     @classmethod
     def build(
@@ -94,9 +104,10 @@ class Engine:
             personalizer=personal,
             metrics=metrics,
             on_played=on_played,
-            on_reload=lambda fresh: personal.add_flow(fresh.flow, fresh.prompts),
+            on_reload=functools.partial(_personalize, personal),
         )
-        return cls(settings, store, recorder, metrics, service)
+        acd = AcdService(settings.ami, metrics) if settings.ami.enabled else None
+        return cls(settings, store, recorder, metrics, service, acd)
 
     def web_server(self) -> uvicorn.Server:
         app = create_app(
@@ -105,7 +116,11 @@ class Engine:
             flows=lambda: self.service.library.flows().values(),
             registry=self.metrics.registry,
             live_calls=self.service.live_calls,
-            checks={"agi": self._agi_check, "stats": self._stats_check},
+            checks={
+                "agi": self._agi_check,
+                "stats": self._stats_check,
+                **({"ami": self.acd.health} if self.acd else {}),
+            },
         )
         config = uvicorn.Config(
             app,
@@ -137,9 +152,13 @@ class Engine:
         web = self.web_server() if self.settings.web.enabled else None
         web_task = asyncio.create_task(web.serve()) if web else None
         await self.service.start()
+        if self.acd is not None:
+            await self.acd.start()
         try:
             yield self
         finally:
+            if self.acd is not None:
+                await self.acd.stop()
             await self.service.stop()
             if web is not None and web_task is not None:
                 web.should_exit = True
@@ -151,9 +170,13 @@ async def run_engine(settings: Settings) -> None:
     engine = Engine.build(settings)
     web = engine.web_server() if settings.web.enabled else None
     extra = [asyncio.create_task(web.serve())] if web else []
+    if engine.acd is not None:
+        await engine.acd.start()
     try:
         await serve_until_signalled(engine.service, extra)
     finally:
+        if engine.acd is not None:
+            await engine.acd.stop()
         if web is not None:
             web.should_exit = True
         engine.close()

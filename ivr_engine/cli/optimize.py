@@ -25,7 +25,17 @@ import yaml
 
 from ivr_engine.cli.flow import _load, _manifest
 from ivr_engine.flow.model import Flow, Menu, MenuOption
-from ivr_engine.optimizer import CostParams, MenuTree, TreeError, walk
+from ivr_engine.optimizer import (
+    DIGIT_KEYS,
+    Constraints,
+    CostParams,
+    MenuTree,
+    TreeError,
+    TreeMetrics,
+    evaluate,
+    leaf_paths,
+    walk,
+)
 from ivr_engine.optimizer import optimize as optimize_tree
 from ivr_engine.optimizer.demand import (
     DEFAULT_PRIOR,
@@ -38,10 +48,11 @@ from ivr_engine.optimizer.demand import (
 from ivr_engine.optimizer.flow_adapter import FlowTree, PromptSeconds, flow_from_tree, menu_tree_from_flow, prompt_ids
 from ivr_engine.optimizer.global_tree import OptimizationResult
 from ivr_engine.optimizer.report import RunInfo, report_data, report_text
-from ivr_engine.prompts.catalog import DurationSource, PromptCatalog
+from ivr_engine.prompts.catalog import DurationSource, PromptCatalog, estimate_seconds
 
 _EXISTING = click.Path(exists=True, path_type=Path)
 GENERATED_PROMPTS = "generated.yaml"
+REKEYED = ".key"  # "opt.flu.1.key3": opt.flu.1 saying key 3
 
 Texts = dict[str, dict[str, str]]  # prompt id -> language -> text
 
@@ -104,27 +115,38 @@ _PRESS_ZH = re.compile(r"^(.+?)[，,]?请按\d+\W*$")
 
 
 def service_name(catalog: PromptCatalog, option: MenuOption, flow: Flow, language: str) -> str:
-    """What an option offers, as its clip says it ("For influenza, press 1" -> "influenza")."""
+    """What an option offers: in Mandarin as its clip says it ("流感请按1。" -> "流感"), otherwise
+    its title (the hotline's titles are English noun phrases), else the clip's words."""
     text = catalog.text(option.prompt, language) if option.prompt else None
-    pattern = _PRESS_ZH if language.startswith("zh") else _PRESS_EN
-    found = pattern.match(text) if text else None
-    if found:
+    if language.startswith("zh") and text and (found := _PRESS_ZH.match(text)):
         return found.group(1)
     node = flow.nodes.get(option.target)
-    return option.title or (node.title if node is not None else "") or option.target
+    title = option.title or (node.title if node is not None else "")
+    if title:
+        # sentence case inside a sentence, but keep acronyms ("HPV vaccine")
+        return title if title[:2].isupper() else title[0].lower() + title[1:]
+    found = _PRESS_EN.match(text) if text else None
+    return found.group(1) if found else option.target
 
 
 def group_texts(names: list[str], key: str, language: str) -> tuple[str, str]:
-    """(header, option clip) of a generated menu offering `names` (most called first)."""
-    shown = names[:2]
+    """(header, option clip) of a generated menu offering `names`, most called first. The clip
+    names only the first: every name costs every caller who hears the clip about a second."""
+    more = len(names) > 1
     if language.startswith("zh"):
-        offer = "、".join(shown) + ("等其他服务" if len(names) > 2 else "")
-        return "更多选项。", f"{offer}请按{key}。"
-    if len(names) > 2:
-        offer = f"{', '.join(shown)} and other services"
-    else:
-        offer = " and ".join(shown)
-    return "More options.", f"For {offer}, press {key}."
+        return "更多选项。", f"{names[0]}{'等服务' if more else ''}请按{key}。"
+    return "More options.", f"For {names[0]}{' and more' if more else ''}, press {key}."
+
+
+def generated_costs(flow: Flow, source: FlowTree, catalog: PromptCatalog, language: str) -> CostParams:
+    """Cost parameters whose generated header and group clip last what `group_texts` says (estimated,
+    there is no audio for them yet): the median over the services that could head a group."""
+    header, _ = group_texts(["x"], "1", language)
+    clips = sorted(
+        estimate_seconds(group_texts([service_name(catalog, option, flow, language), "x"], "1", language)[1], language)
+        for option in source.options.values()
+    )
+    return CostParams(synthetic_header=estimate_seconds(header, language), group_prompt=clips[len(clips) // 2])
 
 
 def _rekeyed(text: str, old: str, new: str) -> str | None:
@@ -134,6 +156,21 @@ def _rekeyed(text: str, old: str, new: str) -> str | None:
         return None
     last = mentions[-1]
     return text[: last.start()] + new + text[last.end() :]
+
+
+@dataclass(frozen=True)
+class RekeyedDurations:
+    """Built durations, where a copy of a clip that only says another key lasts as long as the clip."""
+
+    manifest: DurationSource | None
+
+    def duration(self, prompt_id: str, language: str) -> float | None:
+        if self.manifest is None:
+            return None
+        original, _, key = prompt_id.rpartition(f"{REKEYED}")
+        if original and key in DIGIT_KEYS:
+            return self.manifest.duration(original, language)
+        return self.manifest.duration(prompt_id, language)
 
 
 def rekey_prompts(old: Flow, new: Flow, catalog: PromptCatalog) -> tuple[Flow, Texts]:
@@ -155,7 +192,7 @@ def rekey_prompts(old: Flow, new: Flow, catalog: PromptCatalog) -> tuple[Flow, T
                     for language in new.languages
                 }
                 if any(spoken.values()):
-                    prompt_id = f"{option.prompt}.key{option.key}"
+                    prompt_id = f"{option.prompt}{REKEYED}{option.key}"
                     texts[prompt_id] = {
                         language: text or catalog.text(option.prompt, language) or ""
                         for language, text in spoken.items()
@@ -166,32 +203,74 @@ def rekey_prompts(old: Flow, new: Flow, catalog: PromptCatalog) -> tuple[Flow, T
     return dataclasses.replace(new, nodes=nodes), texts
 
 
-def generated_menu_texts(
-    flow: Flow, result: MenuTree, catalog: PromptCatalog, weights: Mapping[str, float], source: FlowTree
-) -> Texts:
-    """Header and option texts of the menus the optimizer generated, from the services they hold."""
+def describe_menus(
+    flow: Flow, source: FlowTree, result: MenuTree, catalog: PromptCatalog, weights: Mapping[str, float]
+) -> tuple[Flow, Texts]:
+    """Texts for the menus whose offer is new: generated groups, and kept submenus of which at most
+    half the services were there before (a "Disease prevention" menu the optimizer filled with
+    vaccination services must stop saying "disease prevention"; one that gained or lost a few still
+    is about disease prevention). Header and option clip name the most called service they lead to."""
+    before = {
+        n.id: {s.id for _, s in walk(n) if not isinstance(s, MenuTree)}
+        for _, n in walk(source.tree)
+        if isinstance(n, MenuTree)
+    }
     texts: Texts = {}
-    for menu in flow.menus():
-        for option in menu.options:
-            group = next((n for _, n in walk(result) if n.id == option.target), None)
-            if not (isinstance(group, MenuTree) and group.synthetic):
+    nodes = dict(flow.nodes)
+    for _, parent in walk(result):
+        if not isinstance(parent, MenuTree):
+            continue
+        for option in parent.options:
+            group = option.child
+            if not isinstance(group, MenuTree):
                 continue
-            held = sorted(
-                (n.id for _, n in walk(group) if not isinstance(n, MenuTree)), key=lambda s: (-weights[s], s)
-            )
-            header_id, option_id = prompt_ids(group.id)
+            held = sorted((n.id for _, n in walk(group) if not isinstance(n, MenuTree)), key=lambda s: (-weights[s], s))
+            if group.synthetic:
+                header_id, option_id = prompt_ids(group.id)
+            elif 2 * len(before.get(group.id, set(held)) & set(held)) <= len(held):
+                header_id, option_id = (f"{group.id}.regrouped", f"{group.id}.regrouped.option")
+                menu = nodes[group.id]
+                assert isinstance(menu, Menu)
+                nodes[group.id] = dataclasses.replace(
+                    menu, prompt=header_id, title=f"More options (was {menu.title or menu.id})"
+                )
+                above = nodes[parent.id]
+                assert isinstance(above, Menu)
+                nodes[parent.id] = dataclasses.replace(
+                    above,
+                    options=tuple(
+                        dataclasses.replace(o, prompt=option_id, title="More options") if o.key == option.key else o
+                        for o in above.options
+                    ),
+                )
+            else:
+                continue
             for language in flow.languages:
                 names = [service_name(catalog, source.options[s], flow, language) for s in held]
                 header, offer = group_texts(names, option.key, language)
                 texts.setdefault(header_id, {})[language] = header
                 texts.setdefault(option_id, {})[language] = offer
-    return texts
+    return dataclasses.replace(flow, nodes=nodes), texts
 
 
 def offered_services(flow: Flow, root: str) -> Counter[str]:
     """Flow nodes offered as services below `root`, with how often each is offered."""
     tree = menu_tree_from_flow(flow, root, lambda _: 0.0)
     return Counter(tree.targets.get(n.id, n.id) for _, n in walk(tree.tree) if not isinstance(n, MenuTree))
+
+
+def pins_in_place(source: FlowTree) -> tuple[Constraints, tuple[str, ...]]:
+    """Constraints that keep every pinned service in its menu under its key.
+
+    A flow's `pinned: true` promises the key *here* (docs/flows.md); the adapter only pins the key,
+    which lets a service move to another menu under the same digit (a crisis line at 5 in the main
+    menu could end up at 8-5), and two services pinned to one key could not both stay movable.
+    Fixing the service keeps its path, and with it its menu and key.
+    """
+    constraints = source.constraints
+    where = leaf_paths(source.tree)
+    held = tuple(sorted(i for i in constraints.pinned_keys if i in where and i not in constraints.fixed))
+    return constraints.with_fixed(frozenset(held)), held
 
 
 @dataclass(frozen=True)
@@ -201,6 +280,7 @@ class Optimized:
     result: OptimizationResult
     demand: Demand
     info: RunInfo
+    as_written: TreeMetrics  # the new flow measured with its real clips, generated ones estimated
 
 
 def optimize_flow(
@@ -211,6 +291,7 @@ def optimize_flow(
     root: str,
     language: str,
     manifest: DurationSource | None = None,
+    breadth: int | None = None,
     prior: float = DEFAULT_PRIOR,
     max_churn: int | None = None,
     min_saving: float = 0.05,
@@ -221,16 +302,18 @@ def optimize_flow(
     """The system-generated flow for per-leaf call `counts`; the flow itself when it saves too little."""
     timer = ClipTimer(catalog, language, manifest)
     seconds: PromptSeconds = timer
-    source = menu_tree_from_flow(flow, root, seconds)
+    source = menu_tree_from_flow(flow, root, seconds, breadth)
     demand = service_demand(flow, source, counts, prior)
-    result = optimize_tree(
-        source.tree, demand.weights, CostParams(), source.constraints, max_churn=max_churn, min_saving=min_saving
-    )
-    new, texts = flow, {}
+    constraints, held = pins_in_place(source)
+    params = generated_costs(flow, source, catalog, language)
+    result = optimize_tree(source.tree, demand.weights, params, constraints, max_churn=max_churn, min_saving=min_saving)
+    new = flow
+    texts: Texts = {}
     if result.applied:
         new = flow_from_tree(flow, source, result.tree, changed_notice=changed_notice)
-        new, texts = rekey_prompts(flow, new, catalog)
-        texts |= generated_menu_texts(new, result.tree, catalog, demand.weights, source)
+        new, texts = describe_menus(new, source, result.tree, catalog, demand.weights)
+        new, rekeyed = rekey_prompts(flow, new, catalog)
+        texts |= rekeyed
         stamp = (today or dt.datetime.now(dt.UTC).date()).strftime("%Y%m%d")
         new = dataclasses.replace(new, version=version or f"{flow.version}+opt.{stamp}")
     clashes = sorted(set(texts) & set(catalog.ids()))
@@ -238,6 +321,9 @@ def optimize_flow(
         raise click.ClickException(f"generated prompt ids already exist in the catalog: {', '.join(clashes)}")
     if offered_services(new, root) != offered_services(flow, root):
         raise click.ClickException(f"internal error: the optimized flow does not offer the services of {flow.id!r}")
+    written = PromptCatalog(texts={**catalog.texts, **texts})
+    new_source = menu_tree_from_flow(new, root, ClipTimer(written, language, RekeyedDurations(manifest)))
+    as_written = evaluate(new_source.tree, service_demand(new, new_source, counts, prior).weights, params)
     info = RunInfo(
         flow_id=flow.id,
         version_before=flow.version,
@@ -247,8 +333,9 @@ def optimize_flow(
         measured_clips=timer.measured,
         estimated_clips=timer.estimated,
         targets=source.targets,
+        held_in_place=held,
     )
-    return Optimized(new, texts, result, demand, info)
+    return Optimized(new, texts, result, demand, info, as_written)
 
 
 def write_catalog(flow_out: Path, catalog: PromptCatalog, texts: Texts) -> Path:
@@ -345,9 +432,16 @@ def _draw(flow: Flow, new: Flow, changed: tuple[str, ...], directory: Path) -> N
 @click.option("--root", help="Menu to rearrange (default: the menu with the most services below it).")
 @click.option("--audio", type=_EXISTING, help="Audio directory or manifest.json: measured prompt durations.")
 @click.option("--language", help="Language whose clip durations are used (default: the flow's).")
+@click.option(
+    "--breadth", type=click.IntRange(min=2), help="At most this many options per menu (default: every free key)."
+)
 @click.option("--max-churn", type=click.IntRange(min=0), help="At most this many services change key path.")
 @click.option(
-    "--min-saving", type=float, default=0.05, show_default=True, help="Relative E[T] saving below which nothing changes."
+    "--min-saving",
+    type=float,
+    default=0.05,
+    show_default=True,
+    help="Relative E[T] saving below which nothing changes.",
 )
 @click.option("--changed-notice", help="Prompt id played first in every changed menu (e.g. menu.changed).")
 @click.option("--version", "new_version", help="Version of the new flow (default: <old>+opt.<yyyymmdd>).")
@@ -365,6 +459,7 @@ def optimize(
     root: str | None,
     audio: Path | None,
     language: str | None,
+    breadth: int | None,
     max_churn: int | None,
     min_saving: float,
     changed_notice: str | None,
@@ -402,6 +497,7 @@ def optimize(
             root=root or find_root(flow),
             language=language,
             manifest=_manifest(audio),
+            breadth=breadth,
             prior=prior,
             max_churn=max_churn,
             min_saving=min_saving,
@@ -419,12 +515,9 @@ def optimize(
     except FlowError as exc:
         problems = list(exc.diagnostics)
     if has_errors(problems):
-        raise click.ClickException(
-            f"internal error: {out} does not validate:\n" + "\n".join(map(str, problems))
-        )
+        raise click.ClickException(f"internal error: {out} does not validate:\n" + "\n".join(map(str, problems)))
     if draw is not None:
         _draw(flow, done.flow, done.result.changed_menus, draw)
-    data = report_data(done.result, done.demand, done.info)
+    data = report_data(done.result, done.demand, done.info, done.as_written)
     click.echo(json.dumps(data, ensure_ascii=False, indent=2) if as_json else report_text(data))
     click.echo(f"wrote {out}", err=True)
-

@@ -44,13 +44,9 @@ class Demand:
 
 def leaf_counts(store: StatsStore, flt: ReportFilter) -> dict[str, int]:
     """Calls per leaf they were served at (calls that reached no leaf are not counted)."""
-    query = (
-        sa.select(Call.leaf, sa.func.count())
-        .where(Call.leaf.is_not(None), *flt.where(Call))
-        .group_by(Call.leaf)
-    )
+    query = sa.select(Call.leaf, sa.func.count()).where(Call.leaf.is_not(None), *flt.where(Call)).group_by(Call.leaf)
     with store.engine.connect() as conn:
-        return {leaf: int(count) for leaf, count in conn.execute(query)}
+        return {str(leaf): int(count) for leaf, count in conn.execute(query)}
 
 
 def read_demand_file(path: Path) -> dict[str, float]:
@@ -73,8 +69,9 @@ def read_demand_file(path: Path) -> dict[str, float]:
 
 def reachable_leaves(flow: Flow, target: str) -> set[str]:
     """Nodes a call entering `target` can be served at: `target` itself, or, through routing
-    nodes other than menus (conditions, sets, gotos, language switches), the nodes they lead to."""
-    leaves: set[str] = set()
+    nodes other than menus (conditions, sets, gotos, language switches), the nodes they lead to.
+    `target` is included even when it routes, so demand may also be given per offered node."""
+    leaves: set[str] = {target}
     seen: set[str] = set()
     stack = [target]
     while stack:
@@ -92,9 +89,7 @@ def reachable_leaves(flow: Flow, target: str) -> set[str]:
     return leaves
 
 
-def service_demand(
-    flow: Flow, source: FlowTree, counts: Mapping[str, float], prior: float = DEFAULT_PRIOR
-) -> Demand:
+def service_demand(flow: Flow, source: FlowTree, counts: Mapping[str, float], prior: float = DEFAULT_PRIOR) -> Demand:
     """Weights over the services of `source.tree` from per-leaf call counts."""
     if not (math.isfinite(prior) and prior >= 0.0):
         raise DemandError(f"the prior must be a number of calls >= 0, got {prior!r}")

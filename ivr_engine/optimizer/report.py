@@ -23,6 +23,7 @@ class RunInfo:
     measured_clips: int  # option and header clips timed from built audio
     estimated_clips: int  # ... estimated from their text
     targets: Mapping[str, str]  # service id -> flow node
+    held_in_place: tuple[str, ...] = ()  # pinned services: kept in their menu under their key
 
 
 def _metrics(metrics: TreeMetrics, bound: float) -> dict[str, float]:
@@ -36,7 +37,11 @@ def _metrics(metrics: TreeMetrics, bound: float) -> dict[str, float]:
     }
 
 
-def report_data(result: OptimizationResult, demand: Demand, info: RunInfo) -> dict[str, Any]:
+def report_data(
+    result: OptimizationResult, demand: Demand, info: RunInfo, as_written: TreeMetrics | None = None
+) -> dict[str, Any]:
+    """`before` and `after` are the optimizer's figures for the two trees; `after_as_written` measures
+    the written flow again with the clips it really plays (generated texts estimated)."""
     return {
         "flow": {"id": info.flow_id, "version_before": info.version_before, "version_after": info.version_after},
         "root": info.root,
@@ -49,20 +54,17 @@ def report_data(result: OptimizationResult, demand: Demand, info: RunInfo) -> di
         },
         "before": _metrics(result.before, result.bound),
         "after": _metrics(result.after, result.bound),
+        "after_as_written": _metrics(as_written, result.bound) if as_written is not None else None,
         "lower_bound_seconds": result.bound,
         "ratio": result.ratio,
         "saving": result.saving,
         "applied": result.applied,
         "changed_paths": [
-            {
-                "service": service,
-                "node": info.targets.get(service, service),
-                "old": "-".join(old),
-                "new": "-".join(new),
-            }
+            {"service": service, "node": info.targets.get(service, service), "old": "-".join(old), "new": "-".join(new)}
             for service, (old, new) in sorted(result.changed_paths.items(), key=lambda item: item[1][1])
         ],
         "changed_menus": list(result.changed_menus),
+        "pinned_kept_in_place": list(info.held_in_place),
     }
 
 
@@ -74,21 +76,36 @@ def report_text(data: Mapping[str, Any]) -> str:
     before, after = data["before"], data["after"]
     durations = data["durations"]
     lines = [
-        f"flow {data['flow']['id']} {data['flow']['version_before']} -> {data['flow']['version_after']}"
-        f" (root {data['root']!r}, language {data['language']}, clips: {durations['measured_clips']} measured,"
-        f" {durations['estimated_clips']} estimated)",
+        (
+            f"flow {data['flow']['id']} {data['flow']['version_before']} -> {data['flow']['version_after']}"
+            f" (root {data['root']!r}, language {data['language']}, clips: {durations['measured_clips']} measured,"
+            f" {durations['estimated_clips']} estimated)"
+        ),
         f"demand: {data['demand']['calls']} calls, +{data['demand']['prior_per_service']:g} per service (prior)",
         _row("", "before", "after"),
         _row("E[T] (s)", f"{before['expected_seconds']:.2f}", f"{after['expected_seconds']:.2f}"),
         _row("P95 T (s)", f"{before['p95_seconds']:.2f}", f"{after['p95_seconds']:.2f}"),
         _row("keypresses", f"{before['expected_keypresses']:.2f}", f"{after['expected_keypresses']:.2f}"),
         _row("within 2 levels", f"{before['within_two_levels']:.1%}", f"{after['within_two_levels']:.1%}"),
-        _row("E[T] full listen (s)", f"{before['expected_seconds_full_listen']:.2f}",
-             f"{after['expected_seconds_full_listen']:.2f}"),
+        _row(
+            "E[T] full listen (s)",
+            f"{before['expected_seconds_full_listen']:.2f}",
+            f"{after['expected_seconds_full_listen']:.2f}",
+        ),
         _row("ratio to bound", f"{before['ratio_to_bound']:.3f}", f"{after['ratio_to_bound']:.3f}"),
-        f"lower bound {data['lower_bound_seconds']:.2f} s; saving {data['saving']:.1%}; "
-        + ("applied" if data["applied"] else "NOT applied (below --min-saving): the flow is unchanged"),
     ]
+    written = data["after_as_written"]
+    if written is not None:
+        lines.append(
+            f"  as written (generated clips): E[T] {written['expected_seconds']:.2f} s,"
+            f" P95 {written['p95_seconds']:.2f} s, ratio {written['ratio_to_bound']:.3f}"
+        )
+    lines += [
+        f"lower bound {data['lower_bound_seconds']:.2f} s; saving {data['saving']:.1%}; "
+        + ("applied" if data["applied"] else "NOT applied (below --min-saving): the flow is unchanged")
+    ]
+    if data["pinned_kept_in_place"]:
+        lines.append(f"pinned services kept in place: {', '.join(data['pinned_kept_in_place'])}")
     unmatched = data["demand"]["unmatched_leaves"]
     if unmatched:
         lines.append(f"calls at leaves outside the optimized menus (ignored): {sum(unmatched.values()):g}")

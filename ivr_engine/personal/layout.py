@@ -98,6 +98,16 @@ class RootLayout:
         return MenuTree(tree.id, self.greeting_seconds, (*shortcuts, first, *rest), tree.prompt)
 
 
+def has_main_menu(flow: m.Flow) -> bool:
+    """Personal menus need a menu to stand in front of; a flow without one (an after-hours
+    message, a straight-to-queue line) has no personal menus."""
+    try:
+        main_menu(flow)
+    except ValueError:
+        return False
+    return True
+
+
 def main_menu(flow: m.Flow) -> str:
     """The first menu a call meets that is not a language choice (every option of which switches
     the language): personal shortcuts are offered there, in the caller's language."""

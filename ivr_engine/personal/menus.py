@@ -29,7 +29,7 @@ from ivr_engine.flow import model as m
 from ivr_engine.optimizer import CostParams
 from ivr_engine.personal import records
 from ivr_engine.personal.history import PersonalHistory, ServiceUse
-from ivr_engine.personal.layout import RootLayout, shortcut_prompt
+from ivr_engine.personal.layout import RootLayout, has_main_menu, shortcut_prompt
 from ivr_engine.personal.selection import Candidate, Timing, choose
 from ivr_engine.runtime.events import CallEnded, CallStarted, NodeEntered, NodeVisit
 from ivr_engine.runtime.personal import PersonalRoot, Shortcut
@@ -117,8 +117,9 @@ class PersonalMenus:
         """Personal menus for `flows`, loaded from the store's history and bookmarks."""
         menus = cls(key_of=store.caller_key, store=store, params=params, cost=cost, clock=clock)
         for flow, prompts in flows:
-            menus.add_flow(flow, prompts)
-            menus.load(flow.id, store.service_uses(flow.id), store.bookmarks(flow.id))
+            if has_main_menu(flow):
+                menus.add_flow(flow, prompts)
+                menus.load(flow.id, store.service_uses(flow.id), store.bookmarks(flow.id))
         return menus
 
     # --- set-up -------------------------------------------------------------------------------

@@ -100,7 +100,10 @@ async def test_a_bookmark_made_on_one_call_is_in_the_callers_menu_on_the_next(
     async with second.running():
         root = second.service.personalizer.root_for(NEW, second.service.library.get("default").flow)
         assert root is not None and [s.target for s in root.shortcuts] == ["flu.clinics"]
-        await place(pbx, second, f"2 {root.shortcuts[0].key}", NEW)
+        plan = await informed_caller_plan(
+            HOTLINE, f"2 {root.shortcuts[0].key}", AUDIO, caller=NEW, personalizer=second.service.personalizer
+        )
+        await place(pbx, second, plan, NEW)
         again = await heard_again.wait(1)
     assert again.leaf == "flu.clinics"
     assert any(p.startswith("shortcut.flu.clinics.") for p in heard_again.prompts[again.call_id])

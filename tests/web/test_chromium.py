@@ -23,7 +23,7 @@ from web_fixtures import (
 )
 
 from ivr_engine.metrics import IvrMetrics, LiveCalls, MetricsObserver
-from ivr_engine.runtime.events import CallStarted, NodeVisit
+from ivr_engine.runtime.events import CallStarted, NodeEntered, NodeVisit
 from ivr_engine.stats import reports
 
 playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright>=1.40")
@@ -72,13 +72,15 @@ def test_live_calls_page_in_chromium(browser_page: playwright.Page, tmp_path: Pa
     observer.call_started(CallStarted("call-1", "13800138000", "hotline", "1", T0, "agi"))
     observer.call_started(CallStarted("call-2", HOSTILE_CALLER, "hotline", "1", T0, "agi"))
     left = T0 + dt.timedelta(seconds=7)
+    observer.node_entered(NodeEntered("call-1", 0, "main", "menu", T0))
     observer.node_visited(NodeVisit("call-1", 0, "main", "menu", T0, left, key="1"))
+    observer.node_entered(NodeEntered("call-1", 1, "vaccination", "menu", left))
     page = browser_page
     with serve(make_app(metrics, live)) as base:
         login(page, base, "/live")
         page.wait_for_selector("#live-calls[data-state=ready]")
         row = page.locator('#live-calls tr[data-id="call-1"] td')
-        assert row.all_text_contents()[:7] == ["call-1", "*******8000", "hotline", "1", "agi", "main", "1"]
+        assert row.all_text_contents()[:7] == ["call-1", "*******8000", "hotline", "1", "agi", "vaccination", "1"]
         hostile = page.locator('#live-calls tr[data-id="call-2"] td').nth(1).text_content()
         assert hostile == "*" * (len(HOSTILE_CALLER) - 4) + "(1)>"
         page.screenshot(path=tmp_path / "live.png", full_page=True)

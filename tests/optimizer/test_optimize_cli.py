@@ -1,0 +1,218 @@
+"""`ivr optimize` end to end: a small flow with every constraint kind, a real SQLite statistics
+store, and the 12320 hotline with Zipf demand walked again in the console simulator."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from ivr_engine.cli.main import main
+from ivr_engine.cli.optimize import ClipTimer, generated_costs, offered_services, optimize_flow
+from ivr_engine.flow.loader import load_flow
+from ivr_engine.flow.model import Flow, Menu
+from ivr_engine.flow.validate import load_catalog, validate_with_catalog
+from ivr_engine.optimizer import MenuTree, evaluate, leaf_paths, walk
+from ivr_engine.optimizer.demand import service_demand
+from ivr_engine.optimizer.flow_adapter import menu_tree_from_flow
+from ivr_engine.prompts.catalog import PromptCatalog
+from ivr_engine.prompts.manifest import Manifest
+from ivr_engine.stats.batch import Batch, call_row
+from ivr_engine.stats.store import StatsStore
+
+REPO = Path(__file__).resolve().parents[2]
+CLINIC = REPO / "tests/data/optimize/flows/clinic.yaml"
+HOTLINE = REPO / "flows/hotline-12320.yaml"
+AUDIO = REPO / "prompts/audio"
+# callers mostly want what the canonical tree hides deepest
+DEMAND = {"b.teeth": 500, "b.eyes": 300, "v.travel": 200, "a.sleep": 60, "h.hours": 40, "a.cold": 10}
+
+
+def run(*args: str | Path) -> dict[str, Any]:
+    result = CliRunner(mix_stderr=False).invoke(main, ["optimize", *map(str, args), "--json"])
+    assert result.exit_code == 0, result.output
+    report: dict[str, Any] = json.loads(result.stdout)
+    return report
+
+
+def optimize_clinic(tmp_path: Path, *args: str, demand: dict[str, int] = DEMAND) -> tuple[dict[str, Any], Flow]:
+    demand_file = tmp_path / "demand.json"
+    demand_file.write_text(json.dumps(demand), encoding="utf-8")
+    out = tmp_path / "clinic-opt.yaml"
+    report = run(CLINIC, "--demand", demand_file, "-o", out, *args)
+    return report, load_flow(out)
+
+
+def paths_by_node(flow: Flow, root: str) -> dict[str, tuple[str, ...]]:
+    source = menu_tree_from_flow(flow, root, lambda _: 0.0)
+    return {source.targets.get(i, i): p for i, p in leaf_paths(source.tree).items()}
+
+
+def test_output_validates_and_offers_the_same_services_once(tmp_path: Path) -> None:
+    report, new = optimize_clinic(tmp_path, "--changed-notice", "menu.changed", "--draw", str(tmp_path / "draw"))
+    for name in ("before.svg", "after.svg"):
+        assert (tmp_path / "draw" / name).read_text(encoding="utf-8").lstrip().startswith("<?xml")
+    assert report["applied"] and report["root"] == "main"  # not the language menu
+    assert [d for d in validate_with_catalog(new) if d.is_error] == []
+    old = load_flow(CLINIC)
+    assert offered_services(new, "main") == offered_services(old, "main")
+    assert set(offered_services(new, "main").values()) == {1}
+    assert new.version.startswith("7+opt.")
+    main_menu = new.nodes["main"]
+    assert isinstance(main_menu, Menu) and main_menu.changed_notice == "menu.changed"
+    # the most called service is one key away now, and its clip says the new key
+    teeth = next(o for o in main_menu.options if o.target == "b.teeth")
+    catalog = load_catalog(new)
+    assert catalog is not None
+    assert catalog.text(teeth.prompt or "", "en") == f"For dental care, press {teeth.key}."
+    assert report["after"]["expected_seconds"] < report["before"]["expected_seconds"]
+
+
+def test_constraints_of_the_source_flow_hold(tmp_path: Path) -> None:
+    _, new = optimize_clinic(tmp_path)
+    old = load_flow(CLINIC)
+    paths = paths_by_node(new, "main")
+    assert paths["emergency"] == ("4",)  # pinned: same menu, same key
+    assert new.nodes["help"] == old.nodes["help"] and paths["h.hours"] == ("3", "1")  # fixed menu
+    assert max(len(p) for p in paths.values()) <= 3  # max_depth
+    assert len({paths[v][:-1] for v in ("v.child", "v.adult", "v.travel")}) == 1  # keep_together
+
+
+def test_max_churn_limits_the_services_that_move(tmp_path: Path) -> None:
+    report, new = optimize_clinic(tmp_path, "--max-churn", "2", "--min-saving", "0")
+    before, after = paths_by_node(load_flow(CLINIC), "main"), paths_by_node(new, "main")
+    moved = {node for node in before if before[node] != after[node]}
+    assert 0 < len(moved) <= 2
+    assert {c["node"] for c in report["changed_paths"]} == moved
+
+
+def test_below_min_saving_the_flow_is_unchanged(tmp_path: Path) -> None:
+    report, new = optimize_clinic(tmp_path, "--min-saving", "0.99")
+    old = load_flow(CLINIC)
+    assert not report["applied"] and report["changed_paths"] == []
+    assert new.nodes == old.nodes and new.version == old.version
+    assert [d for d in validate_with_catalog(new) if d.is_error] == []
+
+
+def test_report_numbers_are_the_cost_model_on_both_trees(tmp_path: Path) -> None:
+    report, new = optimize_clinic(tmp_path)
+    old = load_flow(CLINIC)
+    catalog = load_catalog(old)
+    assert catalog is not None
+    done = optimize_flow(old, catalog, DEMAND, root="main", language="zh-CN")
+    timer = ClipTimer(catalog, "zh-CN", None)
+    source = menu_tree_from_flow(old, "main", timer)
+    params = generated_costs(old, source, catalog, "zh-CN")
+    weights = service_demand(old, source, DEMAND).weights
+    before = evaluate(source.tree, weights, params)
+    after = evaluate(done.result.tree, weights, params)
+    assert report["before"]["expected_seconds"] == pytest.approx(before.expected_time)
+    assert report["before"]["p95_seconds"] == pytest.approx(before.p95_time)
+    assert report["after"]["expected_seconds"] == pytest.approx(after.expected_time)
+    assert report["after"]["expected_keypresses"] == pytest.approx(after.expected_keypresses)
+    assert report["after"]["within_two_levels"] == pytest.approx(after.within_two_levels)
+    assert report["ratio"] == pytest.approx(after.expected_time / report["lower_bound_seconds"])
+    assert report["saving"] == pytest.approx(1 - after.expected_time / before.expected_time)
+    # the written flow, measured with its generated clips
+    written_catalog = load_catalog(new)
+    assert written_catalog is not None
+    written = menu_tree_from_flow(new, "main", ClipTimer(written_catalog, "zh-CN", None))
+    as_written = evaluate(written.tree, service_demand(new, written, DEMAND).weights, params)
+    assert report["after_as_written"]["expected_seconds"] == pytest.approx(as_written.expected_time)
+
+
+def test_demand_from_the_statistics_store_in_a_window(tmp_path: Path, stats_url: str) -> None:
+    url = stats_url  # SQLite, and PostgreSQL under the postgres mark
+    store = StatsStore.open(url)
+    start = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    rows = []
+    for n, (leaf, count) in enumerate((("b.teeth", 30), ("v.travel", 20), ("a.cold", 5))):
+        for i in range(count):
+            began = start + dt.timedelta(hours=n, minutes=i)
+            rows.append(
+                call_row(call_id=f"{leaf}-{i}", caller_key=None, flow_id="clinic", flow_version="7",
+                         started_at=began, ended_at=began + dt.timedelta(seconds=40), outcome="served",
+                         leaf=leaf, seconds_to_leaf=20.0, final_node=leaf, path=["main", leaf])
+            )  # fmt: skip
+    late = start + dt.timedelta(days=3)  # outside the window
+    rows.append(
+        call_row(call_id="late", caller_key=None, flow_id="clinic", flow_version="7", started_at=late,
+                 ended_at=late, outcome="served", leaf="h.hours", seconds_to_leaf=9.0, final_node="h.hours",
+                 path=["main", "h.hours"])
+    )  # fmt: skip
+    store.write_batch(Batch(calls=rows))
+    store.close()
+    out = tmp_path / "new.yaml"
+    report = run(CLINIC, "--stats", url, "--since", "2026-11-01", "--until", "2026-11-02", "-o", out)
+    assert report["demand"]["calls"] == 55
+    assert report["applied"]
+    new_paths = {c["node"]: c["new"] for c in report["changed_paths"]}
+    assert len(new_paths["b.teeth"]) == 1  # one key from the root
+    wrong_version = run(CLINIC, "--stats", url, "--flow-version", "6", "-o", out)
+    assert wrong_version["demand"]["calls"] == 0  # only the prior is left
+
+
+def test_bad_demand_file_names_the_place(tmp_path: Path) -> None:
+    demand = tmp_path / "demand.json"
+    demand.write_text('{"b.teeth": -3}', encoding="utf-8")
+    result = CliRunner(mix_stderr=False).invoke(
+        main, ["optimize", str(CLINIC), "--demand", str(demand), "-o", str(tmp_path / "x.yaml")]
+    )
+    assert result.exit_code == 2 and "b.teeth" in result.stderr and "must be a number >= 0" in result.stderr
+
+
+def zipf_demand(flow: Flow, seed: int) -> dict[str, int]:
+    services = sorted(offered_services(flow, "main"))
+    random.Random(seed).shuffle(services)  # popularity against the canonical order
+    return {service: round(10_000 / rank) for rank, service in enumerate(services, start=1)}
+
+
+def test_optimized_hotline_is_faster_and_walks_in_the_simulator(tmp_path: Path) -> None:
+    hotline = load_flow(HOTLINE)
+    demand = zipf_demand(hotline, seed=12320)
+    demand_file = tmp_path / "zipf.json"
+    demand_file.write_text(json.dumps(demand), encoding="utf-8")
+    out = tmp_path / "hotline-opt.yaml"
+    report = run(HOTLINE, "--demand", demand_file, "--audio", AUDIO, "--changed-notice", "menu.changed", "-o", out)
+    new = load_flow(out)
+    assert [d for d in validate_with_catalog(new, manifest=Manifest.load(AUDIO)) if d.is_error] == []
+    assert offered_services(new, "main") == offered_services(hotline, "main")
+    assert report["durations"]["estimated_clips"] == 0  # every clip of the source has built audio
+    assert report["after"]["expected_seconds"] < report["before"]["expected_seconds"]
+    assert report["after_as_written"]["expected_seconds"] < report["before"]["expected_seconds"]
+    # Measured with seed 12320: ratio 1.43 (1.46 as written); pinned services held in place keep
+    # their menus, which the bound does not know about. Not near the 1.08 of unconstrained trees.
+    assert report["ratio"] < 1.5
+    # The most called service that is itself the leaf, reached by its new key path.
+    top = max((s for s in demand if hotline.nodes[s].kind not in ("condition", "menu")), key=demand.__getitem__)
+    new_path = paths_by_node(new, "main")[top]
+    assert new_path != paths_by_node(hotline, "main")[top]
+    walk_keys = " ".join(("1", *new_path))  # 1: Mandarin at the language menu
+    result = CliRunner(mix_stderr=False).invoke(
+        main, ["simulate", str(out), "--keys", walk_keys, "--audio-dir", str(AUDIO), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    call = json.loads(result.stdout)
+    assert call["leaf"] == top and call["flow"]["version"] == new.version
+    heard = [h["prompt"] for h in call["heard"]]
+    assert "menu.changed" in heard  # the main menu announces it has changed
+
+
+def test_generated_menus_are_named_after_their_most_called_service(tmp_path: Path) -> None:
+    _, new = optimize_clinic(tmp_path)
+    catalog = PromptCatalog.load(Path(new.prompts or ""))
+    titles = {o.target: o.title for m in load_flow(CLINIC).menus() for o in m.options}
+    groups = [n for n in new.nodes.values() if isinstance(n, Menu) and n.id.startswith("auto-")]
+    assert groups
+    for group in groups:
+        tree = menu_tree_from_flow(new, group.id, lambda _: 0.0).tree
+        held = [n.id for _, n in walk(tree) if not isinstance(n, MenuTree)]
+        top = max(held, key=lambda s: (DEMAND.get(s, 0), -held.index(s)))
+        offer = next(o for m in new.menus() for o in m.options if o.target == group.id)
+        assert catalog.text(offer.prompt or "", "en") == f"For {titles[top].lower()} and more, press {offer.key}."
+        assert catalog.text(group.prompt or "", "zh-CN") == "更多选项。"

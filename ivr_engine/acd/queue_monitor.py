@@ -63,6 +63,7 @@ class QueueMonitor:
         self._unsubscribe: list[Callable[[], None]] = []
         self._task: asyncio.Task[None] | None = None
         self._polling = asyncio.Lock()
+        self._missing: set[str] = set()  # watched queues Asterisk does not have (logged once)
         self.log = logger.bind(ami=f"{client.host}:{client.port}")
 
     # --- life cycle ----------------------------------------------------------------------------
@@ -80,6 +81,7 @@ class QueueMonitor:
         self._unsubscribe = []
         if self._refresh_timer is not None:
             self._refresh_timer.cancel()
+            self._refresh_timer = None
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
@@ -132,6 +134,7 @@ class QueueMonitor:
             self._synced_connection = connection
             self._error = None
             self._publish()
+            self._report_missing()
 
     # --- internals -----------------------------------------------------------------------------
 
@@ -157,6 +160,12 @@ class QueueMonitor:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), min(left, self.retry_delay))
         self._wake.clear()
+
+    def _report_missing(self) -> None:
+        missing = (self.board.watched or frozenset()) - self._views.keys() - self._missing
+        if missing:
+            self.log.warning("queue_monitor.no_such_queue", queues=sorted(missing))
+        self._missing |= missing
 
     def _stale(self, error: str) -> None:
         if self._error != error:

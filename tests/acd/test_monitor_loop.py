@@ -144,7 +144,8 @@ async def test_stopped_monitor_ignores_events(
 ) -> None:
     await monitor.stop()
     await asterisk.push(qf.CALLER_JOIN, qf.MEMBER_PAUSED)
-    await asyncio.sleep(0.1)  # the events are read by the client; nothing may reach the board
+    # The answer comes after the events on the same stream: by then the client has read them.
+    await monitor.client.action("QueueStatus", timeout=BOUND)
     assert monitor.snapshot()["operator"]["callers_waiting"] == 0
 
 

@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ivr_engine.app import Engine
-from ivr_engine.config import AGISettings, Settings, StatsSettings, WebSettings
+from ivr_engine.config import (
+    AGISettings,
+    AMISettings,
+    Settings,
+    StatsSettings,
+    WebSettings,
+)
 from ivr_engine.flow.loader import load_flow
 from ivr_engine.flow.validate import load_catalog
 from ivr_engine.pbx.asterisk import Pbx
@@ -100,13 +106,15 @@ class Transcript:
         self.echo(line)
 
 
-def demo_settings(workdir: Path, *, web_port: int, token: str) -> Settings:
+def demo_settings(workdir: Path, pbx: Pbx, *, web_port: int, token: str) -> Settings:
+    """SQLite statistics in the demo's folder; AMI to the demo's Asterisk for the queue figures."""
     return Settings(
         flows={"default": str(HOTLINE)},
         audio_dir=str(AUDIO),
         voicemail_dir=str(workdir / "voicemail"),
         agi=AGISettings(port=0),
         web=WebSettings(port=web_port, token=token),
+        ami=AMISettings(enabled=True, port=pbx.ports.ami, secret=pbx.ami_secret),
         stats=StatsSettings(url=f"sqlite:///{workdir / 'stats.db'}", spool_dir=str(workdir / "spool")),
         base_dir=str(REPO),
     )
@@ -125,17 +133,17 @@ async def run_demo(
     """Runs its own Asterisk unless given one that is running (the tests' session PBX)."""
     token = secrets.token_urlsafe(24)
     transcript = Transcript(echo=echo)
-    engine = Engine.build(
-        demo_settings(workdir, web_port=web_port, token=token),
-        observers=(transcript,),
-        on_played=transcript.played,
-        dev=True,
-    )
     own_pbx = pbx is None
     if pbx is None:
         pbx = Pbx(sounds=AUDIO)
         await asyncio.to_thread(pbx.start)
     try:
+        engine = Engine.build(
+            demo_settings(workdir, pbx, web_port=web_port, token=token),
+            observers=(transcript,),
+            on_played=transcript.played,
+            dev=True,
+        )
         async with engine.running():
             pbx.set_agi_url(f"agi://127.0.0.1:{engine.service.agi.port}/default")
             plan = await informed_caller_plan(HOTLINE, keys, AUDIO)

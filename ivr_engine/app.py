@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import datetime as dt
+import functools
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
@@ -121,6 +121,7 @@ class Engine:
                 "stats": self._stats_check,
                 **({"ami": self.acd.health} if self.acd else {}),
             },
+            queues=self.acd.monitor.snapshot if self.acd else None,
         )
         config = uvicorn.Config(
             app,

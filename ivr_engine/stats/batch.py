@@ -96,7 +96,6 @@ class Batch:
 
 
 def visit_row(
-    *,
     call_id: str,
     seq: int,
     flow_id: str,
@@ -111,10 +110,10 @@ def visit_row(
     via_shortcut: bool = False,
     first_in_call: bool = True,
 ) -> VisitRow:
-    seconds = max(0.0, (left_at - entered_at).total_seconds())
+    seconds = (left_at - entered_at).total_seconds()
     return VisitRow(
-        call_id, seq, flow_id, flow_version, node_id, kind, db_time(entered_at), db_time(left_at), seconds, key,
-        timeouts, invalid_keys, via_shortcut, first_in_call,
+        call_id, seq, flow_id, flow_version, node_id, kind, db_time(entered_at), db_time(left_at),
+        seconds if seconds > 0 else 0.0, key, timeouts, invalid_keys, via_shortcut, first_in_call,
     )  # fmt: skip
 
 

@@ -10,7 +10,6 @@ into the data directory once and reuses it (so keys stay stable across restarts 
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
 import secrets
@@ -37,8 +36,8 @@ class CallerKeyer:
         return "CallerKeyer(<secret>)"
 
     def key(self, number: str) -> str:
-        normalized = number.strip()
-        return hmac.new(self._secret, normalized.encode(), hashlib.sha256).hexdigest()
+        # hmac.digest: the one-shot C implementation, several times faster than hmac.new(...).hexdigest()
+        return hmac.digest(self._secret, number.strip().encode(), "sha256").hex()
 
     def key_or_none(self, number: str | None) -> str | None:
         """Withheld or empty numbers have no key: such calls count, but belong to nobody."""

@@ -157,14 +157,17 @@ class StatsRecorder:
 
     def _visit_row(self, e: NodeVisit) -> VisitRow:
         call = self._open.get(e.call_id)
-        first = call is None or e.node_id not in call.path
-        if call is not None:
+        if call is None:
+            flow_id = version = UNKNOWN
+            first = True
+        else:
+            flow_id, version = call.started.flow_id, call.started.flow_version
+            first = e.node_id not in call.path
             call.path.append(e.node_id)
-        flow_id, version = (call.started.flow_id, call.started.flow_version) if call else (UNKNOWN, UNKNOWN)
+        # positional arguments: this runs for every visit
         return visit_row(
-            call_id=e.call_id, seq=e.seq, flow_id=flow_id, flow_version=version, node_id=e.node_id,
-            kind=e.node_kind, entered_at=e.entered_at, left_at=e.left_at, key=e.key, timeouts=e.timeouts,
-            invalid_keys=e.invalid_keys, via_shortcut=e.via_shortcut, first_in_call=first,
+            e.call_id, e.seq, flow_id, version, e.node_id, e.node_kind, e.entered_at, e.left_at, e.key, e.timeouts,
+            e.invalid_keys, e.via_shortcut, first,
         )  # fmt: skip
 
     def _call_row(self, e: CallEnded) -> CallRow:

@@ -40,7 +40,7 @@ WRITER_LOCK = 0x1F5_7A75  # PostgreSQL advisory lock id of statistics writers
 # executemany; 500 x 14 columns stays far under SQLite's 32766 and PostgreSQL's 65535 parameters.
 ROWS_PER_STATEMENT = 500
 
-Row = TypeVar("Row", VisitRow, CallRow)
+Row = TypeVar("Row", bound=tuple[Any, ...])  # VisitRow or CallRow
 
 
 class StatsStoreError(Exception):
@@ -117,7 +117,8 @@ class _NewRows:
         created: list[Row] = []
         for start in range(0, len(rows), ROWS_PER_STATEMENT):
             chunk = rows[start : start + ROWS_PER_STATEMENT]
-            cursor.execute(self.full if len(chunk) == ROWS_PER_STATEMENT else self.sql(len(chunk)), [*chain.from_iterable(chunk)])
+            sql = self.full if len(chunk) == ROWS_PER_STATEMENT else self.sql(len(chunk))
+            cursor.execute(sql, [*chain.from_iterable(chunk)])
             returned = cursor.fetchall()
             if len(returned) == len(chunk):  # the usual case: all new (so no key twice either)
                 created.extend(chunk)
@@ -204,7 +205,9 @@ class StatsStore:
 
     def _add_node_hours(self, cursor: Any, visits: list[VisitRow]) -> None:
         sums: dict[tuple[str, str, str, str, str], list[Any]] = {}
-        for _, _, flow_id, version, node_id, kind, entered_at, _, seconds, key, timeouts, invalid, via, first in visits:
+        for (
+            _, _, flow_id, version, node_id, kind, entered_at, _, seconds, key, timeouts, invalid, via, first,
+        ) in visits:  # fmt: skip
             group = (flow_id, version, entered_at[:13], node_id, key or "")
             into = sums.get(group)
             if into is None:
@@ -216,8 +219,8 @@ class StatsStore:
             into[5] += via
             into[6] += seconds
         if sums:
-            rows = [(f, v, f"{hour}:00:00.000000", n, k, *figures) for (f, v, hour, n, k), figures in sorted(sums.items())]
-            cursor.executemany(self._hours_sql, rows)  # hour: db_time cut to the hour
+            rows = [(f, v, f"{hour}:00:00.000000", n, k, *figures) for (f, v, hour, n, k), figures in sums.items()]
+            cursor.executemany(self._hours_sql, sorted(rows))  # hour: db_time cut to the hour
 
     def _count_leaves(self, cursor: Any, new_calls: list[CallRow]) -> None:
         counts: dict[tuple[str, str, str], list[Any]] = {}

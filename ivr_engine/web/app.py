@@ -22,11 +22,11 @@ from ivr_engine.flow.model import Flow
 from ivr_engine.metrics import LiveCalls
 from ivr_engine.stats.store import StatsStore
 from ivr_engine.web import live, login, stats_api, stats_pages
+from ivr_engine.web import queues as queue_pages
 from ivr_engine.web.auth import TokenCheck, TokenGate
 from ivr_engine.web.headers import SecurityHeaders
 from ivr_engine.web.health import HealthCheck, health_endpoint, metrics_endpoint
 from ivr_engine.web.templating import STATIC_DIR, templates
-
 
 # The login form has no attempt limit, so the token itself must resist guessing.
 MIN_TOKEN_LENGTH = 16
@@ -60,11 +60,13 @@ def create_app(
     registry: CollectorRegistry,
     live_calls: LiveCalls,
     checks: Mapping[str, HealthCheck] | None = None,
+    queues: Callable[[], Mapping[str, object]] | None = None,
 ) -> Starlette:
     """The dashboard app.
 
     `flows` returns the flows in service (e.g. `lambda: library.flows().values()`); it is called on
     every request, so a hot reload is seen at once. `checks` are the components /healthz reports.
+    `queues` is the ACD queue snapshot (QueueMonitor.snapshot), None when AMI is off.
     Raises ConfigError when the token is missing or short: the dashboard never runs open.
     """
     if len(settings.token) < MIN_TOKEN_LENGTH:
@@ -80,6 +82,8 @@ def create_app(
         Route("/logout", login.logout, methods=["POST"], name="logout"),
         Route("/live", live.live_page, name="live_page"),
         Route("/api/live", live.api_live, name="api_live"),
+        Route("/queues", queue_pages.queues_page, name="queues_page"),
+        Route("/api/queues", queue_pages.api_queues, name="api_queues"),
         *stats_pages.routes,
         *stats_api.routes,
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
@@ -97,4 +101,5 @@ def create_app(
     app.state.stats_store = stats_store
     app.state.flows = flows
     app.state.live_calls = live_calls
+    app.state.queues = queues
     return app

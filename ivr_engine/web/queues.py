@@ -22,7 +22,7 @@ from ivr_engine.web.templating import templates
 QueuesSnapshot = Callable[[], Mapping[str, object]]
 
 REFRESH_SECONDS = 3
-AMI_OFF = "Queue figures are off: AMI is not enabled (set ami.enabled in the engine's configuration)."
+AMI_OFF = "Queue figures are off: AMI is not enabled (ami.enabled in the configuration)."
 
 
 def queues_json(snapshot: Mapping[str, object]) -> dict[str, list[dict[str, Any]]]:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from test_queues_page import HOSTILE_REASON, captured_snapshot, queues_app
 from web_fixtures import (
     HOSTILE,
     T0,
@@ -113,3 +114,23 @@ def test_flow_dashboard_in_chromium(browser_page: playwright.Page, tmp_path: Pat
         assert shot.stat().st_size > 20_000
     finally:
         store.close()
+
+
+def test_queues_page_in_chromium(browser_page: playwright.Page, tmp_path: Path) -> None:
+    snapshot = captured_snapshot()
+    page = browser_page
+    with serve(queues_app(captured_snapshot)) as base:
+        login(page, base, "/queues")
+        page.wait_for_selector("#queue-table[data-state=ready]")
+        page.wait_for_selector("#member-table[data-state=ready]")
+        operator = page.locator('#queue-table tr[data-id="operator"] td')
+        # Columns: queue, waiting, longest wait, service level, threshold, completed, abandoned, ...
+        assert int(operator.nth(1).text_content()) == snapshot["operator"]["callers_waiting"] == 1
+        assert operator.nth(3).text_content() == "100.0 %"
+        assert page.locator('#queue-table tr[data-id="outbreak"] td').nth(3).text_content() == "–"
+        assert page.text_content('[data-status-for="queue-table"]') == "5 of 5 queues"
+        paused = page.locator('#member-table tbody tr:has(td:text-is("paused")) td')
+        assert paused.all_text_contents()[:5] == ["operator", "PJSIP/agent1", HOSTILE, "paused", HOSTILE_REASON]
+        shot = tmp_path / "queues.png"
+        page.screenshot(path=shot, full_page=True)
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

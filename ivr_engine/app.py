@@ -24,7 +24,7 @@ from ivr_engine.metrics import IvrMetrics
 from ivr_engine.personal.layout import has_main_menu
 from ivr_engine.personal.menus import PersonalMenus
 from ivr_engine.runtime.events import CallObserver
-from ivr_engine.service import Service, serve_until_signalled
+from ivr_engine.service import Service, wait_for_stop_signal
 from ivr_engine.stats.privacy import caller_keyer
 from ivr_engine.stats.recorder import StatsRecorder
 from ivr_engine.stats.store import StatsStore, StatsStoreError
@@ -85,6 +85,9 @@ class Engine:
         on_played: PlayedHook | None = None,
         dev: bool = False,
     ) -> Engine:
+        # Flows first: a service that cannot serve its flows must not start anything else.
+        library = FlowLibrary.from_settings(settings)
+        library.load_all()
         store = open_store(settings, dev=dev)
         days = settings.stats.retention_days
         recorder = StatsRecorder(
@@ -94,8 +97,6 @@ class Engine:
         ).start()
         metrics = IvrMetrics()
         metrics.watch_stats_recorder(recorder.counts)
-        library = FlowLibrary.from_settings(settings)
-        library.load_all()
         personal = PersonalMenus.from_store(store, [(f.flow, f.prompts) for f in library.loaded])
         service = Service(
             settings,
@@ -149,10 +150,12 @@ class Engine:
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[Engine]:
-        """The engine with its dashboard, for the demo and tests: stopped on exit."""
+        """Calls, flow reload, queue monitor and dashboard until the block exits; then calls in
+        progress may finish (bounded) before everything stops."""
         web = self.web_server() if self.settings.web.enabled else None
         web_task = asyncio.create_task(web.serve()) if web else None
         await self.service.start()
+        reload = asyncio.create_task(self.service.reload_forever())
         if self.acd is not None:
             await self.acd.start()
         try:
@@ -161,6 +164,9 @@ class Engine:
             if self.acd is not None:
                 await self.acd.stop()
             await self.service.stop()
+            reload.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reload
             if web is not None and web_task is not None:
                 web.should_exit = True
                 await web_task
@@ -168,16 +174,7 @@ class Engine:
 
 
 async def run_engine(settings: Settings) -> None:
+    """`ivr serve`: the engine until SIGINT or SIGTERM."""
     engine = Engine.build(settings)
-    web = engine.web_server() if settings.web.enabled else None
-    extra = [asyncio.create_task(web.serve())] if web else []
-    if engine.acd is not None:
-        await engine.acd.start()
-    try:
-        await serve_until_signalled(engine.service, extra)
-    finally:
-        if engine.acd is not None:
-            await engine.acd.stop()
-        if web is not None:
-            web.should_exit = True
-        engine.close()
+    async with engine.running():
+        await wait_for_stop_signal()

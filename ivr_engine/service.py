@@ -8,7 +8,6 @@ dialplan sends callers to the operator queue (AGISTATUS is not SUCCESS).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +20,13 @@ from ivr_engine.config import Settings
 from ivr_engine.flows import FlowLibrary, LoadedFlow
 from ivr_engine.metrics import IvrMetrics, LiveCalls, MetricsObserver
 from ivr_engine.runtime.engine import RuntimeSettings, run_call
-from ivr_engine.runtime.events import CallEnded, CallObserver, CallStarted, NodeEntered, NodeVisit
+from ivr_engine.runtime.events import (
+    CallEnded,
+    CallObserver,
+    CallStarted,
+    NodeEntered,
+    NodeVisit,
+)
 from ivr_engine.runtime.personal import Personalizer
 
 RELOAD_INTERVAL = 2.0
@@ -125,20 +130,14 @@ class Service:
                     self.on_reload(self.library.get(name))
 
 
-async def serve_until_signalled(service: Service, extra: Sequence[asyncio.Task[None]] = ()) -> None:
-    """Run until SIGINT/SIGTERM, then let calls in progress finish (bounded) and stop."""
+async def wait_for_stop_signal() -> None:
+    """Returns at the first SIGINT or SIGTERM; the caller then stops the engine gracefully."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await service.start()
-    reload_task = asyncio.create_task(service.reload_forever())
     try:
         await stop.wait()
     finally:
-        for task in (reload_task, *extra):
-            task.cancel()
-        for task in (reload_task, *extra):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await service.stop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)

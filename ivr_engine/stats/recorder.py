@@ -48,7 +48,7 @@ class StatsRecorder:
         *,
         keyer: CallerKeyer | None = None,
         interval: float = 0.1,
-        max_batch: int = 5000,
+        max_batch: int = 20_000,  # events per transaction when behind: bigger batches commit less often
         retry_initial: float = 0.5,
         retry_max: float = 30.0,
         retention: dt.timedelta | None = None,

@@ -2,9 +2,11 @@
 what personal menus need (PersonalHistory).
 
 Idempotence: visits are keyed (call_id, seq) and calls call_id, both inserted with ON CONFLICT DO
-NOTHING RETURNING the key, so the insert itself says which rows are new. The hourly node figures
-and the caller-to-leaf counts are added in the same transaction from those rows only, so replaying
-a batch - after a crash, from the spool, or a re-import - never counts a visit or a call twice.
+NOTHING, so the insert itself says which rows are new: by its count when all are (the usual case),
+otherwise the batch is rolled back and written again RETURNING the keys of the rows it created.
+The hourly node figures and the caller-to-leaf counts are added in the same transaction from those
+rows only, so replaying a batch - after a crash, from the spool, or a re-import - never counts a
+visit or a call twice.
 
 Ingest speed: the writer goes through the DB-API cursor with rows as tuples in column order, many
 rows per INSERT statement; the figures are summed in Python per batch, one upsert row per group.
@@ -98,38 +100,48 @@ def migrate(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
+class _SeenBefore(Exception):
+    """Some rows of the batch are stored already (or in it twice): a replay."""
+
+
 class _NewRows:
     """INSERT rows (tuples in column order, key columns first) with ON CONFLICT DO NOTHING, in
-    statements of ROWS_PER_STATEMENT rows; returns the rows this insert created, each once."""
+    statements of ROWS_PER_STATEMENT rows, and return the rows this insert created, each once.
+
+    A fresh batch, the usual case, is checked by the count of rows inserted; learning which rows
+    are new (RETURNING their keys) costs SQLite about a fifth more, so only a replay does it.
+    """
 
     def __init__(self, store: StatsStore, table: str, columns: tuple[str, ...], key_columns: int) -> None:
         self.store = store
         self.table = table
         self.columns = columns
         self.key_columns = key_columns
+        self.returning = f" RETURNING {', '.join(columns[:key_columns])}"
         self.full = self.sql(ROWS_PER_STATEMENT)
 
     def sql(self, rows: int) -> str:
-        key = ", ".join(self.columns[: self.key_columns])
-        return f"{self.store.insert_sql(self.table, self.columns, rows)} ON CONFLICT DO NOTHING RETURNING {key}"
+        return f"{self.store.insert_sql(self.table, self.columns, rows)} ON CONFLICT DO NOTHING"
 
-    def __call__(self, cursor: Any, rows: Sequence[Row]) -> list[Row]:
+    def __call__(self, cursor: Any, rows: Sequence[Row], *, replay: bool) -> Sequence[Row]:
+        """Raises _SeenBefore unless `replay` or every row is new."""
         created: list[Row] = []
         for start in range(0, len(rows), ROWS_PER_STATEMENT):
             chunk = rows[start : start + ROWS_PER_STATEMENT]
             sql = self.full if len(chunk) == ROWS_PER_STATEMENT else self.sql(len(chunk))
-            cursor.execute(sql, [*chain.from_iterable(chunk)])
-            returned = cursor.fetchall()
-            if len(returned) == len(chunk):  # the usual case: all new (so no key twice either)
-                created.extend(chunk)
+            if not replay:
+                cursor.execute(sql, [*chain.from_iterable(chunk)])
+                if cursor.rowcount != len(chunk):
+                    raise _SeenBefore
                 continue
-            fresh = {tuple(key) for key in returned}
+            cursor.execute(sql + self.returning, [*chain.from_iterable(chunk)])
+            fresh = {tuple(key) for key in cursor.fetchall()}
             for row in chunk:
                 key = tuple(row[: self.key_columns])
                 if key in fresh:  # a key twice in one batch was inserted (and counts) once
                     fresh.remove(key)
                     created.append(row)
-        return created
+        return created if replay else rows
 
 
 class StatsStore:
@@ -184,12 +196,18 @@ class StatsStore:
     # --- writing -----------------------------------------------------------------------------
 
     def write_batch(self, batch: Batch) -> WriteResult:
+        try:
+            return self._write(batch, replay=False)
+        except _SeenBefore:  # rolled back; write it again, this time learning which rows are new
+            return self._write(batch, replay=True)
+
+    def _write(self, batch: Batch, *, replay: bool) -> WriteResult:
         with self.engine.begin() as conn:
             self._lock_writers(conn)
             cursor = conn.connection.cursor()
             try:
-                self._add_node_hours(cursor, self._new_visits(cursor, batch.visits))
-                new_calls = self._new_calls(cursor, batch.calls)
+                self._add_node_hours(cursor, self._new_visits(cursor, batch.visits, replay=replay))
+                new_calls = self._new_calls(cursor, batch.calls, replay=replay)
                 self._count_leaves(cursor, new_calls)
             finally:
                 cursor.close()
@@ -203,7 +221,7 @@ class StatsStore:
         else:
             conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
 
-    def _add_node_hours(self, cursor: Any, visits: list[VisitRow]) -> None:
+    def _add_node_hours(self, cursor: Any, visits: Sequence[VisitRow]) -> None:
         sums: dict[tuple[str, str, str, str, str], list[Any]] = {}
         for (
             _, _, flow_id, version, node_id, kind, entered_at, _, seconds, key, timeouts, invalid, via, first,
@@ -222,7 +240,7 @@ class StatsStore:
             rows = [(f, v, f"{hour}:00:00.000000", n, k, *figures) for (f, v, hour, n, k), figures in sums.items()]
             cursor.executemany(self._hours_sql, sorted(rows))  # hour: db_time cut to the hour
 
-    def _count_leaves(self, cursor: Any, new_calls: list[CallRow]) -> None:
+    def _count_leaves(self, cursor: Any, new_calls: Sequence[CallRow]) -> None:
         counts: dict[tuple[str, str, str], list[Any]] = {}
         for row in new_calls:
             if row.caller_key and row.leaf:

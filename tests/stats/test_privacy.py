@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hashlib
+import hmac
 import sqlite3
 import stat
 from pathlib import Path
@@ -44,6 +46,9 @@ def test_no_clear_number_in_database_or_spool(tmp_path: Path) -> None:
 def test_keys_depend_on_the_secret() -> None:
     assert caller_keyer("secret-one-0123456789").key(NUMBER) != caller_keyer("secret-two-0123456789").key(NUMBER)
     assert caller_keyer("secret-one-0123456789").key(NUMBER) == caller_keyer("secret-one-0123456789").key(NUMBER)
+    # HMAC-SHA256 of the number, hex: the keys already stored stay valid
+    expected = hmac.new(b"secret-one-0123456789", NUMBER.encode(), hashlib.sha256).hexdigest()
+    assert caller_keyer("secret-one-0123456789").key(f" {NUMBER} ") == expected
 
 
 def test_refuses_to_start_without_a_secret() -> None:

@@ -117,6 +117,24 @@ def test_replaying_batches_counts_nothing_twice(store: StatsStore, tmp_path: Pat
     assert max(u.calls for u in uses_before) > 1  # the synthetic callers do repeat
 
 
+def test_batch_partly_stored_and_with_repeated_rows_counts_each_once(store: StatsStore, tmp_path: Path) -> None:
+    events = all_events(120)
+    record(store, tmp_path / "a", all_events(50))
+    # one batch: 50 calls stored already, 70 new ones, and the first 80 calls' events a second time
+    recorder = StatsRecorder(store, tmp_path / "b", interval=0.01, max_batch=100_000)
+    play(recorder, events + all_events(80))
+    recorder.start()
+    assert recorder.close(timeout=30)
+    assert count(store, Visit) == len(oracle.visits(events))
+    assert count(store, Call) == 120
+    nodes = reports.node_stats(store, reports.ReportFilter())
+    assert {n.node_id: n.hits for n in nodes} == dict(oracle.hits(events))
+    assert {n.node_id: n.calls for n in nodes} == {
+        node: len({v.call_id for v in oracle.visits(events) if v.node_id == node}) for node in oracle.hits(events)
+    }
+    assert sum(u.calls for u in store.service_uses(SYNTHETIC_FLOW)) == len([e for e in oracle.ends(events) if e.leaf])
+
+
 def two_hours_apart() -> list[object]:
     """50 calls from 00:00 and 50 from 02:00 on the synthetic day."""
     late = dt.datetime(2026, 11, 1, 2, tzinfo=dt.UTC)

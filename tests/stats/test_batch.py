@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ivr_engine.stats.batch import db_time
+
+MOMENTS = st.datetimes(min_value=dt.datetime(1971, 1, 1), max_value=dt.datetime(2200, 1, 1))
+
+
+@given(MOMENTS, st.sampled_from([dt.UTC, zoneinfo.ZoneInfo("Asia/Shanghai"), dt.timezone(dt.timedelta(hours=-5))]))
+def test_db_time_is_sqlalchemys_format_of_the_utc_time(moment: dt.datetime, zone: dt.tzinfo) -> None:
+    aware = moment.replace(tzinfo=zone)
+    expected = aware.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    assert db_time(aware) == expected

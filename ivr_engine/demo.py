@@ -146,7 +146,10 @@ async def run_demo(
         )
         async with engine.running():
             pbx.set_agi_url(f"agi://127.0.0.1:{engine.service.agi.port}/default")
-            plan = await informed_caller_plan(HOTLINE, keys, AUDIO)
+            # A repeat demo caller hears their personal menu first: time the keys for what they hear.
+            plan = await informed_caller_plan(
+                HOTLINE, keys, AUDIO, caller=caller, personalizer=engine.service.personalizer
+            )
             echo(f"placing a SIP call from {caller}; the caller will press {keys!r}")
             result = await asyncio.to_thread(pbx.place_call, plan, hold_seconds=3.0, from_user=caller)
             async with asyncio.timeout(15):

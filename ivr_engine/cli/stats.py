@@ -3,6 +3,7 @@ ivr_engine.stats.reports (the same functions the dashboard calls)."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import datetime as dt
@@ -10,7 +11,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,11 +65,17 @@ class _Options:
     fmt: str
     limit: int
 
-    def open(self, keyer: CallerKeyer | None = None) -> StatsStore:
+    @contextlib.contextmanager
+    def open(self, keyer: CallerKeyer | None = None) -> Iterator[StatsStore]:
+        """The store for one command, closed however the command ends."""
         try:
-            return StatsStore.open(self.url, keyer=keyer)
+            store = StatsStore.open(self.url, keyer=keyer)
         except StatsStoreError as exc:
             raise click.ClickException(str(exc)) from None
+        try:
+            yield store
+        finally:
+            store.close()
 
 
 class _StatsGroup(click.Group):
@@ -136,7 +143,8 @@ def _seconds(value: float | None) -> str:
 @click.pass_obj
 def migrate(opts: _Options) -> None:
     """Create or upgrade the statistics schema."""
-    opts.open().close()
+    with opts.open():
+        pass
     click.echo(f"statistics schema is up to date in {opts.url}")
 
 
@@ -144,9 +152,8 @@ def migrate(opts: _Options) -> None:
 @click.pass_obj
 def summary(opts: _Options) -> None:
     """Calls, outcomes, abandonment and zero-out rates, time to leaf."""
-    store = opts.open()
-    result = reports.summary(store, opts.flt)
-    store.close()
+    with opts.open() as store:
+        result = reports.summary(store, opts.flt)
     rows: list[Sequence[Any]] = [
         ("calls", result.calls),
         ("visits", result.visits),
@@ -177,9 +184,8 @@ NODE_COLUMNS = ("node", "kind", "hits", "calls", "exits", "timeouts", "invalid",
 @click.pass_obj
 def top(opts: _Options) -> None:
     """The most visited nodes."""
-    store = opts.open()
-    nodes = reports.top_nodes(store, opts.flt, opts.limit)
-    store.close()
+    with opts.open() as store:
+        nodes = reports.top_nodes(store, opts.flt, opts.limit)
     _emit(opts.fmt, NODE_COLUMNS, _node_rows(nodes), [dataclasses.asdict(n) for n in nodes])
 
 
@@ -187,9 +193,8 @@ def top(opts: _Options) -> None:
 @click.pass_obj
 def nodes(opts: _Options) -> None:
     """Every visited node: entries, exits by key, timeouts, invalid keys, abandonment, zero-outs."""
-    store = opts.open()
-    found = reports.node_stats(store, opts.flt)
-    store.close()
+    with opts.open() as store:
+        found = reports.node_stats(store, opts.flt)
     _emit(opts.fmt, NODE_COLUMNS, _node_rows(found), [dataclasses.asdict(n) for n in found])
 
 
@@ -197,9 +202,8 @@ def nodes(opts: _Options) -> None:
 @click.pass_obj
 def paths(opts: _Options) -> None:
     """The most common paths through the flow."""
-    store = opts.open()
-    found = reports.common_paths(store, opts.flt, opts.limit)
-    store.close()
+    with opts.open() as store:
+        found = reports.common_paths(store, opts.flt, opts.limit)
     rows = [(p.calls, " > ".join(p.path)) for p in found]
     _emit(opts.fmt, ("calls", "path"), rows, [dataclasses.asdict(p) for p in found])
 
@@ -223,16 +227,13 @@ def import_(opts: _Options, files: tuple[Path, ...], dev_secret_dir: Path | None
     from ivr_engine.stats.importer import ImportFileError, import_file
 
     keyer = _keyer(dev_secret_dir)
-    store = opts.open(keyer)
-    try:
+    with opts.open(keyer) as store:
         for path in files:
             try:
                 result = import_file(store, path, keyer)
             except ImportFileError as exc:
                 raise click.ClickException(f"nothing imported from {path}:\n{exc}") from None
             click.echo(f"{path}: {result.calls} calls ({result.new_calls} new), {result.visits} visits")
-    finally:
-        store.close()
 
 
 @stats.command()
@@ -241,9 +242,8 @@ def import_(opts: _Options, files: tuple[Path, ...], dev_secret_dir: Path | None
 def purge(opts: _Options, older_than: str) -> None:
     """Delete calls, visits and caller counts older than the given age (bookmarks stay)."""
     cutoff = dt.datetime.now(dt.UTC) - parse_age(older_than)
-    store = opts.open()
-    result = store.purge(cutoff)
-    store.close()
+    with opts.open() as store:
+        result = store.purge(cutoff)
     click.echo(
         f"purged before {cutoff.isoformat(timespec='seconds')}: {result.calls} calls, "
         f"{result.visits} visits, {result.caller_leaf} caller counts"
@@ -264,11 +264,9 @@ def tree(opts: _Options, flow_file: Path, output: Path) -> None:
         flow = load_flow(flow_file)
     except FlowError as exc:
         raise click.ClickException(str(exc)) from None
-    store = opts.open()
-    try:
-        render_heatmap(store, flow, dataclasses.replace(opts.flt, flow_id=flow.id), output)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        store.close()
+    with opts.open() as store:
+        try:
+            render_heatmap(store, flow, dataclasses.replace(opts.flt, flow_id=flow.id), output)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
     click.echo(f"wrote {output}")

@@ -50,8 +50,15 @@ def _watched_files(flow: Flow, manifest_path: Path) -> list[Path]:
     return files
 
 
-def load_one(name: str, path: Path, manifest_path: Path) -> LoadedFlow:
-    """Raises FlowError with every error (a malformed manifest is one too)."""
+def load_one(
+    name: str, path: Path, manifest_path: Path, known_files: Iterable[Path] = ()
+) -> LoadedFlow:
+    """Raises FlowError with every error (a malformed manifest is one too).
+
+    The files the previous version was read from are stamped before reading, so an edit that
+    lands while we read is seen at the next poll rather than hidden behind a newer stamp.
+    """
+    before = {file: _stamp(file) for file in known_files}
     flow = load_flow(path)
     catalog = load_catalog(flow)
     if catalog is None:
@@ -61,7 +68,10 @@ def load_one(name: str, path: Path, manifest_path: Path) -> LoadedFlow:
         manifest = Manifest.load(manifest_path)
     except ManifestError as exc:
         raise FlowError([Diagnostic(SourceLocation(str(manifest_path), 1, 1), str(exc))]) from None
-    stamps = {file: _stamp(file) for file in _watched_files(flow, manifest_path)}
+    stamps = {
+        file: before[file] if file in before else _stamp(file)
+        for file in _watched_files(flow, manifest_path)
+    }
     return LoadedFlow(name, flow, CatalogPrompts(catalog, manifest), stamps)
 
 
@@ -93,7 +103,9 @@ class FlowLibrary:
             except FlowError as exc:
                 problems.extend(exc.diagnostics)
         if DEFAULT_SCRIPT not in self._paths:
-            problems.append(Diagnostic(SourceLocation("<config>", 1, 1), "no 'default' flow configured"))
+            problems.append(
+                Diagnostic(SourceLocation("<config>", 1, 1), "no 'default' flow configured")
+            )
         if problems:
             raise FlowError(problems)
 
@@ -115,7 +127,7 @@ class FlowLibrary:
                 continue
             log = logger.bind(flow=name, path=str(self._paths[name]))
             try:
-                fresh = load_one(name, self._paths[name], self._manifest_path)
+                fresh = load_one(name, self._paths[name], self._manifest_path, loaded.stamps)
             except FlowError as exc:
                 for diagnostic in exc.diagnostics:
                     log.error("flow.reload_rejected", diagnostic=str(diagnostic))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from ivr_engine import flows as flows_module
 from ivr_engine.flow.diagnostics import FlowError
 from ivr_engine.flows import FlowLibrary
 
@@ -73,3 +74,23 @@ def test_the_service_does_not_start_with_a_broken_flow(tmp_path: Path) -> None:
     with pytest.raises(FlowError) as caught:
         FlowLibrary({"default": path}, tmp_path / "audio").load_all()
     assert str(path) in str(caught.value)
+
+
+def test_an_edit_made_while_the_flow_is_being_read_is_seen_at_the_next_poll(
+    library: tuple[FlowLibrary, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flows, path = library
+    write(path, "1.2")
+    real_load = flows_module.load_flow
+
+    def load_then_edited(flow_path: Path, **options: object) -> object:
+        flow = real_load(flow_path, **options)  # type: ignore[arg-type]
+        write(path, "1.3")  # someone saves again while version 1.2 is being read
+        return flow
+
+    monkeypatch.setattr(flows_module, "load_flow", load_then_edited)
+    flows.reload_changed()
+    assert flows.get("default").flow.version == "1.2"
+    monkeypatch.setattr(flows_module, "load_flow", real_load)
+    flows.reload_changed()
+    assert flows.get("default").flow.version == "1.3"

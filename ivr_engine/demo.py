@@ -32,9 +32,10 @@ from ivr_engine.prompts.manifest import Manifest
 from ivr_engine.runtime.channel import CallInfo
 from ivr_engine.runtime.console import ConsoleChannel, parse_script
 from ivr_engine.runtime.engine import run_call
-from ivr_engine.runtime.events import CallEnded, CallStarted, NodeEntered, NodeVisit
+from ivr_engine.runtime.events import CallEnded, CallStarted
 from ivr_engine.runtime.personal import Personalizer
 from ivr_engine.runtime.prompt_source import CatalogPrompts
+from ivr_engine.runtime.recording import EventLog
 
 REPO = Path(__file__).resolve().parents[1]
 HOTLINE = REPO / "flows" / "hotline-12320.yaml"
@@ -72,11 +73,10 @@ async def informed_caller_plan(
 
 
 @dataclass
-class Transcript:
-    """What each call heard and pressed, for printing."""
+class Transcript(EventLog):
+    """Every event of the demo's calls, and what each call heard and pressed, printed as it happens."""
 
     lines: list[str] = field(default_factory=list)
-    ended: list[CallEnded] = field(default_factory=list)
     echo: Callable[[str], None] = print
 
     def played(self, call_id: str, clip: Clip, key: str | None) -> None:
@@ -86,16 +86,11 @@ class Transcript:
             self._say(f"  pressed {key}   (cutting short: {clip.text})")
 
     def call_started(self, event: CallStarted) -> None:
+        super().call_started(event)
         self._say(f"call {event.call_id} from {event.caller} entered flow {event.flow_id} {event.flow_version}")
 
-    def node_entered(self, event: NodeEntered) -> None:
-        pass
-
-    def node_visited(self, event: NodeVisit) -> None:
-        pass
-
     def call_ended(self, event: CallEnded) -> None:
-        self.ended.append(event)
+        super().call_ended(event)
         self._say(
             f"call ended: {event.outcome.value}, service {event.leaf}, "
             f"{event.seconds_to_leaf} s to reach it"

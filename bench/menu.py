@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from menu_workload import Call, Workload, WorkloadSpec, generate
 
+from ivr_engine.cli.optimize import generated_costs
 from ivr_engine.flow.loader import load_flow
 from ivr_engine.flow.model import Flow
 from ivr_engine.optimizer import (
@@ -46,6 +47,7 @@ from ivr_engine.optimizer import (
     problem_bound,
     walk,
 )
+from ivr_engine.optimizer.demand import DEFAULT_HALF_LIFE_DAYS, recency_weights
 from ivr_engine.optimizer.flow_adapter import FlowTree, menu_tree_from_flow
 from ivr_engine.optimizer.global_tree import check_constraints
 from ivr_engine.personal.history import ServiceUse
@@ -105,11 +107,14 @@ class Setting:
     clips: int
 
 
-def setting(flow_path: Path, prompts_path: Path, audio: Path, cost: CostParams) -> Setting:
+def setting(flow_path: Path, prompts_path: Path, audio: Path) -> Setting:
     flow = load_flow(flow_path)
-    prompts = CatalogPrompts(PromptCatalog.load(prompts_path), Manifest.load(audio))
+    catalog = PromptCatalog.load(prompts_path)
+    prompts = CatalogPrompts(catalog, Manifest.load(audio))
     language = flow.default_language
     source = menu_tree_from_flow(flow, main_menu(flow), prompt_seconds(prompts, language), breadth=BREADTH)
+    # generated menus cost what `ivr optimize` will write for them (estimated from their texts)
+    cost = generated_costs(flow, source, catalog, language)
     services = [sid for sid, node in source.targets.items() if sid == node]
     used = {o.prompt for o in source.options.values() if o.prompt} | {
         flow.nodes[n.id].prompt for _, n in walk(source.tree) if isinstance(n, MenuTree)  # type: ignore[attr-defined]
@@ -216,11 +221,14 @@ class SeedResult:
     new_callers: float  # share of scored calls from callers absent from the training part
 
 
-def run_seed(s: Setting, spec: WorkloadSpec, seed: int, params: PersonalParams) -> SeedResult:
+def run_seed(
+    s: Setting, spec: WorkloadSpec, seed: int, params: PersonalParams, half_life: float | None
+) -> SeedResult:
     workload = generate(s.services, spec, seed)
-    train = Counter(c.service for c in workload.train)
+    # the demand `ivr optimize --stats` would read from the training part's calls
+    train = recency_weights([(c.service, c.at, 1.0) for c in workload.train], half_life)
     test = Counter(c.service for c in workload.test)
-    result = optimize(s.source.tree, dict(train), s.cost, s.constraints)
+    result = optimize(s.source.tree, train, s.cost, s.constraints)
     global_bound = problem_bound(s.source.tree, _shares(test, s), s.cost, s.constraints)
     personal, offered = personal_scores(s, result.tree, workload, params)
     return SeedResult(
@@ -293,7 +301,12 @@ def _median(rows: list[SeedResult], pick: Callable[[SeedResult], float]) -> floa
 
 
 def report(
-    s: Setting, spec: WorkloadSpec, params: PersonalParams, rows: list[SeedResult], lookup: dict[str, float] | None
+    s: Setting,
+    spec: WorkloadSpec,
+    params: PersonalParams,
+    half_life: float | None,
+    rows: list[SeedResult],
+    lookup: dict[str, float] | None,
 ) -> str:
     lines = [
         (
@@ -304,7 +317,8 @@ def report(
         (
             f"workload: zipf s={spec.zipf_s}, {spec.callers} callers, repeat p={spec.repeat}, favourite share "
             f"U{spec.concentration}, spike {spec.spike_share:.0%} from {spec.spike_start:.0%} of the timeline; "
-            f"train/test {spec.train_share:.0%}/{1 - spec.train_share:.0%}; medians over {len(rows)} seeds"
+            f"train/test {spec.train_share:.0%}/{1 - spec.train_share:.0%}; global tree from training demand "
+            f"{f'with a {half_life:g}-day half-life' if half_life else 'as plain counts'}; medians over {len(rows)} seeds"
         ),
         (
             f"scored calls {_median(rows, lambda r: r.test_calls):.0f} "
@@ -344,7 +358,7 @@ def report(
     return "\n".join(lines)
 
 
-def sensitivity(s: Setting, base: WorkloadSpec, seeds: int, params: PersonalParams) -> str:
+def sensitivity(s: Setting, base: WorkloadSpec, seeds: int, params: PersonalParams, half_life: float | None) -> str:
     """E[T] of the three menus, and the saving, at the ends of the workload ranges."""
     lines = [
         "",
@@ -357,7 +371,7 @@ def sensitivity(s: Setting, base: WorkloadSpec, seeds: int, params: PersonalPara
         ("repeat p=0.2", dataclasses.replace(base, repeat=0.2)),
         ("repeat p=0.6", dataclasses.replace(base, repeat=0.6)),
     ]:
-        rows = [run_seed(s, spec, seed, params) for seed in range(1, seeds + 1)]
+        rows = [run_seed(s, spec, seed, params, half_life) for seed in range(1, seeds + 1)]
         e = {
             name: _median(rows, lambda r, name=name: float(getattr(r, name).expected))  # type: ignore[misc]
             for name in ("original", "optimized", "personal")
@@ -379,22 +393,25 @@ def main() -> None:
     parser.add_argument("--callers", type=int, default=WorkloadSpec.callers)
     parser.add_argument("--repeat", type=float, default=WorkloadSpec.repeat)
     parser.add_argument("--min-calls", type=int, default=PersonalParams().min_calls, help="evidence before a prediction")
+    parser.add_argument(
+        "--half-life", type=float, default=DEFAULT_HALF_LIFE_DAYS, help="demand half-life in days (0: plain counts)"
+    )
     parser.add_argument("--lookup-callers", type=int, default=1_000_000, help="0 skips the lookup benchmark")
     parser.add_argument("--lookups", type=int, default=100_000)
     parser.add_argument("--no-sensitivity", action="store_true", help="skip the runs at the ends of the ranges")
     args = parser.parse_args()
-    cost = CostParams()
     spec = WorkloadSpec(zipf_s=args.zipf, callers=args.callers, repeat=args.repeat)
     try:
-        s = setting(args.flow, args.prompts, args.audio, cost)
+        s = setting(args.flow, args.prompts, args.audio)
     except TreeError as exc:
         raise SystemExit(f"{args.flow}: the optimizer cannot rearrange this flow: {exc}") from None
     params = PersonalParams(min_calls=args.min_calls)
-    rows = [run_seed(s, spec, seed, params) for seed in range(1, args.seeds + 1)]
+    half_life = args.half_life or None
+    rows = [run_seed(s, spec, seed, params, half_life) for seed in range(1, args.seeds + 1)]
     lookup = lookup_latency(s, args.lookup_callers, args.lookups, seed=7) if args.lookup_callers else None
-    print(report(s, spec, params, rows, lookup))
+    print(report(s, spec, params, half_life, rows, lookup))
     if not args.no_sensitivity:
-        print(sensitivity(s, spec, args.seeds, params))
+        print(sensitivity(s, spec, args.seeds, params, half_life))
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ from ivr_engine.optimizer import (
 )
 from ivr_engine.optimizer import optimize as optimize_tree
 from ivr_engine.optimizer.demand import (
+    DEFAULT_HALF_LIFE_DAYS,
     DEFAULT_PRIOR,
     Demand,
     DemandError,
@@ -45,7 +46,13 @@ from ivr_engine.optimizer.demand import (
     read_demand_file,
     service_demand,
 )
-from ivr_engine.optimizer.flow_adapter import FlowTree, PromptSeconds, flow_from_tree, menu_tree_from_flow, prompt_ids
+from ivr_engine.optimizer.flow_adapter import (
+    FlowTree,
+    PromptSeconds,
+    flow_from_tree,
+    menu_tree_from_flow,
+    prompt_ids,
+)
 from ivr_engine.optimizer.global_tree import OptimizationResult
 from ivr_engine.optimizer.report import RunInfo, report_data, report_text
 from ivr_engine.prompts.catalog import DurationSource, PromptCatalog, estimate_seconds
@@ -363,12 +370,16 @@ def _counts(
     flow_version: str | None,
     since: dt.datetime | None,
     until: dt.datetime | None,
-) -> dict[str, float]:
+    half_life: float | None,
+) -> tuple[dict[str, float], float | None]:
+    """Per-leaf demand, and the half-life in days it was weighted with (None: plain counts)."""
     if (stats_url is None) == (demand_file is None):
         raise click.UsageError("give exactly one of --stats and --demand")
     if demand_file is not None:
+        if half_life is not None:
+            raise click.UsageError("--half-life weighs calls by their time; a --demand file has no times")
         try:
-            return read_demand_file(demand_file)
+            return read_demand_file(demand_file), None
         except DemandError as exc:
             raise click.BadParameter(str(exc), param_hint="--demand") from None
     from sqlalchemy.exc import DBAPIError
@@ -386,7 +397,8 @@ def _counts(
         raise click.ClickException(str(exc)) from None
     try:
         flt = ReportFilter(flow_id=flow.id, flow_version=flow_version, since=since, until=until)
-        return {leaf: float(count) for leaf, count in leaf_counts(store, flt).items()}
+        days = DEFAULT_HALF_LIFE_DAYS if half_life is None else (half_life or None)
+        return leaf_counts(store, flt, days), days
     except DBAPIError as exc:
         raise click.ClickException(f"{stats_url}: not a readable statistics database ({exc.orig})") from None
     finally:
@@ -429,6 +441,11 @@ def _draw(flow: Flow, new: Flow, changed: tuple[str, ...], directory: Path) -> N
 @click.option("--until", help="Count calls started before this ISO time.")
 @click.option("--flow-version", help="Count only calls of this flow version (default: all versions).")
 @click.option("--prior", type=float, default=DEFAULT_PRIOR, show_default=True, help="Calls added to every service.")
+@click.option(
+    "--half-life",
+    type=click.FloatRange(min=0),
+    help=f"Days over which a call's weight halves (with --stats; default {DEFAULT_HALF_LIFE_DAYS:g}; 0: plain counts).",
+)
 @click.option("--root", help="Menu to rearrange (default: the menu with the most services below it).")
 @click.option("--audio", type=_EXISTING, help="Audio directory or manifest.json: measured prompt durations.")
 @click.option("--language", help="Language whose clip durations are used (default: the flow's).")
@@ -456,6 +473,7 @@ def optimize(
     until: str | None,
     flow_version: str | None,
     prior: float,
+    half_life: float | None,
     root: str | None,
     audio: Path | None,
     language: str | None,
@@ -488,7 +506,9 @@ def optimize(
             f"prompt {changed_notice!r} needs a text in {', '.join(flow.languages)} in the catalog {flow.prompts}",
             param_hint="--changed-notice",
         )
-    counts = _counts(flow, stats_url, demand_file, flow_version, _moment(since, "--since"), _moment(until, "--until"))
+    counts, half_life_days = _counts(
+        flow, stats_url, demand_file, flow_version, _moment(since, "--since"), _moment(until, "--until"), half_life
+    )
     try:
         done = optimize_flow(
             flow,
@@ -519,5 +539,6 @@ def optimize(
     if draw is not None:
         _draw(flow, done.flow, done.result.changed_menus, draw)
     data = report_data(done.result, done.demand, done.info, done.as_written)
+    data["demand"]["half_life_days"] = half_life_days
     click.echo(json.dumps(data, ensure_ascii=False, indent=2) if as_json else report_text(data))
     click.echo(f"wrote {out}", err=True)

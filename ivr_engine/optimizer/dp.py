@@ -17,9 +17,9 @@ children at their keys, open keys for free runs, and kept submenus that may abso
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol, TypeVar
 
 import numpy as np
 
@@ -107,6 +107,10 @@ class Entry:
     mass: float
     seconds: float
     key: str | None  # kept key of a fixed child, else None
+
+    @property
+    def id(self) -> str:
+        return self.node.id
 
 
 def synthetic_id(prefix: str, leaf_ids: Sequence[str]) -> str:
@@ -450,22 +454,41 @@ class Planner:
         )
 
 
-def arrange(
-    entries: list[Entry], keys: str, pinned: dict[str, str]
-) -> tuple[Option, ...]:
+class Offered(Protocol):
+    """What key assignment needs to know about an option."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def mass(self) -> float: ...
+    @property
+    def seconds(self) -> float: ...
+    @property
+    def key(self) -> str | None: ...
+
+
+O = TypeVar("O", bound=Offered)
+
+
+def key_order(entries: Sequence[O], keys: str, pinned: Mapping[str, str]) -> list[tuple[str, O]]:
     """Keys and play order: fixed children keep their keys, pinned ones get theirs, the rest take
     the lowest free keys by mass per clip second (Smith's rule); options play in key order."""
     taken = {e.key for e in entries if e.key is not None} | {
-        pinned[e.node.id] for e in entries if e.key is None and e.node.id in pinned
+        pinned[e.id] for e in entries if e.key is None and e.id in pinned
     }
     free_keys = iter(k for k in keys if k not in taken)
-    options: list[Option] = []
+    keyed: list[tuple[str, O]] = []
     free = sorted(
         (e for e in entries if e.key is None),
         key=lambda e: -e.mass / e.seconds if e.seconds > 0 else -INF,
     )
     for entry in free:
-        key = pinned.get(entry.node.id) or next(free_keys)
-        options.append(Option(key, entry.node))
-    options += [Option(e.key, e.node) for e in entries if e.key is not None]
-    return tuple(sorted(options, key=lambda o: o.key))
+        keyed.append((pinned.get(entry.id) or next(free_keys), entry))
+    keyed += [(e.key, e) for e in entries if e.key is not None]
+    return sorted(keyed, key=lambda pair: pair[0])
+
+
+def arrange(
+    entries: list[Entry], keys: str, pinned: Mapping[str, str]
+) -> tuple[Option, ...]:
+    return tuple(Option(key, e.node) for key, e in key_order(entries, keys, pinned))

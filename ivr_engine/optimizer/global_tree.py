@@ -22,6 +22,7 @@ from ivr_engine.optimizer.cost import (
 )
 from ivr_engine.optimizer.dp import KeptMenu, Planner, Slot, Unit, make_unit
 from ivr_engine.optimizer.polish import polish
+from ivr_engine.optimizer.search import Rules, improve
 from ivr_engine.optimizer.tree import (
     Constraints,
     MenuTree,
@@ -298,6 +299,15 @@ def layout(
     ]
     movable = frozenset(free - grouped - set(pinned))
     kept_keys = (plan.kept | plan.frozen | plan.fixed_services) - {current.id}
+    rules = Rules(
+        movable,
+        kept_keys,
+        plan.frozen,
+        constraints.keys,
+        pinned,
+        constraints.max_options,
+        constraints.max_depth,
+    )
     best: tuple[float, MenuTree] | None = None
     # popularity order is what the exchange argument asks for with equal clips; with unequal
     # clips a long-clip service is worth less near the root, so mass per clip second is tried too
@@ -321,7 +331,7 @@ def layout(
         if best is None or cost < best[0] - 1e-12:
             best = (cost, tree)
     assert best is not None
-    return best[1]
+    return improve(best[1], p, params, rules)
 
 
 def _by_mass(unit: Unit) -> tuple[float, float, str]:

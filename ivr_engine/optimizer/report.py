@@ -81,7 +81,10 @@ def report_text(data: Mapping[str, Any]) -> str:
             f" (root {data['root']!r}, language {data['language']}, clips: {durations['measured_clips']} measured,"
             f" {durations['estimated_clips']} estimated)"
         ),
-        f"demand: {data['demand']['calls']} calls, +{data['demand']['prior_per_service']:g} per service (prior)",
+        (
+            f"demand: {data['demand']['calls']} calls{_weighting(data['demand'].get('half_life_days'))}, "
+            f"+{data['demand']['prior_per_service']:g} per service (prior)"
+        ),
         _row("", "before", "after"),
         _row("E[T] (s)", f"{before['expected_seconds']:.2f}", f"{after['expected_seconds']:.2f}"),
         _row("P95 T (s)", f"{before['p95_seconds']:.2f}", f"{after['p95_seconds']:.2f}"),
@@ -113,3 +116,7 @@ def report_text(data: Mapping[str, Any]) -> str:
     lines += [f"  {c['node']:<32}{c['old']:>10} -> {c['new']}" for c in data["changed_paths"]]
     lines.append(f"{len(data['changed_menus'])} menu(s) changed: {', '.join(data['changed_menus']) or '-'}")
     return "\n".join(lines)
+
+
+def _weighting(half_life_days: float | None) -> str:
+    return "" if half_life_days is None else f" (recency-weighted, half-life {half_life_days:g} days)"

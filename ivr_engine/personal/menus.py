@@ -41,7 +41,7 @@ logger = structlog.get_logger(__name__)
 @dataclass(frozen=True, slots=True)
 class PersonalParams:
     half_life_days: float = 30.0
-    min_calls: int = 2  # calls to a service before it may be predicted (bookmarks need none)
+    min_calls: int = 1  # calls to a service before it may be predicted (bookmarks need none)
     max_shortcuts: int = 3
     prior_calls: float = 1.0  # pseudo-calls of the flow's overall popularity mixed into q
 

@@ -34,10 +34,12 @@ def brute_force_cost(
     root_header: float,
     k: int,
     order_preserving: bool = False,
+    max_depth: int | None = None,
 ) -> float:
     """Smallest E[T] of any tree whose menus have 2..k options (root header as given,
-    generated menus with the synthetic header and group clip). With `order_preserving`, only
-    trees whose menus split popularity-sorted services into consecutive runs in play order."""
+    generated menus with the synthetic header and group clip) and no service deeper than
+    `max_depth`. With `order_preserving`, only trees whose menus split popularity-sorted services
+    into consecutive runs in play order."""
     mass = [p[s.id] for s in leaves]
     clip = [params.option_seconds(s.prompt) for s in leaves]
     group_clip = params.option_seconds(params.group_prompt)
@@ -54,17 +56,19 @@ def brute_force_cost(
                     yield from set(itertools.permutations(blocks))
 
     @cache
-    def menu(items: tuple[int, ...], header: float) -> float:
+    def menu(items: tuple[int, ...], header: float, depth: int) -> float:
         total = sum(mass[i] for i in items)
         best = float("inf")
         for blocks in splits(items):
+            if depth == 1 and any(len(block) > 1 for block in blocks):
+                continue
             heard_by = total
             cost = (params.level_overhead + header) * total
             for block in blocks:
                 if len(block) == 1:
                     cost += clip[block[0]] * heard_by
                 else:
-                    cost += group_clip * heard_by + menu(block, params.synthetic_header)
+                    cost += group_clip * heard_by + menu(block, params.synthetic_header, depth - 1)
                 heard_by -= sum(mass[i] for i in block)
             best = min(best, cost)
         return best
@@ -76,7 +80,7 @@ def brute_force_cost(
     )
     if len(order) == 1:
         return (params.level_overhead + root_header + clip[0]) * mass[0]
-    return menu(order, root_header)
+    return menu(order, root_header, max_depth or len(order))
 
 
 def flat_tree(leaves: Sequence[Service], header: float = 1.0) -> MenuTree:

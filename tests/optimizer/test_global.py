@@ -47,34 +47,51 @@ def small_instance(
 
 
 @st.composite
-def small_problems(draw: st.DrawFn) -> tuple[list[Service], dict[str, float], int]:
+def small_problems(
+    draw: st.DrawFn,
+) -> tuple[list[Service], dict[str, float], int, int | None]:
     leaves, p = small_instance(draw, 6)
-    return leaves, p, draw(st.integers(min_value=2, max_value=4))
+    depth = draw(st.none() | st.integers(min_value=2, max_value=3))
+    return leaves, p, draw(st.integers(min_value=2, max_value=4)), depth
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(small_problems())
 def test_matches_brute_force_on_small_trees(
-    problem: tuple[list[Service], dict[str, float], int],
+    problem: tuple[list[Service], dict[str, float], int, int | None],
 ) -> None:
-    leaves, p, k = problem
+    leaves, p, k, depth = problem
+    assume(depth is None or k**depth >= len(leaves))
     tree = flat_tree(leaves)
     found = evaluate(
-        layout(tree, p, PARAMS, Constraints(breadth=k)), p, PARAMS
+        layout(tree, p, PARAMS, Constraints(breadth=k, max_depth=depth)), p, PARAMS
     ).expected_time
-    exact = brute_force_cost(leaves, p, PARAMS, tree.header, k)
-    # the interval program is exact over trees whose menus hold consecutive runs of the
-    # popularity order; polishing can only improve on that
-    assert (
-        found
-        <= brute_force_cost(leaves, p, PARAMS, tree.header, k, order_preserving=True)
-        + 1e-9
-    )
-    assert exact - 1e-9 <= found <= exact * 1.08
+    # every tree with menus of 2..k options, any grouping and any play order
+    exact = brute_force_cost(leaves, p, PARAMS, tree.header, k, max_depth=depth)
+    assert found == pytest.approx(exact, rel=1e-12, abs=1e-12)
+
+
+def test_subset_program_beats_the_interval_program_when_clips_differ() -> None:
+    """A case where no consecutive run of the popularity order is optimal: the exact layout is
+    strictly cheaper than the interval program's best tree."""
+    rng = random.Random(11)
+    for _ in range(200):
+        leaves = [Service(f"s{i}", rng.choice([1.0, 2.0, 3.0])) for i in range(6)]
+        weights = [rng.uniform(0.01, 1.0) for _ in leaves]
+        p = {leaf.id: w / sum(weights) for leaf, w in zip(leaves, weights)}
+        restricted = brute_force_cost(leaves, p, PARAMS, 1.0, 3, order_preserving=True)
+        exact = brute_force_cost(leaves, p, PARAMS, 1.0, 3)
+        if exact < restricted * (1 - 1e-6):
+            found = evaluate(
+                layout(flat_tree(leaves), p, PARAMS, Constraints(breadth=3)), p, PARAMS
+            ).expected_time
+            assert found == pytest.approx(exact, rel=1e-12)
+            return
+    pytest.fail("no instance separated the two programs")
 
 
 def test_equals_brute_force_at_seven_leaves() -> None:
-    leaves = [Service(f"s{i}", 2.0) for i in range(7)]
+    leaves = [Service(f"s{i}", clip) for i, clip in enumerate([2.0, 3.5, 1.2, 2.0, 4.0, 1.6, 2.4])]
     p = {leaf.id: 1.0 / (i + 1) for i, leaf in enumerate(leaves)}
     total = sum(p.values())
     p = {i: w / total for i, w in p.items()}

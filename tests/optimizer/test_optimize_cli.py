@@ -13,16 +13,22 @@ import pytest
 from click.testing import CliRunner
 
 from ivr_engine.cli.main import main
-from ivr_engine.cli.optimize import ClipTimer, generated_costs, offered_services, optimize_flow
+from ivr_engine.cli.optimize import (
+    ClipTimer,
+    generated_costs,
+    offered_services,
+    optimize_flow,
+)
 from ivr_engine.flow.loader import load_flow
 from ivr_engine.flow.model import Flow, Menu
 from ivr_engine.flow.validate import load_catalog, validate_with_catalog
 from ivr_engine.optimizer import MenuTree, evaluate, leaf_paths, walk
-from ivr_engine.optimizer.demand import service_demand
+from ivr_engine.optimizer.demand import leaf_counts, service_demand
 from ivr_engine.optimizer.flow_adapter import menu_tree_from_flow
 from ivr_engine.prompts.catalog import PromptCatalog
 from ivr_engine.prompts.manifest import Manifest
 from ivr_engine.stats.batch import Batch, call_row
+from ivr_engine.stats.reports import ReportFilter
 from ivr_engine.stats.store import StatsStore
 
 REPO = Path(__file__).resolve().parents[2]
@@ -155,6 +161,47 @@ def test_demand_from_the_statistics_store_in_a_window(tmp_path: Path, stats_url:
     assert len(new_paths["b.teeth"]) == 1  # one key from the root
     wrong_version = run(CLINIC, "--stats", url, "--flow-version", "6", "-o", out)
     assert wrong_version["demand"]["calls"] == 0  # only the prior is left
+
+
+def test_recent_calls_weigh_more_with_a_half_life(tmp_path: Path, stats_url: str) -> None:
+    store = StatsStore.open(stats_url)
+    today = dt.datetime(2026, 11, 20, 9, tzinfo=dt.UTC)
+    rows = []
+    for leaf, count, days_ago in (("b.teeth", 30, 10), ("a.cold", 10, 0)):
+        for i in range(count):
+            began = today - dt.timedelta(days=days_ago, minutes=i)
+            rows.append(
+                call_row(call_id=f"{leaf}-{i}", caller_key=None, flow_id="clinic", flow_version="7",
+                         started_at=began, ended_at=began + dt.timedelta(seconds=40), outcome="served",
+                         leaf=leaf, seconds_to_leaf=20.0, final_node=leaf, path=["main", leaf])
+            )  # fmt: skip
+    store.write_batch(Batch(calls=rows))
+    try:
+        flt = ReportFilter(flow_id="clinic")
+        assert leaf_counts(store, flt) == {"b.teeth": 30.0, "a.cold": 10.0}
+        # ten days back at a two-day half-life: each call counts 0.5 ** 5
+        assert leaf_counts(store, flt, 2.0) == pytest.approx({"b.teeth": 30 * 0.5**5, "a.cold": 10.0})
+    finally:
+        store.close()
+    out = tmp_path / "new.yaml"
+    plain = run(CLINIC, "--stats", stats_url, "--half-life", "0", "-o", out)
+    recent = run(CLINIC, "--stats", stats_url, "--half-life", "2", "-o", out)
+    assert plain["demand"]["calls"] == 40
+    assert recent["demand"]["calls"] == round(10 + 30 * 0.5**5)
+    def first_key(report: dict[str, Any]) -> str:
+        return next(c["node"] for c in report["changed_paths"] if c["new"] == "1")
+
+    assert first_key(plain) == "b.teeth"
+    assert first_key(recent) == "a.cold"  # the recent service leads the root menu
+
+
+def test_half_life_needs_call_times(tmp_path: Path) -> None:
+    demand = tmp_path / "demand.json"
+    demand.write_text('{"b.teeth": 3}', encoding="utf-8")
+    result = CliRunner(mix_stderr=False).invoke(
+        main, ["optimize", str(CLINIC), "--demand", str(demand), "--half-life", "7", "-o", str(tmp_path / "x.yaml")]
+    )
+    assert result.exit_code == 2 and "--half-life" in result.stderr
 
 
 def test_bad_demand_file_names_the_place(tmp_path: Path) -> None:

@@ -27,11 +27,9 @@ def test_a_new_caller_and_a_withheld_number_get_the_canonical_menu() -> None:
     assert menus.root_for("", hotline()) is None
 
 
-def test_one_call_is_not_evidence_two_are_and_the_update_is_immediate() -> None:
+def test_one_call_is_evidence_by_default_and_the_update_is_immediate() -> None:
     clock = Clock()
     menus = personal_menus(clock)
-    served(menus, "vax.adults.flu", clock.advance(1))
-    assert targets(menus) == []
     served(menus, "vax.adults.flu", clock.advance(1))
     root = menus.root_for(CALLER, hotline())
     assert root is not None
@@ -43,7 +41,9 @@ def test_one_call_is_not_evidence_two_are_and_the_update_is_immediate() -> None:
 
 def test_the_min_calls_rule_is_a_parameter() -> None:
     clock = Clock()
-    menus = personal_menus(clock, PersonalParams(min_calls=1))
+    menus = personal_menus(clock, PersonalParams(min_calls=2))
+    served(menus, "tb.clinics", clock.advance(1))
+    assert targets(menus) == []
     served(menus, "tb.clinics", clock.advance(1))
     assert targets(menus) == ["tb.clinics"]
 

@@ -1,0 +1,298 @@
+"""Local search after the interval program and the polish.
+
+The interval program is exact only among trees whose menus hold consecutive runs of one service
+ordering; with real clips of unequal length the best tree is often outside that family. Three
+moves repair much of it, each kept only when the expected time drops:
+- re-solve a small generated submenu, or the whole tree when it is small, exactly (`exact`),
+- move a service to another menu that has room,
+- swap two services between menus.
+Only services the constraints leave free move; kept children keep their keys, pinned services
+theirs, frozen menus stay as they are, and no service goes deeper than max_depth.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from ivr_engine.optimizer.cost import CostParams, leaf_times
+from ivr_engine.optimizer.dp import Entry, arrange, key_order, synthetic_id
+from ivr_engine.optimizer.exact import EXACT_LIMIT, Item, Layout, SubsetProgram
+from ivr_engine.optimizer.tree import MenuTree, Node, Service
+
+MAX_PASSES = 8  # a pass tries every move once; searches settle in a few passes
+GAIN = 1e-12  # caller-seconds: smaller "improvements" are rounding, and would never end
+SETTLED = 1e-4  # a pass saving less than this share of E[T] ends the search
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What the search may change (see `global_tree.layout`)."""
+
+    movable: frozenset[str]  # services free to change menu
+    kept_keys: frozenset[str]  # nodes that keep their key
+    frozen: frozenset[str]  # menus kept exactly as they are
+    keys: str
+    pinned: Mapping[str, str]
+    breadth: int
+    max_depth: int | None
+
+
+@dataclass(frozen=True)
+class _Option:
+    id: str
+    mass: float
+    seconds: float
+    key: str | None
+    inside: float  # caller-seconds spent below this option after choosing it
+
+
+@dataclass
+class _Menu:
+    id: str
+    header: float
+    prompt: float
+    synthetic: bool
+    level: int  # keypresses that reach its options
+    parent: str | None
+    children: list[str] = field(default_factory=list)
+
+
+class Draft:
+    """A mutable copy of a tree whose expected time is recomputed only along changed paths."""
+
+    def __init__(self, tree: MenuTree, p: Mapping[str, float], params: CostParams, rules: Rules):
+        self.p, self.params, self.rules = p, params, rules
+        self.menus: dict[str, _Menu] = {}
+        # what never changes inside: services, and frozen menus as (node, mass, inside cost)
+        self.blocks: dict[str, tuple[Node, float, float]] = {}
+        self.parent: dict[str, str] = {}
+        self.kept: dict[str, str] = {}  # child -> the key it keeps
+        self.root = tree.id
+        self._cache: dict[str, tuple[float, float]] = {}
+        self._add(tree, 1, None)
+
+    def _add(self, menu: MenuTree, level: int, parent: str | None) -> None:
+        draft = _Menu(menu.id, menu.header, menu.prompt, menu.synthetic, level, parent)
+        self.menus[menu.id] = draft
+        for option in menu.options:
+            child = option.child
+            draft.children.append(child.id)
+            self.parent[child.id] = menu.id
+            if child.id in self.rules.kept_keys:
+                self.kept[child.id] = option.key
+            if isinstance(child, Service):
+                self.blocks[child.id] = (child, self.p[child.id], 0.0)
+            elif child.id in self.rules.frozen:
+                times, _, _ = leaf_times(child, self.params)
+                mass = math.fsum(self.p[i] for i in times)
+                self.blocks[child.id] = (child, mass, math.fsum(self.p[i] * t for i, t in times.items()))
+            else:
+                self._add(child, level + 1, menu.id)
+
+    # --- cost -----------------------------------------------------------------------------
+
+    def _options(self, menu_id: str) -> list[_Option]:
+        out = []
+        for child in self.menus[menu_id].children:
+            if child in self.menus:
+                mass, inside = self.cost(child)
+                prompt = self.menus[child].prompt
+            else:
+                node, mass, inside = self.blocks[child]
+                prompt = node.prompt
+            out.append(_Option(child, mass, self.params.option_seconds(prompt), self.kept.get(child), inside))
+        return out
+
+    def cost(self, menu_id: str) -> tuple[float, float]:
+        """(share of callers entering the menu, their caller-seconds from its header on)."""
+        cached = self._cache.get(menu_id)
+        if cached is not None:
+            return cached
+        options = self._options(menu_id)
+        mass = math.fsum(o.mass for o in options)
+        total = (self.params.level_overhead + self.menus[menu_id].header) * mass
+        heard = mass
+        for _, option in key_order(options, self.rules.keys, self.rules.pinned):
+            total += option.seconds * heard + option.inside
+            heard -= option.mass
+        self._cache[menu_id] = (mass, total)
+        return mass, total
+
+    def total(self) -> float:
+        return self.cost(self.root)[1]
+
+    def _changed(self, menu_id: str | None) -> None:
+        while menu_id is not None:
+            self._cache.pop(menu_id, None)
+            menu_id = self.menus[menu_id].parent
+
+    # --- moves ----------------------------------------------------------------------------
+
+    def movable_services(self) -> list[str]:
+        return sorted(i for i in self.rules.movable if i in self.parent)
+
+    def open_menus(self) -> list[str]:
+        """Menus a free service may join: shallow enough for max_depth, and not a keep-together
+        group's own menu (frozen menus are blocks, never in `menus`)."""
+        depth = self.rules.max_depth
+        return sorted(
+            m.id
+            for m in self.menus.values()
+            if (depth is None or m.level <= depth) and not m.id.startswith("group-")
+        )
+
+    def relocate(self, service: str, target: str) -> None:
+        source = self.parent[service]
+        self.menus[source].children.remove(service)
+        self.menus[target].children.append(service)
+        self.parent[service] = target
+        self._changed(source)
+        self._changed(target)
+
+    def swap(self, x: str, y: str) -> None:
+        a, b = self.parent[x], self.parent[y]
+        ca, cb = self.menus[a].children, self.menus[b].children
+        ca[ca.index(x)], cb[cb.index(y)] = y, x
+        self.parent[x], self.parent[y] = b, a
+        self._changed(a)
+        self._changed(b)
+
+    def can_leave(self, menu_id: str) -> bool:
+        """A generated menu needs two options; a kept one at least one."""
+        least = 2 if self.menus[menu_id].synthetic else 1
+        return len(self.menus[menu_id].children) > least
+
+    def has_room(self, menu_id: str) -> bool:
+        return len(self.menus[menu_id].children) < self.rules.breadth
+
+    # --- exact re-solve -------------------------------------------------------------------
+
+    def free_leaves(self, menu_id: str) -> list[str] | None:
+        """Services below a menu made only of movable services and generated menus, else None."""
+        found: list[str] = []
+        for child in self.menus[menu_id].children:
+            if child in self.menus:
+                below = self.free_leaves(child) if self.menus[child].synthetic and child not in self.kept else None
+                if below is None:
+                    return None
+                found += below
+            elif child in self.rules.movable:
+                found.append(child)
+            else:
+                return None
+        return found
+
+    def resolve(self, menu_id: str) -> bool:
+        """Lay out the menu's subtree exactly; True when that was cheaper and is now applied."""
+        leaves = self.free_leaves(menu_id)
+        if leaves is None or not 2 <= len(leaves) <= EXACT_LIMIT:
+            return False
+        menu, params = self.menus[menu_id], self.params
+        program = SubsetProgram(
+            [Item(self.p[i], params.option_seconds(self.blocks[i][0].prompt)) for i in leaves],
+            self.rules.breadth,
+            params.level_overhead + params.synthetic_header,
+            params.option_seconds(params.group_prompt),
+        )
+        room = len(leaves) if self.rules.max_depth is None else self.rules.max_depth - menu.level + 1
+        cost, layout = program.menu(params.level_overhead + menu.header, room)
+        if cost >= self.cost(menu_id)[1] - GAIN:
+            return False
+        self._drop_below(menu_id)
+        menu.children = [self._place(block, leaves, menu) for block in layout]
+        self._changed(menu_id)
+        return True
+
+    def _drop_below(self, menu_id: str) -> None:
+        for child in self.menus[menu_id].children:
+            if child in self.menus:
+                self._drop_below(child)
+                del self.menus[child]
+                self._cache.pop(child, None)
+
+    def _place(self, block: Layout | int, leaves: list[str], parent: _Menu) -> str:
+        if isinstance(block, int):
+            node_id = leaves[block]
+        else:
+            node_id = synthetic_id("auto", [leaves[i] for i in _flatten(block)])
+            menu = _Menu(
+                node_id,
+                self.params.synthetic_header,
+                self.params.group_prompt,
+                True,
+                parent.level + 1,
+                parent.id,
+            )
+            self.menus[node_id] = menu
+            menu.children = [self._place(b, leaves, menu) for b in block]
+        self.parent[node_id] = parent.id
+        return node_id
+
+    # --- back to a tree -------------------------------------------------------------------
+
+    def tree(self) -> MenuTree:
+        return self._build(self.root)
+
+    def _build(self, menu_id: str) -> MenuTree:
+        entries = []
+        for option in self._options(menu_id):
+            node = self._build(option.id) if option.id in self.menus else self.blocks[option.id][0]
+            entries.append(Entry(node, option.mass, option.seconds, option.key))
+        menu = self.menus[menu_id]
+        new_id = menu.id
+        if menu.synthetic and menu.id.startswith("auto-"):
+            new_id = synthetic_id("auto", self._leaf_ids(menu_id))
+        return MenuTree(new_id, menu.header, arrange(entries, self.rules.keys, self.rules.pinned), menu.prompt, menu.synthetic)
+
+    def _leaf_ids(self, menu_id: str) -> list[str]:
+        out: list[str] = []
+        for child in self.menus[menu_id].children:
+            out += self._leaf_ids(child) if child in self.menus else [child]
+        return out
+
+
+def _flatten(layout: Layout) -> list[int]:
+    out: list[int] = []
+    for block in layout:
+        out += [block] if isinstance(block, int) else _flatten(block)
+    return out
+
+
+def improve(tree: MenuTree, p: Mapping[str, float], params: CostParams, rules: Rules) -> MenuTree:
+    """`tree` after local search: never more expensive, same services, same constraints."""
+    draft = Draft(tree, p, params, rules)
+    for _ in range(MAX_PASSES):
+        before = draft.total()
+        for menu_id in sorted(draft.menus):
+            if menu_id in draft.menus:  # an earlier re-solve may have replaced it
+                draft.resolve(menu_id)
+        _relocations(draft)
+        _swaps(draft)
+        if draft.total() >= before * (1 - SETTLED):
+            break
+    return draft.tree()
+
+
+def _relocations(draft: Draft) -> None:
+    for service in draft.movable_services():
+        for target in draft.open_menus():
+            source = draft.parent[service]
+            if target == source or not draft.has_room(target) or not draft.can_leave(source):
+                continue
+            before = draft.total()
+            draft.relocate(service, target)
+            if draft.total() >= before - GAIN:
+                draft.relocate(service, source)
+
+
+def _swaps(draft: Draft) -> None:
+    for x, y in itertools.combinations(draft.movable_services(), 2):
+        if draft.parent[x] == draft.parent[y]:
+            continue
+        before = draft.total()
+        draft.swap(x, y)
+        if draft.total() >= before - GAIN:
+            draft.swap(x, y)

@@ -1,48 +1,67 @@
 """A batch of statistics rows: the unit the recorder writes, spools and replays, and the importer loads.
 
 Rows are already keyed for privacy (caller_key, never a number), so a batch can go to the database
-or, unchanged, to the spool as one JSON object. Visits, the bulk of all rows, are VisitRow tuples in
+or, unchanged, to the spool as one JSON object. Visits, the bulk of all rows, are tuples in VisitRow's
 column order with times already in the form the database stores (see db_time): the store hands them
-to the driver as they are, with no per-value conversion. Calls are dicts for SQLAlchemy.
+to the driver as they are, with no per-value conversion. Calls are tuples in CallRow's order.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from ivr_engine.stats.models import PATH_SEPARATOR
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
-class _SecondPrefixes(dict[tuple[int, int, int, int, int, int], str]):
-    """"YYYY-MM-DD HH:MM:SS." by (year, month, day, hour, minute, second).
+
+class _Prefixes(dict[int, str]):
+    """Formatted time prefixes by a count of seconds or minutes since the epoch, made by `make`.
 
     Formatting is most of the cost of turning an event into a row (datetime.isoformat takes
-    microseconds here, two per visit); the visits written in one batch share few seconds, so the
-    prefix is formatted once per second and only the microseconds per time.
+    microseconds here, two per visit); the visits written in one batch share few seconds, so a
+    second's "YYYY-MM-DD HH:MM:SS." is formatted once, from its minute's, and only the microseconds
+    per time.
     """
 
-    LIMIT = 4096  # seconds remembered; a day of quiet traffic would otherwise keep 86,400
+    LIMIT = 4096  # prefixes remembered; a day of quiet traffic would otherwise keep 86,400
 
-    def __missing__(self, second: tuple[int, int, int, int, int, int]) -> str:
+    def __init__(self, make: Callable[[int], str]) -> None:
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, count: int) -> str:
         if len(self) >= self.LIMIT:
             self.clear()
-        year, month, day, hour, minute, sec = second
-        prefix = self[second] = f"{year:04d}-{month:02d}-{day:02d} {hour:02d}:{minute:02d}:{sec:02d}."
+        prefix = self[count] = self.make(count)
         return prefix
 
 
-_PREFIXES = _SecondPrefixes()
+def _minute_prefix(minute: int) -> str:
+    t = _EPOCH + dt.timedelta(minutes=minute)
+    return f"{t.year:04d}-{t.month:02d}-{t.day:02d} {t.hour:02d}:{t.minute:02d}:"
+
+
+_MINUTES = _Prefixes(_minute_prefix)
+_SECONDS = _Prefixes(lambda second: f"{_MINUTES[second // 60]}{second % 60:02d}.")
+_DIGITS = [f"{n:03d}" for n in range(1000)]  # "000" ... "999": two look-ups cost less than "{:06d}"
 
 
 def db_time(moment: dt.datetime) -> str:
     """Naive UTC in SQLAlchemy's SQLite DateTime format ("2026-11-01 08:30:00.000000"), which
     PostgreSQL also parses."""
-    utc = moment if moment.tzinfo is dt.UTC else moment.astimezone(dt.UTC)
-    second = (utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second)
-    return f"{_PREFIXES[second]}{utc.microsecond:06d}"
+    try:
+        # One subtraction converts any time zone to UTC and gives the second to look up; reading
+        # year, month, ... hour, second one by one costs more.
+        since = moment - _EPOCH
+    except TypeError:  # naive: local time, as datetime.astimezone takes it
+        since = moment.astimezone(dt.UTC) - _EPOCH
+    micro = since.microseconds
+    return f"{_SECONDS[since.days * 86_400 + since.seconds]}{_DIGITS[micro // 1000]}{_DIGITS[micro % 1000]}"
 
 
 class VisitRow(NamedTuple):
@@ -78,10 +97,18 @@ class CallRow(NamedTuple):
     path: str  # node ids joined by PATH_SEPARATOR
 
 
+# The same rows as plain tuples, as the recorder makes them, with flags as 0/1. The garbage
+# collector stops tracking a plain tuple of strings and numbers at its first pass, but walks a
+# NamedTuple (a tuple subclass) at every pass for as long as it lives; and sqlite3 binds an int
+# directly but a bool through its adapter registry. (bool is an int: a VisitRow is a VisitValues.)
+VisitValues = tuple[str, int, str, str, str, str, str, str, float, str | None, int, int, int, int]
+CallValues = tuple[str, str | None, str, str, str, str, str, str | None, float | None, str | None, int, str, str]
+
+
 @dataclass(slots=True)
 class Batch:
-    calls: list[CallRow] = field(default_factory=list)
-    visits: list[VisitRow] = field(default_factory=list)
+    calls: list[CallValues] = field(default_factory=list)  # CallRow or its plain tuple
+    visits: list[VisitValues] = field(default_factory=list)  # VisitRow or its plain tuple
 
     def __bool__(self) -> bool:
         return bool(self.calls or self.visits)

@@ -21,7 +21,8 @@ import structlog
 
 from ivr_engine.metrics import StatsRecorderCounts
 from ivr_engine.runtime.events import CallEnded, CallStarted, NodeEntered, NodeVisit
-from ivr_engine.stats.batch import Batch, CallRow, VisitRow, call_row, visit_row
+from ivr_engine.stats.batch import Batch, CallValues, db_time
+from ivr_engine.stats.models import PATH_SEPARATOR
 from ivr_engine.stats.privacy import CallerKeyer
 from ivr_engine.stats.spool import Spool
 from ivr_engine.stats.store import StatsStore
@@ -143,51 +144,49 @@ class StatsRecorder:
             self._deliver(batch)
 
     def _assemble(self) -> Batch:
+        """Turn up to max_batch events into rows. The loop runs once per event, so it keeps what it
+        uses in locals and builds each row in place: the row batch.visit_row makes for the importer,
+        as a plain tuple with 0/1 flags (see batch.VisitValues)."""
         batch = Batch()
-        events = self._events
-        for _ in range(min(len(events), self.max_batch)):
-            event = events.popleft()
-            if isinstance(event, NodeVisit):
-                batch.visits.append(self._visit_row(event))
-            elif isinstance(event, CallStarted):
-                self._open[event.call_id] = _OpenCall(event, self.keyer.key_or_none(event.caller))
-            else:
-                batch.calls.append(self._call_row(event))
+        add_visit = batch.visits.append
+        open_calls = self._open
+        take = self._events.popleft
+        for _ in range(min(len(self._events), self.max_batch)):
+            e = take()
+            if isinstance(e, NodeVisit):
+                call = open_calls.get(e.call_id)
+                node_id = e.node_id
+                if call is None:
+                    flow_id = version = UNKNOWN
+                    first = 1
+                else:
+                    started, path = call.started, call.path
+                    flow_id, version = started.flow_id, started.flow_version
+                    first = 0 if node_id in path else 1
+                    path.append(node_id)
+                entered, left = e.entered_at, e.left_at
+                seconds = (left - entered).total_seconds()
+                add_visit((
+                    e.call_id, e.seq, flow_id, version, node_id, e.node_kind, db_time(entered), db_time(left),
+                    seconds if seconds > 0 else 0.0, e.key, e.timeouts, e.invalid_keys, 1 if e.via_shortcut else 0,
+                    first,
+                ))  # fmt: skip
+            elif isinstance(e, CallStarted):
+                open_calls[e.call_id] = _OpenCall(e, self.keyer.key_or_none(e.caller))
+            elif isinstance(e, CallEnded):
+                batch.calls.append(self._call_row(e))
         return batch
 
-    def _visit_row(self, e: NodeVisit) -> VisitRow:
-        call = self._open.get(e.call_id)
-        if call is None:
-            flow_id = version = UNKNOWN
-            first = True
-        else:
-            flow_id, version = call.started.flow_id, call.started.flow_version
-            first = e.node_id not in call.path
-            call.path.append(e.node_id)
-        # positional arguments: this runs for every visit
-        return visit_row(
-            e.call_id, e.seq, flow_id, version, e.node_id, e.node_kind, e.entered_at, e.left_at, e.key, e.timeouts,
-            e.invalid_keys, e.via_shortcut, first,
-        )  # fmt: skip
-
-    def _call_row(self, e: CallEnded) -> CallRow:
+    def _call_row(self, e: CallEnded) -> CallValues:
         call = self._open.pop(e.call_id, None)
-        started = call.started if call else None
-        return call_row(
-            call_id=e.call_id,
-            caller_key=call.caller_key if call else None,
-            flow_id=started.flow_id if started else UNKNOWN,
-            flow_version=started.flow_version if started else UNKNOWN,
-            started_at=started.started_at if started else e.ended_at,
-            ended_at=e.ended_at,
-            outcome=e.outcome.value,
-            leaf=e.leaf,
-            seconds_to_leaf=e.seconds_to_leaf,
-            final_node=e.final_node,
-            path=call.path if call else [],
-            personalized=started.personalized if started else False,
-            channel=started.channel if started else UNKNOWN,
-        )
+        # A call whose start the recorder never saw (it started before a restart) still counts.
+        started = call.started if call else CallStarted(e.call_id, None, UNKNOWN, UNKNOWN, e.ended_at, UNKNOWN)
+        return (
+            e.call_id, call.caller_key if call else None, started.flow_id, started.flow_version,
+            db_time(started.started_at), db_time(e.ended_at), e.outcome.value, e.leaf, e.seconds_to_leaf,
+            e.final_node, 1 if started.personalized else 0, started.channel,
+            PATH_SEPARATOR.join(call.path) if call else "",
+        )  # fmt: skip
 
     def _deliver(self, batch: Batch) -> None:
         # While older batches wait in the spool, newer ones queue behind them to keep the order.

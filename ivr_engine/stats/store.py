@@ -15,6 +15,7 @@ rows per INSERT statement; the figures are summed in Python per batch, one upser
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -29,8 +30,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
 
 from ivr_engine.personal.history import ServiceUse
-from ivr_engine.stats.batch import Batch, CallRow, VisitRow
-from ivr_engine.stats.models import Bookmark, Call, CallerLeaf, NodeHour, Visit
+from ivr_engine.stats.batch import Batch, CallRow, CallValues, VisitRow, VisitValues
+from ivr_engine.stats.models import Base, Bookmark, Call, CallerLeaf, NodeHour, Visit
 from ivr_engine.stats.privacy import CallerKeyer, CallerSecretError
 
 SQLITE_BUSY_TIMEOUT = 5.0
@@ -38,11 +39,14 @@ _HOUR_KEYS = ("flow_id", "flow_version", "hour", "node_id", "key")
 _HOUR_SUMS = ("hits", "calls", "timeouts", "invalid_keys", "via_shortcut", "seconds")
 _LEAF_KEYS = ("caller_key", "flow_id", "leaf")
 WRITER_LOCK = 0x1F5_7A75  # PostgreSQL advisory lock id of statistics writers
-# Rows per INSERT ... VALUES (...), (...): fewer statements than rows is most of the gain over
-# executemany; 500 x 14 columns stays far under SQLite's 32766 and PostgreSQL's 65535 parameters.
-ROWS_PER_STATEMENT = 500
+# Rows go to the database as INSERT ... VALUES (...), (...) of up to this many rows, upserts too:
+# fewer statements than rows is most of the gain over executemany. Longer statements gain nothing
+# more and cost more to compile, since each batch ends with a shorter one seen for the first time
+# (2,340-row statements, SQLite's limit, took a fifth more instructions to write a batch than 200).
+# 200 x 14 columns is far under SQLite's 32,766 and PostgreSQL's 65,535 parameters.
+ROWS_PER_STATEMENT = 200
 
-Row = TypeVar("Row", bound=tuple[Any, ...])  # VisitRow or CallRow
+Row = TypeVar("Row", bound=tuple[Any, ...])  # a visit or a call row
 
 
 class StatsStoreError(Exception):
@@ -62,10 +66,23 @@ class PurgeResult:
     caller_leaf: int
 
 
+# The sqlite3 module binds only exact int, float, str and bytearray directly; a bool or None first
+# goes through its adapter protocol, which, with no adapter registered, looks for __adapt__ and
+# __conform__ and builds the errors of both lookups: that took nearly half the time of binding a
+# batch. These adapters bind what it would bind anyway (1/0, NULL), from its adapter registry. (The
+# recorder's rows carry their flags as 0/1 and skip even that.)
+sqlite3.register_adapter(bool, int)
+sqlite3.register_adapter(type(None), lambda _: None)
+
+
 def _sqlite_pragmas(busy_timeout: float) -> Any:
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
+        # In WAL mode NORMAL syncs at checkpoints, not at every commit: a commit survives a crash of
+        # the process; a power cut or OS crash can lose the commits since the last checkpoint, never
+        # the database's integrity. Statistics can take that; FULL, an fsync of the WAL per commit,
+        # made the writer half as slow again under bench/stats_ingest.py's load.
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         cursor.close()
@@ -104,44 +121,62 @@ class _SeenBefore(Exception):
     """Some rows of the batch are stored already (or in it twice): a replay."""
 
 
-class _NewRows:
-    """INSERT rows (tuples in column order, key columns first) with ON CONFLICT DO NOTHING, in
-    statements of ROWS_PER_STATEMENT rows, and return the rows this insert created, each once.
+class _Values:
+    """INSERT rows (tuples in column order) `clause`, ROWS_PER_STATEMENT rows per statement."""
+
+    def __init__(self, store: StatsStore, table: str, columns: tuple[str, ...], clause: str) -> None:
+        self.store = store
+        self.table = table
+        self.columns = columns
+        self.clause = clause
+        self.full = self.sql(ROWS_PER_STATEMENT)
+
+    def sql(self, rows: int) -> str:
+        return f"{self.store.insert_sql(self.table, self.columns, rows)} {self.clause}"
+
+    def statements(self, rows: Sequence[Row]) -> Iterator[tuple[str, list[Any], Sequence[Row]]]:
+        """(SQL, parameters, rows) of each statement."""
+        for start in range(0, len(rows), ROWS_PER_STATEMENT):
+            chunk = rows[start : start + ROWS_PER_STATEMENT]
+            sql = self.full if len(chunk) == ROWS_PER_STATEMENT else self.sql(len(chunk))
+            yield sql, [*chain.from_iterable(chunk)], chunk
+
+    def __call__(self, cursor: Any, rows: Sequence[Row]) -> None:
+        for sql, parameters, _ in self.statements(rows):
+            cursor.execute(sql, parameters)
+
+
+class _NewRows(_Values):
+    """Insert rows (key columns first) with ON CONFLICT DO NOTHING and return the rows this insert
+    created, each once.
 
     A fresh batch, the usual case, is checked by the count of rows inserted; learning which rows
     are new (RETURNING their keys) costs SQLite about a fifth more, so only a replay does it.
     """
 
     def __init__(self, store: StatsStore, table: str, columns: tuple[str, ...], key_columns: int) -> None:
-        self.store = store
-        self.table = table
-        self.columns = columns
+        super().__init__(store, table, columns, "ON CONFLICT DO NOTHING")
         self.key_columns = key_columns
         self.returning = f" RETURNING {', '.join(columns[:key_columns])}"
-        self.full = self.sql(ROWS_PER_STATEMENT)
 
-    def sql(self, rows: int) -> str:
-        return f"{self.store.insert_sql(self.table, self.columns, rows)} ON CONFLICT DO NOTHING"
-
-    def __call__(self, cursor: Any, rows: Sequence[Row], *, replay: bool) -> Sequence[Row]:
+    def new(self, cursor: Any, rows: Sequence[Row], *, replay: bool) -> Sequence[Row]:
         """Raises _SeenBefore unless `replay` or every row is new."""
-        created: list[Row] = []
-        for start in range(0, len(rows), ROWS_PER_STATEMENT):
-            chunk = rows[start : start + ROWS_PER_STATEMENT]
-            sql = self.full if len(chunk) == ROWS_PER_STATEMENT else self.sql(len(chunk))
-            if not replay:
-                cursor.execute(sql, [*chain.from_iterable(chunk)])
+        if not replay:
+            for sql, parameters, chunk in self.statements(rows):
+                cursor.execute(sql, parameters)
                 if cursor.rowcount != len(chunk):
                     raise _SeenBefore
-                continue
-            cursor.execute(sql + self.returning, [*chain.from_iterable(chunk)])
+            return rows
+        created: list[Row] = []
+        for sql, parameters, chunk in self.statements(rows):
+            cursor.execute(sql + self.returning, parameters)
             fresh = {tuple(key) for key in cursor.fetchall()}
             for row in chunk:
                 key = tuple(row[: self.key_columns])
                 if key in fresh:  # a key twice in one batch was inserted (and counts) once
                     fresh.remove(key)
                     created.append(row)
-        return created if replay else rows
+        return created
 
 
 class StatsStore:
@@ -149,24 +184,38 @@ class StatsStore:
         self.engine = engine
         self.keyer = keyer
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-        self._mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+        mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+        # The recorder's rows carry flags as 0/1 (see batch.VisitValues); PostgreSQL takes an integer
+        # into a boolean column only cast, and from int4 only (psycopg sends a small int as int2).
+        flag = mark if self.dialect == "sqlite" else f"{mark}::int::boolean"
+        self._marks = {
+            (t.name, c.name): flag if isinstance(c.type, sa.Boolean) else mark
+            for t in Base.metadata.tables.values()
+            for c in t.columns
+        }
         self._new_visits = _NewRows(self, Visit.__tablename__, VisitRow._fields, key_columns=2)
         self._new_calls = _NewRows(self, Call.__tablename__, CallRow._fields, key_columns=1)
-        self._hours_sql = self._upsert_sql(NodeHour.__tablename__, _HOUR_KEYS, ("kind",), _HOUR_SUMS)
+        self._add_hours = self._upsert(NodeHour.__tablename__, _HOUR_KEYS, ("kind",), _HOUR_SUMS)
         leaves = CallerLeaf.__tablename__
-        self._leaves_sql = (
-            f"{self._upsert_sql(leaves, _LEAF_KEYS, ('last_seen',), ('count',))}, last_seen = CASE WHEN"
-            f" excluded.last_seen > {leaves}.last_seen THEN excluded.last_seen ELSE {leaves}.last_seen END"
-        )
+        self._add_leaves = self._upsert(
+            leaves, _LEAF_KEYS, ("last_seen",), ("count",),
+            f", last_seen = CASE WHEN excluded.last_seen > {leaves}.last_seen THEN excluded.last_seen"
+            f" ELSE {leaves}.last_seen END",
+        )  # fmt: skip
 
     def insert_sql(self, table: str, columns: tuple[str, ...], rows: int = 1) -> str:
-        one_row = f"({', '.join(self._mark for _ in columns)})"
+        one_row = f"({', '.join(self._marks[table, c] for c in columns)})"
         return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join(one_row for _ in range(rows))}"
 
-    def _upsert_sql(self, table: str, keys: tuple[str, ...], kept: tuple[str, ...], sums: tuple[str, ...]) -> str:
-        """Insert, or add `sums` to the row with the same `keys` (`kept` columns as first written)."""
+    def _upsert(
+        self, table: str, keys: tuple[str, ...], kept: tuple[str, ...], sums: tuple[str, ...], more: str = ""
+    ) -> _Values:
+        """Insert, or add `sums` to the row with the same `keys` (`kept` columns as first written).
+        The rows of one call must have distinct keys (PostgreSQL updates a row once per statement)."""
         added = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in sums)
-        return f"{self.insert_sql(table, (*keys, *kept, *sums))} ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {added}"
+        return _Values(
+            self, table, (*keys, *kept, *sums), f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {added}{more}"
+        )
 
     @classmethod
     def open(
@@ -206,8 +255,8 @@ class StatsStore:
             self._lock_writers(conn)
             cursor = conn.connection.cursor()
             try:
-                self._add_node_hours(cursor, self._new_visits(cursor, batch.visits, replay=replay))
-                new_calls = self._new_calls(cursor, batch.calls, replay=replay)
+                self._add_node_hours(cursor, self._new_visits.new(cursor, batch.visits, replay=replay))
+                new_calls = self._new_calls.new(cursor, batch.calls, replay=replay)
                 self._count_leaves(cursor, new_calls)
             finally:
                 cursor.close()
@@ -221,7 +270,7 @@ class StatsStore:
         else:
             conn.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
 
-    def _add_node_hours(self, cursor: Any, visits: Sequence[VisitRow]) -> None:
+    def _add_node_hours(self, cursor: Any, visits: Sequence[VisitValues]) -> None:
         sums: dict[tuple[str, str, str, str, str], list[Any]] = {}
         for (
             _, _, flow_id, version, node_id, kind, entered_at, _, seconds, key, timeouts, invalid, via, first,
@@ -238,17 +287,17 @@ class StatsStore:
             into[6] += seconds
         if sums:
             rows = [(f, v, f"{hour}:00:00.000000", n, k, *figures) for (f, v, hour, n, k), figures in sums.items()]
-            cursor.executemany(self._hours_sql, sorted(rows))  # hour: db_time cut to the hour
+            self._add_hours(cursor, sorted(rows))  # hour: db_time cut to the hour
 
-    def _count_leaves(self, cursor: Any, new_calls: Sequence[CallRow]) -> None:
+    def _count_leaves(self, cursor: Any, new_calls: Sequence[CallValues]) -> None:
         counts: dict[tuple[str, str, str], list[Any]] = {}
-        for row in new_calls:
-            if row.caller_key and row.leaf:
-                into = counts.setdefault((row.caller_key, row.flow_id, row.leaf), [0, row.ended_at])
+        for _, caller_key, flow_id, _, _, ended_at, _, leaf, *_ in new_calls:
+            if caller_key and leaf:
+                into = counts.setdefault((caller_key, flow_id, leaf), [0, ended_at])
                 into[0] += 1
-                into[1] = max(into[1], row.ended_at)  # db_time strings sort as times
+                into[1] = max(into[1], ended_at)  # db_time strings sort as times
         if counts:
-            cursor.executemany(self._leaves_sql, [(*k, last, n) for k, (n, last) in sorted(counts.items())])
+            self._add_leaves(cursor, [(*k, last, n) for k, (n, last) in sorted(counts.items())])
 
     def purge(self, older_than: dt.datetime) -> PurgeResult:
         """Delete calls started, visits entered and caller counts last seen before `older_than`,
@@ -291,4 +340,3 @@ class StatsStore:
         key = (Bookmark.caller_key == caller_key) & (Bookmark.flow_id == flow_id) & (Bookmark.node_id == service)
         with self.engine.begin() as conn:
             conn.execute(sa.delete(Bookmark).where(key))
-

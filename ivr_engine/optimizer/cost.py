@@ -121,6 +121,12 @@ def leaf_times(
     return barge, full, depth
 
 
+def inside(menu: MenuTree, p: Mapping[str, float], params: CostParams) -> tuple[float, float]:
+    """(share of callers whose service is below `menu`, their caller-seconds from its header on)."""
+    times, _, _ = leaf_times(menu, params)
+    return math.fsum(p[i] for i in times), math.fsum(p[i] * t for i, t in times.items())
+
+
 def evaluate(
     tree: MenuTree, probabilities: Mapping[str, float], params: CostParams
 ) -> TreeMetrics:

@@ -17,6 +17,7 @@ from ivr_engine.optimizer.cost import (
     TreeMetrics,
     evaluate,
     expected_time,
+    inside,
     leaf_times,
     normalize,
 )
@@ -406,17 +407,9 @@ def _kept_menu(
             )
         elif child.id in plan.frozen:
             assert isinstance(child, MenuTree)
-            inner, _, _ = leaf_times(child, params)
-            mass = math.fsum(p[i] for i in inner)
+            mass, seconds_inside = inside(child, p, params)
             slots.append(
-                Slot(
-                    option.key,
-                    "fixed",
-                    seconds,
-                    mass,
-                    math.fsum(p[i] * t for i, t in inner.items()),
-                    node=child,
-                )
+                Slot(option.key, "fixed", seconds, mass, seconds_inside, node=child)
             )
         elif child.id in plan.fixed_services:
             slots.append(Slot(option.key, "fixed", seconds, p[child.id], node=child))

@@ -17,7 +17,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from ivr_engine.optimizer.cost import CostParams, leaf_times
+from ivr_engine.optimizer.cost import CostParams, inside
 from ivr_engine.optimizer.dp import Entry, arrange, key_order, synthetic_id
 from ivr_engine.optimizer.exact import EXACT_LIMIT, Item, Layout, SubsetProgram
 from ivr_engine.optimizer.tree import MenuTree, Node, Service
@@ -56,7 +56,6 @@ class _Menu:
     prompt: float
     synthetic: bool
     level: int  # keypresses that reach its options
-    parent: str | None
     children: list[str] = field(default_factory=list)
 
 
@@ -68,14 +67,15 @@ class Draft:
         self.menus: dict[str, _Menu] = {}
         # what never changes inside: services, and frozen menus as (node, mass, inside cost)
         self.blocks: dict[str, tuple[Node, float, float]] = {}
-        self.parent: dict[str, str] = {}
+        self.parent: dict[str, str] = {}  # node (service or menu) -> the menu offering it
         self.kept: dict[str, str] = {}  # child -> the key it keeps
         self.root = tree.id
         self._cache: dict[str, tuple[float, float]] = {}
-        self._add(tree, 1, None)
+        self._fresh = itertools.count()
+        self._add(tree, 1)
 
-    def _add(self, menu: MenuTree, level: int, parent: str | None) -> None:
-        draft = _Menu(menu.id, menu.header, menu.prompt, menu.synthetic, level, parent)
+    def _add(self, menu: MenuTree, level: int) -> None:
+        draft = _Menu(menu.id, menu.header, menu.prompt, menu.synthetic, level)
         self.menus[menu.id] = draft
         for option in menu.options:
             child = option.child
@@ -86,11 +86,9 @@ class Draft:
             if isinstance(child, Service):
                 self.blocks[child.id] = (child, self.p[child.id], 0.0)
             elif child.id in self.rules.frozen:
-                times, _, _ = leaf_times(child, self.params)
-                mass = math.fsum(self.p[i] for i in times)
-                self.blocks[child.id] = (child, mass, math.fsum(self.p[i] * t for i, t in times.items()))
+                self.blocks[child.id] = (child, *inside(child, self.p, self.params))
             else:
-                self._add(child, level + 1, menu.id)
+                self._add(child, level + 1)
 
     # --- cost -----------------------------------------------------------------------------
 
@@ -127,7 +125,7 @@ class Draft:
     def _changed(self, menu_id: str | None) -> None:
         while menu_id is not None:
             self._cache.pop(menu_id, None)
-            menu_id = self.menus[menu_id].parent
+            menu_id = self.parent.get(menu_id)
 
     # --- moves ----------------------------------------------------------------------------
 
@@ -210,21 +208,22 @@ class Draft:
         for child in self.menus[menu_id].children:
             if child in self.menus:
                 self._drop_below(child)
-                del self.menus[child]
+                del self.menus[child], self.parent[child]
                 self._cache.pop(child, None)
 
     def _place(self, block: Layout | int, leaves: list[str], parent: _Menu) -> str:
         if isinstance(block, int):
             node_id = leaves[block]
         else:
-            node_id = synthetic_id("auto", [leaves[i] for i in _flatten(block)])
+            # a placeholder: moves change what a menu holds, so `_build` names generated menus
+            # by their final content; a content name here could meet a stale one
+            node_id = f"auto-draft-{next(self._fresh)}"
             menu = _Menu(
                 node_id,
                 self.params.synthetic_header,
                 self.params.group_prompt,
                 True,
                 parent.level + 1,
-                parent.id,
             )
             self.menus[node_id] = menu
             menu.children = [self._place(b, leaves, menu) for b in block]
@@ -252,13 +251,6 @@ class Draft:
         for child in self.menus[menu_id].children:
             out += self._leaf_ids(child) if child in self.menus else [child]
         return out
-
-
-def _flatten(layout: Layout) -> list[int]:
-    out: list[int] = []
-    for block in layout:
-        out += [block] if isinstance(block, int) else _flatten(block)
-    return out
 
 
 def improve(tree: MenuTree, p: Mapping[str, float], params: CostParams, rules: Rules) -> MenuTree:

@@ -77,8 +77,8 @@ class VisitRow(NamedTuple):
     key: str | None
     timeouts: int
     invalid_keys: int
-    via_shortcut: bool
-    first_in_call: bool
+    via_shortcut: int  # 0/1, as the database's boolean is bound (see VisitValues)
+    first_in_call: int
 
 
 class CallRow(NamedTuple):
@@ -92,7 +92,7 @@ class CallRow(NamedTuple):
     leaf: str | None
     seconds_to_leaf: float | None
     final_node: str | None
-    personalized: bool
+    personalized: int  # 0/1
     channel: str
     path: str  # node ids joined by PATH_SEPARATOR
 
@@ -122,6 +122,30 @@ class Batch:
         return cls(calls=[CallRow(*c) for c in data["calls"]], visits=[VisitRow(*v) for v in data["visits"]])
 
 
+def visit_values(
+    call_id: str,
+    seq: int,
+    flow_id: str,
+    flow_version: str,
+    node_id: str,
+    kind: str,
+    entered_at: dt.datetime,
+    left_at: dt.datetime,
+    key: str | None,
+    timeouts: int,
+    invalid_keys: int,
+    via_shortcut: bool,
+    first_in_call: bool,
+) -> VisitValues:
+    """A visit as the plain tuple the recorder batches (positional: it runs for every visit)."""
+    seconds = (left_at - entered_at).total_seconds()
+    return (
+        call_id, seq, flow_id, flow_version, node_id, kind, db_time(entered_at), db_time(left_at),
+        seconds if seconds > 0 else 0.0, key, timeouts, invalid_keys, 1 if via_shortcut else 0,
+        1 if first_in_call else 0,
+    )  # fmt: skip
+
+
 def visit_row(
     call_id: str,
     seq: int,
@@ -137,10 +161,11 @@ def visit_row(
     via_shortcut: bool = False,
     first_in_call: bool = True,
 ) -> VisitRow:
-    seconds = (left_at - entered_at).total_seconds()
     return VisitRow(
-        call_id, seq, flow_id, flow_version, node_id, kind, db_time(entered_at), db_time(left_at),
-        seconds if seconds > 0 else 0.0, key, timeouts, invalid_keys, via_shortcut, first_in_call,
+        *visit_values(
+            call_id, seq, flow_id, flow_version, node_id, kind, entered_at, left_at, key, timeouts, invalid_keys,
+            via_shortcut, first_in_call,
+        )
     )  # fmt: skip
 
 
@@ -162,5 +187,5 @@ def call_row(
 ) -> CallRow:
     return CallRow(
         call_id, caller_key, flow_id, flow_version, db_time(started_at), db_time(ended_at), outcome, leaf,
-        seconds_to_leaf, final_node, personalized, channel, PATH_SEPARATOR.join(path),
+        seconds_to_leaf, final_node, 1 if personalized else 0, channel, PATH_SEPARATOR.join(path),
     )  # fmt: skip

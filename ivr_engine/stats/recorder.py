@@ -15,14 +15,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import sqlalchemy as sa
 import structlog
 
 from ivr_engine.metrics import StatsRecorderCounts
 from ivr_engine.runtime.events import CallEnded, CallStarted, NodeEntered, NodeVisit
-from ivr_engine.stats.batch import Batch, CallValues, db_time
-from ivr_engine.stats.models import PATH_SEPARATOR
+from ivr_engine.stats.batch import Batch, CallValues, call_row, visit_values
 from ivr_engine.stats.privacy import CallerKeyer
 from ivr_engine.stats.spool import Spool
 from ivr_engine.stats.store import StatsStore
@@ -145,8 +145,7 @@ class StatsRecorder:
 
     def _assemble(self) -> Batch:
         """Turn up to max_batch events into rows. The loop runs once per event, so it keeps what it
-        uses in locals and builds each row in place: the row batch.visit_row makes for the importer,
-        as a plain tuple with 0/1 flags (see batch.VisitValues)."""
+        uses in locals."""
         batch = Batch()
         add_visit = batch.visits.append
         open_calls = self._open
@@ -158,19 +157,18 @@ class StatsRecorder:
                 node_id = e.node_id
                 if call is None:
                     flow_id = version = UNKNOWN
-                    first = 1
+                    first = True
                 else:
                     started, path = call.started, call.path
                     flow_id, version = started.flow_id, started.flow_version
-                    first = 0 if node_id in path else 1
+                    first = node_id not in path
                     path.append(node_id)
-                entered, left = e.entered_at, e.left_at
-                seconds = (left - entered).total_seconds()
-                add_visit((
-                    e.call_id, e.seq, flow_id, version, node_id, e.node_kind, db_time(entered), db_time(left),
-                    seconds if seconds > 0 else 0.0, e.key, e.timeouts, e.invalid_keys, 1 if e.via_shortcut else 0,
-                    first,
-                ))  # fmt: skip
+                add_visit(
+                    visit_values(
+                        e.call_id, e.seq, flow_id, version, node_id, e.node_kind, e.entered_at, e.left_at, e.key,
+                        e.timeouts, e.invalid_keys, e.via_shortcut, first,
+                    )
+                )  # fmt: skip
             elif isinstance(e, CallStarted):
                 open_calls[e.call_id] = _OpenCall(e, self.keyer.key_or_none(e.caller))
             elif isinstance(e, CallEnded):
@@ -181,12 +179,23 @@ class StatsRecorder:
         call = self._open.pop(e.call_id, None)
         # A call whose start the recorder never saw (it started before a restart) still counts.
         started = call.started if call else CallStarted(e.call_id, None, UNKNOWN, UNKNOWN, e.ended_at, UNKNOWN)
-        return (
-            e.call_id, call.caller_key if call else None, started.flow_id, started.flow_version,
-            db_time(started.started_at), db_time(e.ended_at), e.outcome.value, e.leaf, e.seconds_to_leaf,
-            e.final_node, 1 if started.personalized else 0, started.channel,
-            PATH_SEPARATOR.join(call.path) if call else "",
-        )  # fmt: skip
+        row = call_row(
+            call_id=e.call_id,
+            caller_key=call.caller_key if call else None,
+            flow_id=started.flow_id,
+            flow_version=started.flow_version,
+            started_at=started.started_at,
+            ended_at=e.ended_at,
+            outcome=e.outcome.value,
+            leaf=e.leaf,
+            seconds_to_leaf=e.seconds_to_leaf,
+            final_node=e.final_node,
+            path=call.path if call else [],
+            personalized=started.personalized,
+            channel=started.channel,
+        )
+        # the same values as a plain tuple: the garbage collector stops tracking it (see VisitValues)
+        return cast(CallValues, tuple(row))
 
     def _deliver(self, batch: Batch) -> None:
         # While older batches wait in the spool, newer ones queue behind them to keep the order.

@@ -131,41 +131,18 @@ def visit_values(
     kind: str,
     entered_at: dt.datetime,
     left_at: dt.datetime,
-    key: str | None,
-    timeouts: int,
-    invalid_keys: int,
-    via_shortcut: bool,
-    first_in_call: bool,
-) -> VisitValues:
-    """A visit as the plain tuple the recorder batches (positional: it runs for every visit)."""
-    seconds = (left_at - entered_at).total_seconds()
-    return (
-        call_id, seq, flow_id, flow_version, node_id, kind, db_time(entered_at), db_time(left_at),
-        seconds if seconds > 0 else 0.0, key, timeouts, invalid_keys, 1 if via_shortcut else 0,
-        1 if first_in_call else 0,
-    )  # fmt: skip
-
-
-def visit_row(
-    call_id: str,
-    seq: int,
-    flow_id: str,
-    flow_version: str,
-    node_id: str,
-    kind: str,
-    entered_at: dt.datetime,
-    left_at: dt.datetime,
     key: str | None = None,
     timeouts: int = 0,
     invalid_keys: int = 0,
     via_shortcut: bool = False,
     first_in_call: bool = True,
-) -> VisitRow:
-    return VisitRow(
-        *visit_values(
-            call_id, seq, flow_id, flow_version, node_id, kind, entered_at, left_at, key, timeouts, invalid_keys,
-            via_shortcut, first_in_call,
-        )
+) -> VisitValues:
+    """A visit as the plain tuple the recorder batches (`VisitRow(*values)` names its fields)."""
+    seconds = (left_at - entered_at).total_seconds()
+    return (
+        call_id, seq, flow_id, flow_version, node_id, kind, db_time(entered_at), db_time(left_at),
+        seconds if seconds > 0 else 0.0, key, timeouts, invalid_keys, 1 if via_shortcut else 0,
+        1 if first_in_call else 0,
     )  # fmt: skip
 
 

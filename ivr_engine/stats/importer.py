@@ -17,7 +17,7 @@ from typing import Any
 
 from ivr_engine.flow.model import ROUTING_KINDS
 from ivr_engine.runtime.events import Outcome
-from ivr_engine.stats.batch import Batch, CallRow, VisitRow, call_row, visit_row
+from ivr_engine.stats.batch import Batch, CallRow, VisitRow, call_row, visit_values
 from ivr_engine.stats.privacy import CallerKeyer
 from ivr_engine.stats.store import StatsStore
 
@@ -140,20 +140,22 @@ def _visit(
     if left < entered:
         raise _Bad("'left_at' is before 'entered_at'")
     node_id = _field(step, "node", str)
-    row = visit_row(
-        call_id=call_id,
-        seq=seq,
-        flow_id=flow_id,
-        flow_version=version,
-        node_id=node_id,
-        kind=_field(step, "kind", str, required=False) or "unknown",
-        entered_at=entered,
-        left_at=left,
-        key=_field(step, "key", str, required=False),
-        timeouts=_field(step, "timeouts", int, required=False) or 0,
-        invalid_keys=_field(step, "invalid_keys", int, required=False) or 0,
-        via_shortcut=bool(_field(step, "via_shortcut", bool, required=False)),
-        first_in_call=all(v.node_id != node_id for v in before),
+    row = VisitRow(
+        *visit_values(
+            call_id=call_id,
+            seq=seq,
+            flow_id=flow_id,
+            flow_version=version,
+            node_id=node_id,
+            kind=_field(step, "kind", str, required=False) or "unknown",
+            entered_at=entered,
+            left_at=left,
+            key=_field(step, "key", str, required=False),
+            timeouts=_field(step, "timeouts", int, required=False) or 0,
+            invalid_keys=_field(step, "invalid_keys", int, required=False) or 0,
+            via_shortcut=bool(_field(step, "via_shortcut", bool, required=False)),
+            first_in_call=all(v.node_id != node_id for v in before),
+        )
     )
     return row, entered, left
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from ivr_engine.stats.batch import Batch, visit_row
+from ivr_engine.stats.batch import Batch, visit_values
 from ivr_engine.stats.spool import Spool
 
 
@@ -11,8 +11,8 @@ def batch(call_id: str, visits: int = 2) -> Batch:
     t = dt.datetime(2026, 11, 1, 8, tzinfo=dt.UTC)
     return Batch(
         visits=[
-            visit_row(call_id=call_id, seq=s, flow_id="f", flow_version="1", node_id=f"n{s}", kind="menu",
-                      entered_at=t, left_at=t + dt.timedelta(seconds=s), key=str(s))
+            visit_values(call_id=call_id, seq=s, flow_id="f", flow_version="1", node_id=f"n{s}", kind="menu",
+                         entered_at=t, left_at=t + dt.timedelta(seconds=s), key=str(s))
             for s in range(visits)
         ]
     )  # fmt: skip

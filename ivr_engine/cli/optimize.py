@@ -54,6 +54,7 @@ from ivr_engine.optimizer.flow_adapter import (
     prompt_ids,
 )
 from ivr_engine.optimizer.global_tree import OptimizationResult
+from ivr_engine.optimizer.labels import keeps_label
 from ivr_engine.optimizer.report import RunInfo, report_data, report_text
 from ivr_engine.prompts.catalog import DurationSource, PromptCatalog, estimate_seconds
 
@@ -213,10 +214,10 @@ def rekey_prompts(old: Flow, new: Flow, catalog: PromptCatalog) -> tuple[Flow, T
 def describe_menus(
     flow: Flow, source: FlowTree, result: MenuTree, catalog: PromptCatalog, weights: Mapping[str, float]
 ) -> tuple[Flow, Texts]:
-    """Texts for the menus whose offer is new: generated groups, and kept submenus of which at most
-    half the services were there before (a "Disease prevention" menu the optimizer filled with
-    vaccination services must stop saying "disease prevention"; one that gained or lost a few still
-    is about disease prevention). Header and option clip name the most called service they lead to."""
+    """Texts for the menus whose offer is new: generated groups, and kept submenus that lost their
+    topic (`keeps_label`: a "Disease prevention" menu the optimizer filled with vaccination services
+    must stop saying "disease prevention"; the optimizer already charged them generated clips).
+    Header and option clip name the most called service they lead to."""
     before = {
         n.id: {s.id for _, s in walk(n) if not isinstance(s, MenuTree)}
         for _, n in walk(source.tree)
@@ -234,7 +235,7 @@ def describe_menus(
             held = sorted((n.id for _, n in walk(group) if not isinstance(n, MenuTree)), key=lambda s: (-weights[s], s))
             if group.synthetic:
                 header_id, option_id = prompt_ids(group.id)
-            elif 2 * len(before.get(group.id, set(held)) & set(held)) <= len(held):
+            elif not keeps_label(before.get(group.id, held), held, weights):
                 header_id, option_id = (f"{group.id}.regrouped", f"{group.id}.regrouped.option")
                 menu = nodes[group.id]
                 assert isinstance(menu, Menu)

@@ -22,8 +22,9 @@ from ivr_engine.optimizer.cost import (
     normalize,
 )
 from ivr_engine.optimizer.dp import KeptMenu, Planner, Slot, Unit, make_unit
+from ivr_engine.optimizer.labels import Labels, recharge
 from ivr_engine.optimizer.polish import polish
-from ivr_engine.optimizer.search import Rules, improve
+from ivr_engine.optimizer.search import Rules, improve, iterate
 from ivr_engine.optimizer.tree import (
     Constraints,
     MenuTree,
@@ -300,6 +301,7 @@ def layout(
     ]
     movable = frozenset(free - grouped - set(pinned))
     kept_keys = (plan.kept | plan.frozen | plan.fixed_services) - {current.id}
+    labels = Labels(current, params, p)
     rules = Rules(
         movable,
         kept_keys,
@@ -308,31 +310,44 @@ def layout(
         pinned,
         constraints.max_options,
         constraints.max_depth,
+        labels,
     )
-    best: tuple[float, MenuTree] | None = None
     # popularity order is what the exchange argument asks for with equal clips; with unequal
     # clips a long-clip service is worth less near the root, so mass per clip second is tried too
-    tried: list[list[Unit]] = []
+    orders: list[list[Unit]] = []
     for order in (_by_mass, _by_mass_per_second(params)):
         units.sort(key=order)
-        if units in tried:
-            continue  # equal clips: both orders agree
-        tried.append(list(units))
-        tree = polish(
-            _layout_units(current, units, plan, p, params, constraints),
-            p,
-            params,
-            movable,
-            kept_keys,
-            plan.frozen,
-            constraints.keys,
-            pinned,
-        )
-        cost = expected_time(tree, p, params)
-        if best is None or cost < best[0] - 1e-12:
-            best = (cost, tree)
+        if units not in orders:  # equal clips: both orders agree
+            orders.append(list(units))
+    # The program charges a kept submenu its own clips, which it loses when filled mostly with
+    # other services; it runs once trusting them and once charging generated ones. The search
+    # knows which applies (`labels`) and lands in different places from each start, so every
+    # start is searched and the cheapest end kept.
+    best: tuple[float, MenuTree] | None = None
+    starts: list[MenuTree] = []
+    generated = (params.synthetic_header, params.group_prompt)
+    regrouped = recharge(current, lambda menu: generated if menu.id in plan.kept else None)
+    for source in (current, regrouped):
+        for ordered in orders:
+            start = polish(
+                _layout_units(source, ordered, plan, p, params, constraints),
+                p,
+                params,
+                movable,
+                kept_keys,
+                plan.frozen,
+                constraints.keys,
+                pinned,
+            )
+            if start in starts:
+                continue  # no kept submenu, or both orders agree
+            starts.append(start)
+            tree = improve(start, p, params, rules)
+            cost = expected_time(tree, p, params)
+            if best is None or cost < best[0] - 1e-12:
+                best = (cost, tree)
     assert best is not None
-    return improve(best[1], p, params, rules)
+    return iterate(best[1], p, params, rules)
 
 
 def _by_mass(unit: Unit) -> tuple[float, float, str]:

@@ -8,21 +8,30 @@ moves repair much of it, each kept only when the expected time drops:
 - swap two services between menus.
 Only services the constraints leave free move; kept children keep their keys, pinned services
 theirs, frozen menus stay as they are, and no service goes deeper than max_depth.
+
+Kept menus cost their own header and clip only while they stay on their topic (`labels`), which
+makes some gains need several moves at once; `iterate` kicks a settled tree and searches again.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ivr_engine.optimizer.cost import CostParams, inside
 from ivr_engine.optimizer.dp import Entry, arrange, key_order, synthetic_id
 from ivr_engine.optimizer.exact import EXACT_LIMIT, Item, Layout, SubsetProgram
-from ivr_engine.optimizer.tree import MenuTree, Node, Service
+from ivr_engine.optimizer.labels import Labels, keeps_label
+from ivr_engine.optimizer.tree import MenuTree, Node, Service, walk
 
 MAX_PASSES = 8  # a pass tries every move once; searches settle in a few passes
+KICKS = 24  # perturbations `iterate` tries after the first settled tree
+KICK_SWAPS = 6  # random swaps in one perturbation
+KICK_RANKS = 8  # how far apart in popularity two services a kick swaps may be
+PATIENCE = 8  # random kicks in a row that find nothing end the search
 GAIN = 1e-12  # caller-seconds: smaller "improvements" are rounding, and would never end
 SETTLED = 1e-4  # a pass saving less than this share of E[T] ends the search
 
@@ -38,6 +47,7 @@ class Rules:
     pinned: Mapping[str, str]
     breadth: int
     max_depth: int | None
+    labels: Labels | None = None  # topics of the current tree's menus: what regrouping costs
 
 
 @dataclass(frozen=True)
@@ -71,6 +81,8 @@ class Draft:
         self.kept: dict[str, str] = {}  # child -> the key it keeps
         self.root = tree.id
         self._cache: dict[str, tuple[float, float]] = {}
+        self._held: dict[str, frozenset[str]] = {}  # menu -> services below it
+        self._costs: dict[str, tuple[float, float]] = {}  # menu -> `_charged`
         self._fresh = itertools.count()
         self._add(tree, 1)
 
@@ -97,7 +109,7 @@ class Draft:
         for child in self.menus[menu_id].children:
             if child in self.menus:
                 mass, inside = self.cost(child)
-                prompt = self.menus[child].prompt
+                prompt = self._charged(child)[1]
             else:
                 node, mass, inside = self.blocks[child]
                 prompt = node.prompt
@@ -111,7 +123,7 @@ class Draft:
             return cached
         options = self._options(menu_id)
         mass = math.fsum(o.mass for o in options)
-        total = (self.params.level_overhead + self.menus[menu_id].header) * mass
+        total = (self.params.level_overhead + self._charged(menu_id)[0]) * mass
         heard = mass
         for _, option in key_order(options, self.rules.keys, self.rules.pinned):
             total += option.seconds * heard + option.inside
@@ -122,9 +134,36 @@ class Draft:
     def total(self) -> float:
         return self.cost(self.root)[1]
 
+    def _charged(self, menu_id: str) -> tuple[float, float]:
+        """(header, option clip) the menu costs with what it holds now (`labels`)."""
+        found = self._costs.get(menu_id)
+        if found is None:
+            menu = self.menus[menu_id]
+            labels = self.rules.labels
+            costs = None if labels is None or menu_id == self.root else labels.costs(menu_id, self.held(menu_id))
+            found = self._costs[menu_id] = costs or (menu.header, menu.prompt)
+        return found
+
+    def held(self, menu_id: str) -> frozenset[str]:
+        found = self._held.get(menu_id)
+        if found is None:
+            found = frozenset().union(
+                *(self.held(c) if c in self.menus else self._services_of(c) for c in self.menus[menu_id].children)
+            )
+            self._held[menu_id] = found
+        return found
+
+    def _services_of(self, block: str) -> frozenset[str]:
+        node = self.blocks[block][0]
+        if isinstance(node, Service):
+            return frozenset([block])
+        return frozenset(n.id for _, n in walk(node) if isinstance(n, Service))
+
     def _changed(self, menu_id: str | None) -> None:
         while menu_id is not None:
             self._cache.pop(menu_id, None)
+            self._held.pop(menu_id, None)
+            self._costs.pop(menu_id, None)
             menu_id = self.parent.get(menu_id)
 
     # --- moves ----------------------------------------------------------------------------
@@ -157,6 +196,56 @@ class Draft:
         self.parent[x], self.parent[y] = b, a
         self._changed(a)
         self._changed(b)
+
+    def off_topic(self) -> list[str]:
+        """Kept menus now charged generated clips because most of their calls left their topic."""
+        labels = self.rules.labels
+        if labels is None:
+            return []
+        return sorted(
+            m
+            for m in self.menus
+            if m != self.root
+            and m in labels.known
+            and not keeps_label(labels.known[m].services, self.held(m), labels.weights)
+        )
+
+    def restore_topic(self, menu_id: str) -> None:
+        """Swap the menu's most called services from elsewhere for its topic's own, most called
+        first, until most of its calls are for its topic again (or no more can move)."""
+        labels = self.rules.labels
+        assert labels is not None
+        topic = labels.known[menu_id].services
+
+        def by_calls(ids: set[str]) -> list[str]:
+            return sorted(ids, key=lambda i: (-self.p[i], i))
+
+        held = self.held(menu_id)
+        movable = self.rules.movable
+        strangers = by_calls({i for i in held - topic if i in movable})
+        own = by_calls({i for i in topic - held if i in movable and i in self.parent})
+        for out, back in zip(strangers, own):
+            if keeps_label(topic, self.held(menu_id), labels.weights):
+                break
+            self.swap(out, back)
+
+    def shake(self, rng: random.Random, swaps: int) -> bool:
+        """Swap random pairs of movable services of similar popularity (at most `KICK_RANKS`
+        apart) in different menus: alternative groupings that runs of one popularity order, as
+        the interval program builds them, do not reach. False if no pair can be swapped."""
+        ranked = sorted(self.movable_services(), key=lambda i: (-self.p[i], i))
+        pairs = [
+            (x, y)
+            for n, x in enumerate(ranked)
+            for y in ranked[n + 1 : n + 1 + KICK_RANKS]
+            if self.parent[x] != self.parent[y]
+        ]
+        if not pairs:
+            return False
+        for x, y in rng.sample(pairs, min(swaps, len(pairs))):
+            if self.parent[x] != self.parent[y]:
+                self.swap(x, y)
+        return True
 
     def can_leave(self, menu_id: str) -> bool:
         """A generated menu needs two options; a kept one at least one."""
@@ -196,7 +285,7 @@ class Draft:
             params.option_seconds(params.group_prompt),
         )
         room = len(leaves) if self.rules.max_depth is None else self.rules.max_depth - menu.level + 1
-        cost, layout = program.menu(params.level_overhead + menu.header, room)
+        cost, layout = program.menu(params.level_overhead + self._charged(menu_id)[0], room)
         if cost >= self.cost(menu_id)[1] - GAIN:
             return False
         self._drop_below(menu_id)
@@ -210,6 +299,8 @@ class Draft:
                 self._drop_below(child)
                 del self.menus[child], self.parent[child]
                 self._cache.pop(child, None)
+                self._held.pop(child, None)
+                self._costs.pop(child, None)
 
     def _place(self, block: Layout | int, leaves: list[str], parent: _Menu) -> str:
         if isinstance(block, int):
@@ -244,7 +335,8 @@ class Draft:
         new_id = menu.id
         if menu.synthetic and menu.id.startswith("auto-"):
             new_id = synthetic_id("auto", self._leaf_ids(menu_id))
-        return MenuTree(new_id, menu.header, arrange(entries, self.rules.keys, self.rules.pinned), menu.prompt, menu.synthetic)
+        header, prompt = self._charged(menu_id)
+        return MenuTree(new_id, header, arrange(entries, self.rules.keys, self.rules.pinned), prompt, menu.synthetic)
 
     def _leaf_ids(self, menu_id: str) -> list[str]:
         out: list[str] = []
@@ -266,6 +358,45 @@ def improve(tree: MenuTree, p: Mapping[str, float], params: CostParams, rules: R
         if draft.total() >= before * (1 - SETTLED):
             break
     return draft.tree()
+
+
+def iterate(
+    tree: MenuTree,
+    p: Mapping[str, float],
+    params: CostParams,
+    rules: Rules,
+    kicks: int = KICKS,
+    patience: int = PATIENCE,
+) -> MenuTree:
+    """Kick a tree `improve` settled and search again, keeping what is cheaper.
+
+    Single moves stall where a gain needs several of them at once: a kept menu regains its own,
+    shorter clips (`labels`) only when most of its calls are for its topic again, which takes a
+    few swaps that each cost time on their own. A kick first tries exactly that for each menu that
+    lost its topic, then random swaps. The kicks are seeded, so a tree is always laid out the same.
+    """
+    best = tree
+    cost = Draft(best, p, params, rules).total()
+    rng = random.Random(0)
+    tried: set[str] = set()
+    fruitless = 0
+    for _ in range(kicks):
+        draft = Draft(best, p, params, rules)
+        lost = [m for m in draft.off_topic() if m not in tried]
+        if lost:
+            tried.add(lost[0])
+            draft.restore_topic(lost[0])
+        elif fruitless >= patience or not draft.shake(rng, KICK_SWAPS):
+            break
+        else:
+            fruitless += 1
+        candidate = improve(draft.tree(), p, params, rules)
+        found = Draft(candidate, p, params, rules).total()
+        if found < cost - GAIN:
+            best, cost = candidate, found
+            tried.clear()
+            fruitless = 0
+    return best
 
 
 def _relocations(draft: Draft) -> None:

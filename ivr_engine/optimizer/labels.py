@@ -1,0 +1,75 @@
+"""Whether a kept menu still says what it holds, and what its clips then cost.
+
+A menu of the current tree names a topic in its header and in its option clip ("disease
+prevention, press 1"). When the optimizer fills it mostly with other services, `ivr optimize`
+must replace both with generated texts (a "Disease prevention" menu holding vaccination services
+cannot go on saying "disease prevention"), and those cost what generated menus cost. Charging the
+old, often shorter, clips instead would make such trees look faster than the flow written for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, replace
+
+from ivr_engine.optimizer.cost import CostParams
+from ivr_engine.optimizer.tree import MenuTree, Option, Service, walk
+
+
+def keeps_label(before: Collection[str], held: Collection[str], weights: Mapping[str, float]) -> bool:
+    """A menu keeps its texts while more than half of the calls it leads to are for services it
+    held before: the topic is then right for most callers who press it. Counting calls rather than
+    services keeps a few rare services of the old topic from carrying a label over popular
+    services of another. Without demand, services are counted."""
+    held = set(held)
+    old = held & set(before)
+    total = sum(weights.get(s, 0.0) for s in held)
+    if total <= 0.0:
+        return 2 * len(old) > len(held)
+    return 2 * sum(weights.get(s, 0.0) for s in old) > total
+
+
+@dataclass(frozen=True)
+class Label:
+    services: frozenset[str]  # services below the menu in the current tree
+    header: float
+    prompt: float  # its option clip in the parent
+
+
+class Labels:
+    """The topic of every menu below the root of the current tree (the root keeps its header)."""
+
+    def __init__(self, current: MenuTree, params: CostParams, weights: Mapping[str, float]):
+        self.params, self.weights = params, weights
+        self.known: dict[str, Label] = {}
+        for _, node in walk(current):
+            if isinstance(node, MenuTree) and node is not current and not node.synthetic:
+                held = frozenset(n.id for _, n in walk(node) if isinstance(n, Service))
+                self.known[node.id] = Label(held, node.header, node.prompt)
+
+    def costs(self, menu: MenuTree | str, held: Collection[str]) -> tuple[float, float] | None:
+        """(header, option clip) the menu costs holding `held`; None for menus it does not know."""
+        label = self.known.get(menu if isinstance(menu, str) else menu.id)
+        if label is None:
+            return None
+        if keeps_label(label.services, held, self.weights):
+            return label.header, label.prompt
+        return self.params.synthetic_header, self.params.group_prompt
+
+    def apply(self, tree: MenuTree) -> MenuTree:
+        """`tree` with every known menu charged what it costs holding what it holds now."""
+        return recharge(tree, lambda menu: self.costs(menu, [n.id for _, n in walk(menu) if isinstance(n, Service)]))
+
+
+def recharge(tree: MenuTree, costs: Callable[[MenuTree], tuple[float, float] | None]) -> MenuTree:
+    """`tree` with each submenu's (header, option clip) replaced by `costs` of it, unless None."""
+    options = []
+    for option in tree.options:
+        child = option.child
+        if isinstance(child, MenuTree):
+            charged = costs(child)
+            child = recharge(child, costs)
+            if charged is not None:
+                child = replace(child, header=charged[0], prompt=charged[1])
+        options.append(Option(option.key, child))
+    return replace(tree, options=tuple(options))

@@ -1,0 +1,112 @@
+"""A kept menu costs its own clips only while it still holds mostly what it held."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given, settings
+from optimizer_brute import canonical_tree
+from test_global import constrained
+
+from ivr_engine.optimizer import (
+    Constraints,
+    CostParams,
+    InfeasibleError,
+    MenuTree,
+    Service,
+    evaluate,
+    leaf_paths,
+    optimize,
+    walk,
+)
+from ivr_engine.optimizer.cost import expected_time, normalize
+from ivr_engine.optimizer.labels import Labels, keeps_label
+from ivr_engine.optimizer.search import Draft, Rules
+from ivr_engine.optimizer.tree import services
+
+# generated menus cost much more than the hand-written ones below, as in Mandarin
+PARAMS = CostParams(synthetic_header=1.5, group_prompt=3.5)
+
+
+def test_the_label_follows_the_calls_not_the_count() -> None:
+    before = {"flu", "tb", "hiv"}
+    weights = {"flu": 0.02, "tb": 0.02, "hiv": 0.01, "vax": 0.60}
+    # three of four services are old ones, but nearly every caller pressing it wants "vax"
+    assert not keeps_label(before, ["flu", "tb", "hiv", "vax"], weights)
+    assert keeps_label(before, ["flu", "tb", "hiv", "vax"], {**weights, "vax": 0.04})
+    assert not keeps_label(before, ["vax"], weights)
+    # without demand, services are counted; exactly half is not a majority
+    assert keeps_label(before, ["flu", "tb", "vax"], {})
+    assert not keeps_label(before, ["flu", "vax"], {})
+
+
+def test_a_regrouped_menu_is_charged_generated_clips() -> None:
+    leaves = [Service(f"s{i}", 2.0) for i in range(6)]
+    current = canonical_tree(leaves, 2, header=0.5, prompt=1.0)
+    labels = Labels(current, PARAMS, {leaf.id: 1.0 for leaf in leaves})
+    menu = next(n for _, n in walk(current) if isinstance(n, MenuTree) and n is not current)
+    assert labels.costs(menu, [n.id for _, n in walk(menu) if isinstance(n, Service)]) == (0.5, 1.0)
+    stranger = next(leaf.id for leaf in leaves if leaf.id not in services(menu))
+    assert labels.costs(menu, [stranger]) == (1.5, 3.5)
+    assert labels.costs("auto-123", ["s0"]) is None  # generated menus are priced by the planner
+    assert labels.apply(current) == current
+
+
+@settings(max_examples=60, deadline=None)
+@given(constrained())
+def test_every_menu_of_the_result_costs_what_it_will_play(
+    problem: tuple[MenuTree, dict[str, float], Constraints],
+) -> None:
+    tree, p, constraints = problem
+    try:
+        result = optimize(tree, p, PARAMS, constraints)
+    except InfeasibleError:
+        return
+    weights = normalize(p, leaf_paths(tree))
+    assert Labels(tree, PARAMS, weights).apply(result.tree) == result.tree
+
+
+def test_the_search_counts_regrouping_along_changed_paths_only() -> None:
+    rng = random.Random(5)
+    leaves = [Service(f"s{i:02d}", rng.uniform(1.2, 4.5)) for i in range(40)]
+    p = {leaf.id: rng.random() ** 3 for leaf in leaves}
+    total = sum(p.values())
+    p = {i: w / total for i, w in p.items()}
+    tree = canonical_tree(leaves, 4, header=0.6, prompt=1.3)
+    labels = Labels(tree, PARAMS, p)
+    draft = Draft(tree, p, PARAMS, Rules(frozenset(p), frozenset(), frozenset(), "123456789", {}, 9, None, labels))
+    menus = [m for m in draft.open_menus() if m != tree.id]
+    relabelled = 0
+    for _ in range(300):
+        x, y = rng.sample(draft.movable_services(), 2)
+        if rng.random() < 0.5:
+            if draft.parent[x] != draft.parent[y]:
+                draft.swap(x, y)
+        else:
+            target = rng.choice(menus)
+            if target != draft.parent[x] and draft.has_room(target) and draft.can_leave(draft.parent[x]):
+                draft.relocate(x, target)
+        built = draft.tree()
+        assert draft.total() == pytest.approx(expected_time(labels.apply(built), p, PARAMS), rel=1e-12)
+        relabelled += sum(
+            1 for _, n in walk(built) if isinstance(n, MenuTree) and n is not built and n.header == 1.5
+        )
+    assert relabelled > 0  # the moves did take menus off their topic
+
+
+def test_topic_menus_kept_for_pins_stay_on_their_topic() -> None:
+    leaves = [Service(f"s{i:02d}", 2.0 + (i % 5) * 0.4) for i in range(24)]
+    tree = canonical_tree(leaves, 4, header=0.6, prompt=1.3)
+    where = leaf_paths(tree)
+    # held in place, so their menus stay; the popular services sit in other menus, and filling
+    # the kept menus with them would cost those menus their short topic clips
+    held = frozenset({"s00", "s12"})
+    p = {leaf.id: (i + 1) ** -1.1 for i, leaf in enumerate(reversed(leaves))}
+    result = optimize(tree, p, PARAMS, Constraints(fixed=held, breadth=4, max_depth=4))
+    assert all(leaf_paths(result.tree)[i] == where[i] for i in held)
+    weights = normalize(p, where)
+    labels = Labels(tree, PARAMS, weights)
+    assert result.after == evaluate(labels.apply(result.tree), p, PARAMS)
+    kept = [n for _, n in walk(result.tree) if isinstance(n, MenuTree) and n.id in labels.known]
+    assert kept and all((n.header, n.prompt) == (0.6, 1.3) for n in kept)

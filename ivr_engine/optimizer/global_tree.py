@@ -329,7 +329,7 @@ def layout(
     regrouped = recharge(current, lambda menu: generated if menu.id in plan.kept else None)
     for source in (current, regrouped):
         for ordered in orders:
-            start = polish(
+            start = labels.adopt(polish(
                 _layout_units(source, ordered, plan, p, params, constraints),
                 p,
                 params,
@@ -338,7 +338,7 @@ def layout(
                 plan.frozen,
                 constraints.keys,
                 pinned,
-            )
+            ))
             if start in starts:
                 continue  # no kept submenu, or both orders agree
             starts.append(start)
@@ -347,7 +347,7 @@ def layout(
             if best is None or cost < best[0] - 1e-12:
                 best = (cost, tree)
     assert best is not None
-    return iterate(best[1], p, params, rules)
+    return labels.adopt(iterate(best[1], p, params, rules))
 
 
 def _by_mass(unit: Unit) -> tuple[float, float, str]:

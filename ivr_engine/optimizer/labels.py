@@ -5,6 +5,7 @@ prevention, press 1"). When the optimizer fills it mostly with other services, `
 must replace both with generated texts (a "Disease prevention" menu holding vaccination services
 cannot go on saying "disease prevention"), and those cost what generated menus cost. Charging the
 old, often shorter, clips instead would make such trees look faster than the flow written for them.
+The other way round, a generated menu that is mostly about an old menu's topic can be that menu.
 """
 
 from __future__ import annotations
@@ -56,6 +57,36 @@ class Labels:
             return label.header, label.prompt
         return self.params.synthetic_header, self.params.group_prompt
 
+    def adopt(self, tree: MenuTree) -> MenuTree:
+        """`tree` with generated menus renamed to a menu of the current tree it no longer holds,
+        where most of the generated menu's calls are for that menu's services and that menu's
+        header and clip are no longer than generated ones: callers hear a topic they know, in
+        less time, and `ivr optimize` writes the old menu node and its clips back.
+        The most called generated menus choose first; each old menu is adopted at most once."""
+        present = {node.id for _, node in walk(tree)}
+        generated = (self.params.synthetic_header, self.params.group_prompt)
+        free = {
+            menu_id: label
+            for menu_id, label in self.known.items()
+            if menu_id not in present and label.header <= generated[0] and label.prompt <= generated[1]
+        }
+        groups = [node for _, node in walk(tree) if isinstance(node, MenuTree) and node.synthetic]
+        held = {g.id: [n.id for _, n in walk(g) if isinstance(n, Service)] for g in groups}
+        names: dict[str, str] = {}
+        for group in sorted(groups, key=lambda g: (-sum(self.weights.get(i, 0.0) for i in held[g.id]), g.id)):
+            topics = [m for m, label in free.items() if keeps_label(label.services, held[group.id], self.weights)]
+            if topics:
+                names[group.id] = min(topics, key=lambda m: (free[m].header + free[m].prompt, m))
+                del free[names[group.id]]
+
+        def rename(menu: MenuTree) -> MenuTree:
+            if menu.id not in names:
+                return menu
+            label = self.known[names[menu.id]]
+            return replace(menu, id=names[menu.id], header=label.header, prompt=label.prompt, synthetic=False)
+
+        return rewrite(tree, rename) if names else tree
+
     def apply(self, tree: MenuTree) -> MenuTree:
         """`tree` with every known menu charged what it costs holding what it holds now."""
         return recharge(tree, lambda menu: self.costs(menu, [n.id for _, n in walk(menu) if isinstance(n, Service)]))
@@ -63,13 +94,20 @@ class Labels:
 
 def recharge(tree: MenuTree, costs: Callable[[MenuTree], tuple[float, float] | None]) -> MenuTree:
     """`tree` with each submenu's (header, option clip) replaced by `costs` of it, unless None."""
+
+    def charge(menu: MenuTree) -> MenuTree:
+        charged = costs(menu)
+        return menu if charged is None else replace(menu, header=charged[0], prompt=charged[1])
+
+    return rewrite(tree, charge)
+
+
+def rewrite(tree: MenuTree, change: Callable[[MenuTree], MenuTree]) -> MenuTree:
+    """`tree` with `change` applied to every submenu, deepest first."""
     options = []
     for option in tree.options:
         child = option.child
         if isinstance(child, MenuTree):
-            charged = costs(child)
-            child = recharge(child, costs)
-            if charged is not None:
-                child = replace(child, header=charged[0], prompt=charged[1])
+            child = change(rewrite(child, change))
         options.append(Option(option.key, child))
     return replace(tree, options=tuple(options))

@@ -14,6 +14,7 @@ from ivr_engine.optimizer import (
     CostParams,
     InfeasibleError,
     MenuTree,
+    Option,
     Service,
     evaluate,
     leaf_paths,
@@ -51,6 +52,36 @@ def test_a_regrouped_menu_is_charged_generated_clips() -> None:
     assert labels.costs(menu, [stranger]) == (1.5, 3.5)
     assert labels.costs("auto-123", ["s0"]) is None  # generated menus are priced by the planner
     assert labels.apply(current) == current
+
+
+def test_generated_menus_adopt_an_absent_topic_they_mostly_hold() -> None:
+    leaves = [Service(f"s{i}", 2.0) for i in range(9)]
+    current = canonical_tree(leaves, 3, header=0.5, prompt=1.0)  # menu1 s0-s2, menu2 s3-s5, menu3 s6-s8
+    weights = {leaf.id: 1.0 for leaf in leaves} | {"s0": 5.0}
+    labels = Labels(current, PARAMS, weights)
+
+    def group(name: str, ids: list[str]) -> MenuTree:
+        options = tuple(Option(str(k), Service(i, 2.0)) for k, i in enumerate(ids, start=1))
+        return MenuTree(name, 1.5, options, 3.5, synthetic=True)
+
+    tree = MenuTree(
+        "root",
+        3.0,
+        (
+            Option("1", group("auto-a", ["s0", "s3", "s4"])),  # mostly s0's calls: menu1
+            Option("2", group("auto-b", ["s1", "s2", "s5"])),  # menu1 again, but it is taken
+            Option("3", group("auto-c", ["s6", "s7", "s8"])),  # all of menu3
+        ),
+    )
+    adopted = labels.adopt(tree)
+    names = [o.child.id for o in adopted.options]
+    assert names == ["menu1", "auto-b", "menu3"]
+    menu1 = adopted.options[0].child
+    assert isinstance(menu1, MenuTree) and not menu1.synthetic and (menu1.header, menu1.prompt) == (0.5, 1.0)
+    assert labels.apply(adopted) == adopted
+    # an old menu whose clips are longer than a generated menu's is never worth adopting
+    slow = Labels(canonical_tree(leaves, 3, header=2.0, prompt=1.0), PARAMS, weights)
+    assert slow.adopt(tree) == tree
 
 
 @settings(max_examples=60, deadline=None)

@@ -251,7 +251,8 @@ def test_optimized_hotline_is_faster_and_walks_in_the_simulator(tmp_path: Path) 
 
 
 def test_generated_menus_are_named_after_their_most_called_service(tmp_path: Path) -> None:
-    _, new = optimize_clinic(tmp_path)
+    # five options a menu: colds, diet and skin care share a menu that no old menu is mostly about
+    _, new = optimize_clinic(tmp_path, "--breadth", "5")
     catalog = PromptCatalog.load(Path(new.prompts or ""))
     titles = {o.target: o.title for m in load_flow(CLINIC).menus() for o in m.options}
     groups = [n for n in new.nodes.values() if isinstance(n, Menu) and n.id.startswith("auto-")]
@@ -263,3 +264,19 @@ def test_generated_menus_are_named_after_their_most_called_service(tmp_path: Pat
         offer = next(o for m in new.menus() for o in m.options if o.target == group.id)
         assert catalog.text(offer.prompt or "", "en") == f"For {titles[top].lower()} and more, press {offer.key}."
         assert catalog.text(group.prompt or "", "zh-CN") == "更多选项。"
+
+
+def test_a_group_that_is_mostly_an_old_menu_is_written_as_that_menu(tmp_path: Path) -> None:
+    report, new = optimize_clinic(tmp_path)
+    old = load_flow(CLINIC)
+    # colds and diet (health advice) with skin care (from "more health topics") under one key:
+    # the old "health" node, its header and its clip (rekeyed) rather than a generated menu
+    health = new.nodes["health"]
+    assert isinstance(health, Menu) and isinstance(old.nodes["health"], Menu)
+    assert {o.target for o in health.options} == {"a.cold", "a.diet", "b.skin"}
+    assert health.prompt == old.nodes["health"].prompt
+    offer = next(o for m in new.menus() for o in m.options if o.target == "health")
+    assert offer.prompt is not None and offer.prompt.startswith("opt.main.1")
+    assert not [n for n in new.nodes if n.startswith("auto-") or n.endswith(".regrouped")]
+    # nothing generated: the optimizer's figure is the written flow's
+    assert report["after"]["expected_seconds"] == pytest.approx(report["after_as_written"]["expected_seconds"])

@@ -151,26 +151,31 @@ class Engine:
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[Engine]:
         """Calls, flow reload, queue monitor and dashboard until the block exits; then calls in
-        progress may finish (bounded) before everything stops."""
-        web = self.web_server() if self.settings.web.enabled else None
-        web_task = asyncio.create_task(web.serve()) if web else None
-        await self.service.start()
-        reload = asyncio.create_task(self.service.reload_forever())
-        if self.acd is not None:
-            await self.acd.start()
-        try:
-            yield self
-        finally:
+        progress may finish (bounded) before everything stops. A part that fails to start (the
+        FastAGI port taken, say) stops the parts already started before the error goes on."""
+        async with contextlib.AsyncExitStack() as started:
+            started.callback(self.close)
+            if self.settings.web.enabled:
+                web = self.web_server()
+                started.push_async_callback(_stop_web, web, asyncio.create_task(web.serve()))
+            await self.service.start()
+            started.push_async_callback(self.service.stop)
+            started.push_async_callback(_cancel, asyncio.create_task(self.service.reload_forever()))
             if self.acd is not None:
-                await self.acd.stop()
-            await self.service.stop()
-            reload.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reload
-            if web is not None and web_task is not None:
-                web.should_exit = True
-                await web_task
-            self.close()
+                await self.acd.start()
+                started.push_async_callback(self.acd.stop)
+            yield self
+
+
+async def _stop_web(web: uvicorn.Server, serving: asyncio.Task[None]) -> None:
+    web.should_exit = True
+    await serving
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def run_engine(settings: Settings) -> None:

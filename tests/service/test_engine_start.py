@@ -1,0 +1,58 @@
+"""An engine that cannot start leaves nothing running behind it."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+
+from ivr_engine.app import Engine
+from ivr_engine.config import AGISettings, Settings, StatsSettings, WebSettings
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+async def test_a_taken_agi_port_stops_the_dashboard_and_the_recorder(tmp_path: Path) -> None:
+    web_port = free_port()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        settings = Settings(
+            flows={"default": str(REPO / "flows" / "hotline-12320.yaml")},
+            audio_dir=str(REPO / "prompts" / "audio"),
+            voicemail_dir=str(tmp_path / "voicemail"),
+            agi=AGISettings(port=taken.getsockname()[1]),
+            web=WebSettings(port=web_port, token="engine-start-test-token-0123456789"),
+            stats=StatsSettings(
+                url=f"sqlite:///{tmp_path / 'stats.db'}",
+                spool_dir=str(tmp_path / "spool"),
+                caller_key_secret="engine-start-test-secret",
+            ),
+            base_dir=str(REPO),
+        )
+        threads = set(threading.enumerate())
+        engine = Engine.build(settings)
+        others = asyncio.all_tasks()
+        with pytest.raises(OSError):
+            async with engine.running():
+                pytest.fail("the engine ran with its FastAGI port taken")
+    assert asyncio.all_tasks() <= others  # no dashboard, no reload loop left behind
+    assert not listening(web_port)
+    assert set(threading.enumerate()) <= threads  # the statistics writer closed too

@@ -54,7 +54,7 @@ from ivr_engine.optimizer.flow_adapter import (
     prompt_ids,
 )
 from ivr_engine.optimizer.global_tree import OptimizationResult
-from ivr_engine.optimizer.labels import keeps_label
+from ivr_engine.optimizer.labels import Labels
 from ivr_engine.optimizer.report import RunInfo, report_data, report_text
 from ivr_engine.prompts.catalog import DurationSource, PromptCatalog, estimate_seconds
 
@@ -212,17 +212,13 @@ def rekey_prompts(old: Flow, new: Flow, catalog: PromptCatalog) -> tuple[Flow, T
 
 
 def describe_menus(
-    flow: Flow, source: FlowTree, result: MenuTree, catalog: PromptCatalog, weights: Mapping[str, float]
+    flow: Flow, source: FlowTree, result: MenuTree, catalog: PromptCatalog, labels: Labels
 ) -> tuple[Flow, Texts]:
     """Texts for the menus whose offer is new: generated groups, and kept submenus that lost their
     topic (`keeps_label`: a "Disease prevention" menu the optimizer filled with vaccination services
     must stop saying "disease prevention"; the optimizer already charged them generated clips).
     Header and option clip name the most called service they lead to."""
-    before = {
-        n.id: {s.id for _, s in walk(n) if not isinstance(s, MenuTree)}
-        for _, n in walk(source.tree)
-        if isinstance(n, MenuTree)
-    }
+    weights = labels.weights
     texts: Texts = {}
     nodes = dict(flow.nodes)
     for _, parent in walk(result):
@@ -235,7 +231,7 @@ def describe_menus(
             held = sorted((n.id for _, n in walk(group) if not isinstance(n, MenuTree)), key=lambda s: (-weights[s], s))
             if group.synthetic:
                 header_id, option_id = prompt_ids(group.id)
-            elif not keeps_label(before.get(group.id, held), held, weights):
+            elif not labels.keeps(group.id, held):
                 header_id, option_id = (f"{group.id}.regrouped", f"{group.id}.regrouped.option")
                 menu = nodes[group.id]
                 assert isinstance(menu, Menu)
@@ -319,7 +315,8 @@ def optimize_flow(
     texts: Texts = {}
     if result.applied:
         new = flow_from_tree(flow, source, result.tree, changed_notice=changed_notice)
-        new, texts = describe_menus(new, source, result.tree, catalog, demand.weights)
+        labels = Labels(source.tree, params, demand.weights)
+        new, texts = describe_menus(new, source, result.tree, catalog, labels)
         new, rekeyed = rekey_prompts(flow, new, catalog)
         texts |= rekeyed
         stamp = (today or dt.datetime.now(dt.UTC).date()).strftime("%Y%m%d")

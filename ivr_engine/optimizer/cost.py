@@ -47,6 +47,11 @@ class CostParams:
     def option_seconds(self, prompt: float) -> float:
         return prompt + self.option_gap
 
+    @property
+    def generated_menu(self) -> tuple[float, float]:
+        """(header, option clip) of a generated "more options" menu."""
+        return self.synthetic_header, self.group_prompt
+
 
 @dataclass(frozen=True)
 class TreeMetrics:

@@ -325,8 +325,7 @@ def layout(
     # start is searched and the cheapest end kept.
     best: tuple[float, MenuTree] | None = None
     starts: list[MenuTree] = []
-    generated = (params.synthetic_header, params.group_prompt)
-    regrouped = recharge(current, lambda menu: generated if menu.id in plan.kept else None)
+    regrouped = recharge(current, lambda menu: params.generated_menu if menu.id in plan.kept else None)
     for source in (current, regrouped):
         for ordered in orders:
             start = labels.adopt(polish(

@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 
 from ivr_engine.optimizer.cost import CostParams
-from ivr_engine.optimizer.tree import MenuTree, Option, Service, walk
+from ivr_engine.optimizer.tree import MenuTree, Option, services, walk
 
 
 def keeps_label(before: Collection[str], held: Collection[str], weights: Mapping[str, float]) -> bool:
@@ -45,17 +45,21 @@ class Labels:
         self.known: dict[str, Label] = {}
         for _, node in walk(current):
             if isinstance(node, MenuTree) and node is not current and not node.synthetic:
-                held = frozenset(n.id for _, n in walk(node) if isinstance(n, Service))
+                held = frozenset(services(node))
                 self.known[node.id] = Label(held, node.header, node.prompt)
 
-    def costs(self, menu: MenuTree | str, held: Collection[str]) -> tuple[float, float] | None:
+    def keeps(self, menu_id: str, held: Collection[str]) -> bool:
+        """Whether the menu may go on playing its own texts holding `held` (menus it does not
+        know have none to lose)."""
+        label = self.known.get(menu_id)
+        return label is None or keeps_label(label.services, held, self.weights)
+
+    def costs(self, menu_id: str, held: Collection[str]) -> tuple[float, float] | None:
         """(header, option clip) the menu costs holding `held`; None for menus it does not know."""
-        label = self.known.get(menu if isinstance(menu, str) else menu.id)
+        label = self.known.get(menu_id)
         if label is None:
             return None
-        if keeps_label(label.services, held, self.weights):
-            return label.header, label.prompt
-        return self.params.synthetic_header, self.params.group_prompt
+        return (label.header, label.prompt) if self.keeps(menu_id, held) else self.params.generated_menu
 
     def adopt(self, tree: MenuTree) -> MenuTree:
         """`tree` with generated menus renamed to a menu of the current tree it no longer holds,
@@ -64,14 +68,14 @@ class Labels:
         less time, and `ivr optimize` writes the old menu node and its clips back.
         The most called generated menus choose first; each old menu is adopted at most once."""
         present = {node.id for _, node in walk(tree)}
-        generated = (self.params.synthetic_header, self.params.group_prompt)
+        generated = self.params.generated_menu
         free = {
             menu_id: label
             for menu_id, label in self.known.items()
             if menu_id not in present and label.header <= generated[0] and label.prompt <= generated[1]
         }
         groups = [node for _, node in walk(tree) if isinstance(node, MenuTree) and node.synthetic]
-        held = {g.id: [n.id for _, n in walk(g) if isinstance(n, Service)] for g in groups}
+        held = {g.id: list(services(g)) for g in groups}
         names: dict[str, str] = {}
         for group in sorted(groups, key=lambda g: (-sum(self.weights.get(i, 0.0) for i in held[g.id]), g.id)):
             topics = [m for m, label in free.items() if keeps_label(label.services, held[group.id], self.weights)]
@@ -86,10 +90,6 @@ class Labels:
             return replace(menu, id=names[menu.id], header=label.header, prompt=label.prompt, synthetic=False)
 
         return rewrite(tree, rename) if names else tree
-
-    def apply(self, tree: MenuTree) -> MenuTree:
-        """`tree` with every known menu charged what it costs holding what it holds now."""
-        return recharge(tree, lambda menu: self.costs(menu, [n.id for _, n in walk(menu) if isinstance(n, Service)]))
 
 
 def recharge(tree: MenuTree, costs: Callable[[MenuTree], tuple[float, float] | None]) -> MenuTree:

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from ivr_engine.optimizer.cost import CostParams, inside
 from ivr_engine.optimizer.dp import Entry, arrange, key_order, synthetic_id
 from ivr_engine.optimizer.exact import EXACT_LIMIT, Item, Layout, SubsetProgram
-from ivr_engine.optimizer.labels import Labels, keeps_label
-from ivr_engine.optimizer.tree import MenuTree, Node, Service, walk
+from ivr_engine.optimizer.labels import Labels
+from ivr_engine.optimizer.tree import MenuTree, Node, Service, services
 
 MAX_PASSES = 8  # a pass tries every move once; searches settle in a few passes
 KICKS = 24  # perturbations `iterate` tries after the first settled tree
@@ -157,14 +157,16 @@ class Draft:
         node = self.blocks[block][0]
         if isinstance(node, Service):
             return frozenset([block])
-        return frozenset(n.id for _, n in walk(node) if isinstance(n, Service))
+        return frozenset(services(node))
 
     def _changed(self, menu_id: str | None) -> None:
         while menu_id is not None:
-            self._cache.pop(menu_id, None)
-            self._held.pop(menu_id, None)
-            self._costs.pop(menu_id, None)
+            self._forget(menu_id)
             menu_id = self.parent.get(menu_id)
+
+    def _forget(self, menu_id: str) -> None:
+        for cache in (self._cache, self._held, self._costs):
+            cache.pop(menu_id, None)
 
     # --- moves ----------------------------------------------------------------------------
 
@@ -202,13 +204,7 @@ class Draft:
         labels = self.rules.labels
         if labels is None:
             return []
-        return sorted(
-            m
-            for m in self.menus
-            if m != self.root
-            and m in labels.known
-            and not keeps_label(labels.known[m].services, self.held(m), labels.weights)
-        )
+        return sorted(m for m in self.menus if m != self.root and not labels.keeps(m, self.held(m)))
 
     def restore_topic(self, menu_id: str) -> None:
         """Swap the menu's most called services from elsewhere for its topic's own, most called
@@ -225,7 +221,7 @@ class Draft:
         strangers = by_calls({i for i in held - topic if i in movable})
         own = by_calls({i for i in topic - held if i in movable and i in self.parent})
         for out, back in zip(strangers, own):
-            if keeps_label(topic, self.held(menu_id), labels.weights):
+            if labels.keeps(menu_id, self.held(menu_id)):
                 break
             self.swap(out, back)
 
@@ -298,9 +294,7 @@ class Draft:
             if child in self.menus:
                 self._drop_below(child)
                 del self.menus[child], self.parent[child]
-                self._cache.pop(child, None)
-                self._held.pop(child, None)
-                self._costs.pop(child, None)
+                self._forget(child)
 
     def _place(self, block: Layout | int, leaves: list[str], parent: _Menu) -> str:
         if isinstance(block, int):

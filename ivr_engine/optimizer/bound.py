@@ -10,8 +10,10 @@ which is what `position_costs` guarantees.
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 from ivr_engine.optimizer.tree import TreeError
 
@@ -160,3 +162,96 @@ def conditional_lower_bound(
 ) -> float:
     """H(leaf | caller) / lambda: the limit even with a perfect per-caller menu."""
     return entropy_bound(conditional_entropy(joint), option_costs)
+
+
+# --- the menus the constraints keep --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeptSlot:
+    """A child the constraints keep at its key: a kept submenu, or a fixed service or menu."""
+
+    key: str
+    seconds: float  # its option clip plus the pause, at least
+    menu: KeptLevel | None = None  # a kept submenu, which free options may still join
+    inside: tuple[float, ...] = ()  # else: seconds from choosing it to each called service below
+
+
+@dataclass(frozen=True)
+class KeptLevel:
+    """A menu whose key path the constraints keep (the root, an ancestor of a fixed node)."""
+
+    level_cost: float  # reaction, keypress, delay and its header, at least
+    slots: tuple[KeptSlot, ...]
+    free_keys: str  # digits free options may take here
+    room: int  # how many free options it may take
+
+
+def kept_bound(
+    probabilities: Mapping[str, float],
+    root: KeptLevel,
+    free_seconds: Sequence[float],
+    free_position_costs: Sequence[float],
+) -> float:
+    """Lower bound on E[T] over every tree that keeps `root`'s kept menus and children in place.
+
+    Gibbs' inequality holds for any lambda > 0: lambda E[T] >= H(p) - ln K, where K bounds
+    sum over called services of exp(-lambda T) for every allowed tree. For lambda >= lambda_0 of
+    `free_position_costs` (the cheapest positions any rebuilt menu can have) a free option of a
+    kept menu contributes at most exp(-lambda * cost of choosing it): a free submenu's own Kraft
+    sum is <= 1 there. Kept menus play their kept children at their keys, so the positions of
+    everything after them are known; free options take the cheapest clips (`free_seconds`, sorted,
+    gap included: distinct free children, so the i first of them cost at least the i smallest),
+    on any free keys. K is the largest sum over those choices; the bound is the best lambda's.
+    Unlike H(p)/lambda, this charges what the constraints hold in place: a root whose kept topics
+    fill four of its five keys leaves one position for the popular services.
+    """
+    h = entropy(probabilities.values())
+    lam0 = solve_lambda(free_position_costs)
+
+    def bound(lam: float) -> float:
+        return (h - math.log(_kept_kraft(root, lam, free_seconds))) / lam
+
+    # the bound falls to the cheapest service's time as lambda grows; its peak lies near lambda_0
+    grid = [lam0 * (1.0 + i / 16.0) for i in range(65)]
+    values = [bound(lam) for lam in grid]
+    best = max(range(len(grid)), key=values.__getitem__)
+    lo, hi = grid[max(0, best - 1)], grid[min(len(grid) - 1, best + 1)]
+    found = values[best]
+    for _ in range(40):  # golden-section refinement around the best grid point
+        a = hi - (hi - lo) / _PHI
+        b = lo + (hi - lo) / _PHI
+        fa, fb = bound(a), bound(b)
+        found = max(found, fa, fb)
+        lo, hi = (lo, b) if fa >= fb else (a, hi)
+    return found
+
+
+_PHI = (1.0 + math.sqrt(5.0)) / 2.0
+
+
+def _kept_kraft(level: KeptLevel, lam: float, free_seconds: Sequence[float]) -> float:
+    """Largest sum of exp(-lambda T) over the services below `level`, T from entering it."""
+    kept = {slot.key: slot for slot in level.slots}
+    below = {
+        slot.key: _kept_kraft(slot.menu, lam, free_seconds)
+        if slot.menu is not None
+        else math.fsum(math.exp(-lam * t) for t in slot.inside)
+        for slot in level.slots
+    }
+    most = min(level.room, len(level.free_keys), len(free_seconds))
+    best = 0.0
+    for used in range(most + 1):
+        for keys in itertools.combinations(level.free_keys, used):
+            heard, opened, total = level.level_cost, 0, 0.0
+            for key in sorted([*kept, *keys]):
+                slot = kept.get(key)
+                if slot is None:
+                    heard += free_seconds[opened]
+                    opened += 1
+                    total += math.exp(-lam * heard)
+                else:
+                    heard += slot.seconds
+                    total += math.exp(-lam * heard) * below[key]
+            best = max(best, total)
+    return best

@@ -7,11 +7,18 @@ it saves enough caller-seconds.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from ivr_engine.optimizer.bound import services_bound
+from ivr_engine.optimizer.bound import (
+    KeptLevel,
+    KeptSlot,
+    kept_bound,
+    position_costs,
+    services_bound,
+)
 from ivr_engine.optimizer.cost import (
     CostParams,
     TreeMetrics,
@@ -54,7 +61,8 @@ class OptimizationResult:
     tree: MenuTree  # the proposed tree, or the current one when `applied` is False
     before: TreeMetrics  # the current tree
     after: TreeMetrics  # `tree`
-    bound: float  # H(p) / lambda: no tree can have a smaller E[T]
+    bound: float  # no tree the constraints allow has a smaller E[T] (`problem_bound`)
+    unconstrained_bound: float  # no tree over these services at all has a smaller E[T]
     ratio: float  # after.expected_time / bound
     saving: float  # relative E[T] saving of the best tree found over the current one
     applied: bool  # False: saving below min_saving, current tree returned unchanged
@@ -106,6 +114,7 @@ def optimize(
         before=before,
         after=after,
         bound=bound,
+        unconstrained_bound=unconstrained_bound(current, p, params, constraints),
         ratio=after.expected_time / bound if bound > 0 else math.inf,
         saving=saving,
         applied=applied,
@@ -120,6 +129,42 @@ def problem_bound(
     params: CostParams,
     constraints: Constraints,
 ) -> float:
+    """No tree the constraints allow has a smaller E[T]: the larger of `unconstrained_bound` and
+    the bound that charges the menus and children the constraints keep in place (`kept_bound`)."""
+    plan = _plan(current, constraints)
+    if current.id in plan.frozen:
+        return expected_time(current, p, params)  # the only tree there is
+    free = unconstrained_bound(current, p, params, constraints)
+    menus = [node for _, node in walk(current) if isinstance(node, MenuTree)]
+    prompts = [s.prompt for s in services(current).values()]
+    repeatable = _repeatable_prompt(current, params)
+    k = _widest(current, plan, constraints)
+    free_costs = position_costs(
+        params.level_overhead + min([params.synthetic_header, *(m.header for m in menus)]),
+        prompts,
+        repeatable,
+        params.option_gap,
+        k,
+    )
+    movable = [
+        s.prompt
+        for s in services(current).values()
+        if s.id not in plan.fixed_services and s.id not in plan.inside_frozen
+    ]
+    cheapest = sorted(
+        params.option_seconds(c) for c in heapq.nsmallest(k, [*movable, *[repeatable] * k])
+    )
+    root = _kept_level(current, plan, p, params, constraints, is_root=True)
+    called = {i: w for i, w in p.items() if w > 0.0}
+    return max(free, kept_bound(called, root, cheapest, free_costs))
+
+
+def unconstrained_bound(
+    current: MenuTree,
+    p: Mapping[str, float],
+    params: CostParams,
+    constraints: Constraints,
+) -> float:
     """H(p)/lambda for any tree over these services with these clips, breadth and headers.
 
     The root always stays, so every caller hears its header: the part of it above the cheapest
@@ -127,18 +172,74 @@ def problem_bound(
     """
     menus = [node for _, node in walk(current) if isinstance(node, MenuTree)]
     headers = [params.synthetic_header, *(m.header for m in menus)]
-    repeatable = min(
-        [params.group_prompt, *(m.prompt for m in menus if m is not current)]
-    )  # the root is never offered
     bound = services_bound(
         p,
         {s.id: s.prompt for s in services(current).values()},
         level_cost=params.level_overhead + min(headers),
-        repeatable_prompt=repeatable,
+        repeatable_prompt=_repeatable_prompt(current, params),
         option_gap=params.option_gap,
-        k=constraints.max_options,
+        k=_widest(current, _plan(current, constraints), constraints),
     )
     return current.header - min(headers) + bound
+
+
+def _repeatable_prompt(current: MenuTree, params: CostParams) -> float:
+    """The shortest option clip a submenu can have: generated, or any menu's own (the root is
+    never offered)."""
+    return min(
+        [params.group_prompt, *(n.prompt for _, n in walk(current) if isinstance(n, MenuTree) and n is not current)]
+    )
+
+
+def _widest(current: MenuTree, plan: _Plan, constraints: Constraints) -> int:
+    """Most options a menu may have: the breadth, or more where kept children force it."""
+    held = plan.kept | plan.frozen | plan.fixed_services
+    forced = [
+        sum(o.child.id in held for o in node.options)
+        for _, node in walk(current)
+        if isinstance(node, MenuTree) and node.id in plan.kept
+    ]
+    return max([constraints.max_options, *forced])
+
+
+def _kept_level(
+    menu: MenuTree,
+    plan: _Plan,
+    p: Mapping[str, float],
+    params: CostParams,
+    constraints: Constraints,
+    is_root: bool = False,
+) -> KeptLevel:
+    """What a kept menu holds in place, as cheap as its labels allow: a kept submenu that loses
+    its topic plays generated texts (`labels`), so it costs at least the cheaper of the two."""
+    slots: list[KeptSlot] = []
+    for option in menu.options:
+        child = option.child
+        if child.id in plan.kept:
+            assert isinstance(child, MenuTree)
+            slots.append(
+                KeptSlot(
+                    option.key,
+                    params.option_seconds(min(child.prompt, params.group_prompt)),
+                    menu=_kept_level(child, plan, p, params, constraints),
+                )
+            )
+        elif child.id in plan.frozen:
+            assert isinstance(child, MenuTree)
+            times, _, _ = leaf_times(child, params)
+            called = tuple(t for i, t in times.items() if p[i] > 0.0)
+            slots.append(KeptSlot(option.key, params.option_seconds(child.prompt), inside=called))
+        elif child.id in plan.fixed_services:
+            called = (0.0,) if p[child.id] > 0.0 else ()
+            slots.append(KeptSlot(option.key, params.option_seconds(child.prompt), inside=called))
+    header = menu.header if is_root else min(menu.header, params.synthetic_header)
+    used = {slot.key for slot in slots}
+    return KeptLevel(
+        level_cost=params.level_overhead + header,
+        slots=tuple(slots),
+        free_keys="".join(k for k in constraints.keys if k not in used),
+        room=max(0, constraints.max_options - len(slots)),
+    )
 
 
 def changed_paths(current: MenuTree, new: MenuTree) -> dict[str, tuple[Path, Path]]:
@@ -322,8 +423,7 @@ def layout(
     # The program charges a kept submenu its own clips, which it loses when filled mostly with
     # other services; it runs once trusting them and once charging generated ones. The search
     # knows which applies (`labels`) and lands in different places from each start, so every
-    # start is searched and the cheapest end kept.
-    best: tuple[float, MenuTree] | None = None
+    # start is searched and the cheapest end kicked (`iterate`).
     starts: list[MenuTree] = []
     regrouped = recharge(current, lambda menu: params.generated_menu if menu.id in plan.kept else None)
     for source in (current, regrouped):
@@ -338,15 +438,18 @@ def layout(
                 constraints.keys,
                 pinned,
             ))
-            if start in starts:
-                continue  # no kept submenu, or both orders agree
-            starts.append(start)
-            tree = improve(start, p, params, rules)
-            cost = expected_time(tree, p, params)
-            if best is None or cost < best[0] - 1e-12:
-                best = (cost, tree)
-    assert best is not None
-    return labels.adopt(iterate(best[1], p, params, rules))
+            if start not in starts:  # no kept submenu, or both orders agree
+                starts.append(start)
+    searched = [improve(start, p, params, rules) for start in starts]
+    ends = [min(searched, key=lambda tree: expected_time(tree, p, params))]
+    # The current tree is searched and kicked on its own as well, when it keeps the constraints:
+    # its topic menus play their own, often much shorter, texts, and moving services between
+    # them keeps most of that, where the program's runs of one popularity order mix topics into
+    # generated menus. Which of the two ends cheaper shows only after the kicks.
+    if not violations(current, constraints, current):
+        ends.append(improve(current, p, params, rules))
+    kicked = [labels.adopt(iterate(tree, p, params, rules)) for tree in ends]
+    return min(kicked, key=lambda tree: expected_time(tree, p, params))
 
 
 def _by_mass(unit: Unit) -> tuple[float, float, str]:

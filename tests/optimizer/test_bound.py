@@ -5,12 +5,15 @@ import math
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from optimizer_brute import brute_force_cost, flat_tree
+from optimizer_brute import brute_force_cost, brute_force_kept_cost, canonical_tree, flat_tree
 
 from ivr_engine.optimizer import (
     BoundError,
     Constraints,
     CostParams,
+    InfeasibleError,
+    MenuTree,
+    Option,
     Service,
     conditional_lower_bound,
     lower_bound,
@@ -19,6 +22,7 @@ from ivr_engine.optimizer import (
     problem_bound,
     solve_lambda,
 )
+from ivr_engine.optimizer.global_tree import unconstrained_bound
 
 
 def test_lambda_two_equal_costs() -> None:
@@ -98,3 +102,74 @@ def test_bound_never_exceeds_the_true_optimum(
     result = optimize(tree, p, params, Constraints(breadth=k))
     assert result.bound == pytest.approx(bound)
     assert bound <= result.after.expected_time + 1e-9
+
+
+@st.composite
+def kept_instances(draw: st.DrawFn) -> tuple[MenuTree, dict[str, float], frozenset[str], int]:
+    """A hand-written tree of 3-6 services with one or two of them fixed in place."""
+    n = draw(st.integers(min_value=3, max_value=6))
+    clips = draw(st.lists(st.sampled_from([0.8, 1.5, 2.5, 4.0]), min_size=n, max_size=n))
+    weights = draw(st.lists(st.floats(min_value=0.01, max_value=1.0), min_size=n, max_size=n))
+    leaves = [Service(f"s{i}", clip) for i, clip in enumerate(clips)]
+    tree = canonical_tree(leaves, draw(st.integers(min_value=2, max_value=3)), header=draw(st.sampled_from([0.5, 2.0])))
+    fixed = frozenset(draw(st.lists(st.sampled_from([s.id for s in leaves]), min_size=1, max_size=2)))
+    p = {leaf.id: w / sum(weights) for leaf, w in zip(leaves, weights)}
+    return tree, p, fixed, draw(st.integers(min_value=2, max_value=3))
+
+
+@settings(max_examples=60, deadline=None)
+@given(kept_instances())
+def test_bound_never_exceeds_the_best_tree_that_keeps_the_fixed_services(
+    instance: tuple[MenuTree, dict[str, float], frozenset[str], int],
+) -> None:
+    tree, p, fixed, k = instance
+    params = CostParams()
+    constraints = Constraints(fixed=fixed, breadth=k)
+    best = brute_force_kept_cost(tree, p, params, fixed, k)
+    bound = problem_bound(tree, p, params, constraints)
+    assert unconstrained_bound(tree, p, params, constraints) <= bound <= best + 1e-9
+    if math.isinf(best):  # the fixed services leave a menu no room for the rest
+        with pytest.raises(InfeasibleError):
+            optimize(tree, p, params, constraints)
+        return
+    # the reference optimum is no worse than what the optimizer finds under the same constraints
+    assert best <= optimize(tree, p, params, constraints).after.expected_time + 1e-9
+
+
+def test_kept_reference_equals_the_free_reference_without_fixed_services() -> None:
+    leaves = [Service(f"s{i}", clip) for i, clip in enumerate([1.0, 2.5, 1.5, 3.0, 2.0])]
+    p = {leaf.id: w for leaf, w in zip(leaves, [0.4, 0.25, 0.15, 0.12, 0.08])}
+    # topic menus as long as generated ones, so the two references charge submenus alike
+    params = CostParams()
+    tree = canonical_tree(leaves, 2, header=params.synthetic_header, prompt=params.group_prompt)
+    assert brute_force_kept_cost(tree, p, params, frozenset(), 3) == pytest.approx(
+        brute_force_cost(leaves, p, params, tree.header, 3)
+    )
+
+
+def test_kept_topics_that_fill_the_root_raise_the_bound() -> None:
+    # The root keeps three topic menus (each holds a fixed service) on keys 1-3 of its four: the
+    # popular free services can share only one position at the root, which H(p)/lambda ignores.
+    fixed = [Service(f"fixed{i}", 2.0) for i in range(3)]
+    free = [Service(f"s{i}", 1.5) for i in range(5)]
+    topics = tuple(
+        Option(str(i + 1), MenuTree(f"topic{i}", 1.0, (Option("1", f),), prompt=2.0)) for i, f in enumerate(fixed)
+    )
+    tree = MenuTree("root", 1.0, (*topics, Option("4", MenuTree("rest", 1.0, tuple(
+        Option(str(i + 1), s) for i, s in enumerate(free)
+    ), prompt=2.0))))
+    p = {s.id: 0.01 for s in fixed} | {s.id: w for s, w in zip(free, [0.4, 0.25, 0.15, 0.1, 0.07])}
+    constraints = Constraints(fixed=frozenset(f.id for f in fixed), breadth=4)
+    params = CostParams()
+    bound = problem_bound(tree, p, params, constraints)
+    assert bound > 1.15 * unconstrained_bound(tree, p, params, constraints)
+    assert bound <= brute_force_kept_cost(tree, p, params, constraints.fixed, 4) + 1e-9
+
+
+def test_a_frozen_root_is_its_own_bound() -> None:
+    leaves = [Service(f"s{i}", clip) for i, clip in enumerate([1.0, 2.0, 3.0])]
+    tree = flat_tree(leaves)
+    p = {"s0": 0.2, "s1": 0.3, "s2": 0.5}
+    params = CostParams()
+    frozen = Constraints(fixed=frozenset({"root"}))
+    assert problem_bound(tree, p, params, frozen) == pytest.approx(optimize(tree, p, params, frozen).after.expected_time)

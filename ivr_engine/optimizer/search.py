@@ -5,7 +5,8 @@ ordering; with real clips of unequal length the best tree is often outside that 
 moves repair much of it, each kept only when the expected time drops:
 - re-solve a small generated submenu, or the whole tree when it is small, exactly (`exact`),
 - move a service to another menu that has room,
-- swap two services between menus.
+- swap two services between menus,
+- move a submenu with all it holds, or swap it with a service or another submenu.
 Only services the constraints leave free move; kept children keep their keys, pinned services
 theirs, frozen menus stay as they are, and no service goes deeper than max_depth.
 
@@ -183,11 +184,13 @@ class Draft:
             if (depth is None or m.level <= depth) and not m.id.startswith("group-")
         )
 
-    def relocate(self, service: str, target: str) -> None:
-        source = self.parent[service]
-        self.menus[source].children.remove(service)
-        self.menus[target].children.append(service)
-        self.parent[service] = target
+    def relocate(self, node: str, target: str) -> None:
+        """Move a service, or a menu with all it holds, to the end of `target`."""
+        source = self.parent[node]
+        self.menus[source].children.remove(node)
+        self.menus[target].children.append(node)
+        self.parent[node] = target
+        self._place_at(node, self.menus[target].level + 1)
         self._changed(source)
         self._changed(target)
 
@@ -196,8 +199,50 @@ class Draft:
         ca, cb = self.menus[a].children, self.menus[b].children
         ca[ca.index(x)], cb[cb.index(y)] = y, x
         self.parent[x], self.parent[y] = b, a
+        self._place_at(x, self.menus[b].level + 1)
+        self._place_at(y, self.menus[a].level + 1)
         self._changed(a)
         self._changed(b)
+
+    def _place_at(self, node: str, level: int) -> None:
+        menu = self.menus.get(node)
+        if menu is not None and menu.level != level:
+            menu.level = level
+            for child in menu.children:
+                self._place_at(child, level + 1)
+
+    # --- moving whole menus ---------------------------------------------------------------
+
+    def movable_menus(self) -> list[str]:
+        """Submenus free to move with what they hold: neither kept by the constraints nor a
+        keep-together group's own menu."""
+        return sorted(
+            m
+            for m in self.menus
+            if m != self.root and m not in self.rules.kept_keys and not m.startswith("group-")
+        )
+
+    def height(self, menu_id: str) -> int:
+        """Levels from the menu's options to its deepest service."""
+        return 1 + max((self.height(c) for c in self.menus[menu_id].children if c in self.menus), default=0)
+
+    def within(self, node: str, ancestor: str) -> bool:
+        while node != ancestor:
+            parent = self.parent.get(node)
+            if parent is None:
+                return False
+            node = parent
+        return True
+
+    def fits(self, node: str, target: str) -> bool:
+        """Whether `node` may become an option of `target`: not into itself, and no service
+        beyond max_depth."""
+        if node not in self.menus:
+            return True
+        if self.within(target, node):
+            return False
+        depth = self.rules.max_depth
+        return depth is None or self.menus[target].level + self.height(node) <= depth
 
     def off_topic(self) -> list[str]:
         """Kept menus now charged generated clips because most of their calls left their topic."""
@@ -244,9 +289,27 @@ class Draft:
         return True
 
     def can_leave(self, menu_id: str) -> bool:
-        """A generated menu needs two options; a kept one at least one."""
+        """A generated menu needs two options; a kept one at least one. A topic menu may drop to
+        one on the way (`collapse` then takes it out)."""
         least = 2 if self.menus[menu_id].synthetic else 1
         return len(self.menus[menu_id].children) > least
+
+    def collapse(self) -> None:
+        """Replace every menu of one option that the constraints do not keep by that option: a
+        level that offers no choice only costs callers time."""
+        for menu_id in self.movable_menus():
+            menu = self.menus.get(menu_id)
+            if menu is None or len(menu.children) != 1:
+                continue
+            (child,) = menu.children
+            parent = self.parent.pop(menu_id)
+            siblings = self.menus[parent].children
+            siblings[siblings.index(menu_id)] = child
+            self.parent[child] = parent
+            del self.menus[menu_id]
+            self._forget(menu_id)
+            self._place_at(child, self.menus[parent].level + 1)
+            self._changed(parent)
 
     def has_room(self, menu_id: str) -> bool:
         return len(self.menus[menu_id].children) < self.rules.breadth
@@ -340,7 +403,8 @@ class Draft:
 
 
 def improve(tree: MenuTree, p: Mapping[str, float], params: CostParams, rules: Rules) -> MenuTree:
-    """`tree` after local search: never more expensive, same services, same constraints."""
+    """`tree` after local search: same services, same constraints, no menu of one option the
+    constraints do not keep, and never more expensive than `tree` without such menus."""
     draft = Draft(tree, p, params, rules)
     for _ in range(MAX_PASSES):
         before = draft.total()
@@ -349,6 +413,8 @@ def improve(tree: MenuTree, p: Mapping[str, float], params: CostParams, rules: R
                 draft.resolve(menu_id)
         _relocations(draft)
         _swaps(draft)
+        _menu_moves(draft)
+        draft.collapse()
         if draft.total() >= before * (1 - SETTLED):
             break
     return draft.tree()
@@ -413,3 +479,32 @@ def _swaps(draft: Draft) -> None:
         draft.swap(x, y)
         if draft.total() >= before - GAIN:
             draft.swap(x, y)
+
+
+def _menu_moves(draft: Draft) -> None:
+    """Move whole submenus, and swap them with services or other submenus: a topic menu keeps
+    its short texts wherever it goes, which moving its services one at a time would lose."""
+    for menu in draft.movable_menus():
+        for target in draft.open_menus():
+            if menu not in draft.menus or target not in draft.menus:
+                continue  # a re-solve replaced it
+            source = draft.parent[menu]
+            if target == source or not draft.has_room(target) or not draft.can_leave(source):
+                continue
+            if not draft.fits(menu, target):
+                continue
+            before = draft.total()
+            draft.relocate(menu, target)
+            if draft.total() >= before - GAIN:
+                draft.relocate(menu, source)
+    for menu in draft.movable_menus():
+        for other in [*draft.movable_menus(), *draft.movable_services()]:
+            if menu not in draft.menus or other == menu or (other not in draft.parent):
+                continue
+            a, b = draft.parent[menu], draft.parent[other]
+            if a == b or not draft.fits(menu, b) or not draft.fits(other, a):
+                continue
+            before = draft.total()
+            draft.swap(menu, other)
+            if draft.total() >= before - GAIN:
+                draft.swap(menu, other)

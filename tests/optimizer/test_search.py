@@ -2,16 +2,20 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from optimizer_brute import canonical_tree
 
 from ivr_engine.optimizer import (
     Constraints,
     CostParams,
     MenuTree,
+    Option,
     Service,
     evaluate,
     leaf_paths,
     violations,
+    walk,
 )
 from ivr_engine.optimizer.cost import normalize
 from ivr_engine.optimizer.labels import Labels, keeps_label
@@ -132,3 +136,81 @@ def test_a_menu_off_its_topic_gets_its_own_services_back() -> None:
     draft.restore_topic(menu)
     assert menu not in draft.off_topic()
     assert keeps_label(topic, draft.held(menu), labels.weights)
+
+
+def topic_tree() -> tuple[MenuTree, dict[str, float]]:
+    """Root of two topics (short texts, as hand-written menus have): `rare` holds two rarely
+    called services, `popular` the most called one. Every menu is full (breadth 2)."""
+    rare = MenuTree("rare", 0.6, (Option("1", Service("a", 2.0)), Option("2", Service("b", 2.0))), prompt=1.0)
+    popular = MenuTree("popular", 0.6, (Option("1", Service("x", 2.0)), Option("2", Service("y", 2.0))), prompt=1.0)
+    return MenuTree("root", 1.0, (Option("1", rare), Option("2", popular))), {"a": 0.05, "b": 0.05, "x": 0.8, "y": 0.1}
+
+
+def test_search_moves_a_whole_topic_menu_under_another() -> None:
+    tree, p = topic_tree()
+    constraints = Constraints(breadth=2, max_depth=3)
+    labels = Labels(tree, CostParams(synthetic_header=1.5, group_prompt=3.5), p)
+    params = labels.params
+    better = improve(tree, p, params, rules({"a", "b", "x", "y"}, constraints, labels=labels))
+    # x takes the root's first key and the rare topic goes under the other one, whole and on
+    # its topic; swapping services one at a time would have mixed the topics
+    paths = leaf_paths(better)
+    assert paths["x"] == ("1",)
+    rare = next(n for _, n in walk(better) if isinstance(n, MenuTree) and n.id == "rare")
+    assert sorted(services(rare)) == ["a", "b"] and len(paths["a"]) == 3
+    assert evaluate(better, p, params).expected_time < evaluate(tree, p, params).expected_time
+    assert violations(better, constraints, tree) == []
+
+
+def test_a_menu_never_moves_below_max_depth_or_into_itself() -> None:
+    tree, p = topic_tree()
+    constraints = Constraints(breadth=2, max_depth=2)
+    labels = Labels(tree, CostParams(synthetic_header=1.5, group_prompt=3.5), p)
+    draft = Draft(tree, p, labels.params, rules({"a", "b", "x", "y"}, constraints, labels=labels))
+    assert not draft.fits("rare", "popular")  # its services would sit three levels deep
+    assert not draft.fits("popular", "popular")
+    better = improve(tree, p, labels.params, rules({"a", "b", "x", "y"}, constraints, labels=labels))
+    assert max(len(path) for path in leaf_paths(better).values()) <= 2
+    assert violations(better, constraints, tree) == []
+
+
+def test_moving_menus_keeps_costs_and_levels_exact() -> None:
+    leaves, p = instance(24, 3)
+    tree = canonical_tree(leaves, 3)
+    constraints = Constraints(breadth=4, max_depth=6)
+    draft = Draft(tree, p, PARAMS, rules({leaf.id for leaf in leaves}, constraints))
+    rng = random.Random(5)
+    moved = 0
+    for _ in range(300):
+        menu = rng.choice(draft.movable_menus())
+        other = rng.choice([*draft.movable_menus(), *draft.movable_services(), *sorted(draft.menus)])
+        if other in draft.menus and rng.random() < 0.5:
+            if other != draft.parent[menu] and draft.has_room(other) and draft.fits(menu, other):
+                if draft.can_leave(draft.parent[menu]):
+                    draft.relocate(menu, other)
+                    moved += 1
+        elif other != menu and other in draft.parent and draft.parent[other] != draft.parent[menu]:
+            if draft.fits(menu, draft.parent[other]) and draft.fits(other, draft.parent[menu]):
+                draft.swap(menu, other)
+                moved += 1
+        built = draft.tree()
+        assert draft.total() == pytest.approx(evaluate(built, p, PARAMS).expected_time, rel=1e-12)
+        fresh = Draft(built, p, PARAMS, draft.rules)
+        assert {m: fresh.menus[m].level for m in fresh.menus} == {m: draft.menus[m].level for m in draft.menus}
+        assert sorted(services(built)) == sorted(services(tree))
+        assert violations(built, constraints, tree) == []
+    assert moved > 50
+
+
+def test_a_topic_menu_left_with_one_option_gives_way_to_it() -> None:
+    lone = MenuTree("lone", 0.6, (Option("1", Service("c", 2.0)),), prompt=1.0)
+    pair = MenuTree("pair", 0.6, (Option("1", Service("a", 2.0)), Option("2", Service("b", 2.0))), prompt=1.0)
+    tree = MenuTree("root", 1.0, (Option("1", pair), Option("2", lone)))
+    p = {"a": 0.5, "b": 0.3, "c": 0.2}
+    draft = Draft(tree, p, PARAMS, rules({"a", "b", "c"}, Constraints(breadth=2)))
+    draft.collapse()
+    built = draft.tree()
+    assert [o.child.id for o in built.options] == ["pair", "c"]
+    assert draft.total() == pytest.approx(evaluate(built, p, PARAMS).expected_time, rel=1e-12)
+    better = improve(tree, p, PARAMS, rules({"a", "b", "c"}, Constraints(breadth=2)))
+    assert all(len(n.options) >= 2 for _, n in walk(better) if isinstance(n, MenuTree))

@@ -215,8 +215,9 @@ def describe_menus(
     flow: Flow, source: FlowTree, result: MenuTree, catalog: PromptCatalog, labels: Labels
 ) -> tuple[Flow, Texts]:
     """Texts for the menus whose offer is new: generated groups, and kept submenus that lost their
-    topic (`keeps_label`: a "Disease prevention" menu the optimizer filled with vaccination services
-    must stop saying "disease prevention"; the optimizer already charged them generated clips).
+    topic (`keeps_label`: a "Disease prevention" menu the optimizer moved a vaccination service
+    into must stop saying only "disease prevention"; the optimizer already charged them generated
+    clips).
     Header and option clip name the most called service they lead to."""
     weights = labels.weights
     texts: Texts = {}

@@ -1,11 +1,14 @@
 """Whether a kept menu still says what it holds, and what its clips then cost.
 
 A menu of the current tree names a topic in its header and in its option clip ("disease
-prevention, press 1"). When the optimizer fills it mostly with other services, `ivr optimize`
-must replace both with generated texts (a "Disease prevention" menu holding vaccination services
-cannot go on saying "disease prevention"), and those cost what generated menus cost. Charging the
-old, often shorter, clips instead would make such trees look faster than the flow written for them.
-The other way round, a generated menu that is mostly about an old menu's topic can be that menu.
+prevention, press 1"). Callers who do not know the way find a service by the topics they hear, so
+a menu may go on naming its topic only while everything it holds belongs to that topic. Once the
+optimizer moves another service in, `ivr optimize` replaces both texts with generated ones that
+say "and more" ("for influenza and more, press 1"), and those cost what generated menus cost.
+Charging the old, often shorter, clips instead would make such trees look faster than the flow
+written for them, and would let the optimizer file services under topics callers would never
+look in. The other way round, a generated menu holding only services of one old menu can be that
+menu again.
 """
 
 from __future__ import annotations
@@ -17,17 +20,12 @@ from ivr_engine.optimizer.cost import CostParams
 from ivr_engine.optimizer.tree import MenuTree, Option, services, walk
 
 
-def keeps_label(before: Collection[str], held: Collection[str], weights: Mapping[str, float]) -> bool:
-    """A menu keeps its texts while more than half of the calls it leads to are for services it
-    held before: the topic is then right for most callers who press it. Counting calls rather than
-    services keeps a few rare services of the old topic from carrying a label over popular
-    services of another. Without demand, services are counted."""
-    held = set(held)
-    old = held & set(before)
-    total = sum(weights.get(s, 0.0) for s in held)
-    if total <= 0.0:
-        return 2 * len(old) > len(held)
-    return 2 * sum(weights.get(s, 0.0) for s in old) > total
+def keeps_label(before: Collection[str], held: Collection[str]) -> bool:
+    """A menu keeps its texts while it holds something and nothing from outside its topic: a
+    service it did not hold before would sit under a name its callers do not look for. (Until
+    2026-12 a majority of calls was enough; the optimizer then filed about 45% of calls under
+    other topics' names on the menu benchmark: docs/benchmarks.md.)"""
+    return bool(held) and set(held) <= set(before)
 
 
 @dataclass(frozen=True)
@@ -52,7 +50,7 @@ class Labels:
         """Whether the menu may go on playing its own texts holding `held` (menus it does not
         know have none to lose)."""
         label = self.known.get(menu_id)
-        return label is None or keeps_label(label.services, held, self.weights)
+        return label is None or keeps_label(label.services, held)
 
     def costs(self, menu_id: str, held: Collection[str]) -> tuple[float, float] | None:
         """(header, option clip) the menu costs holding `held`; None for menus it does not know."""
@@ -63,8 +61,8 @@ class Labels:
 
     def adopt(self, tree: MenuTree) -> MenuTree:
         """`tree` with generated menus renamed to a menu of the current tree it no longer holds,
-        where most of the generated menu's calls are for that menu's services and that menu's
-        header and clip are no longer than generated ones: callers hear a topic they know, in
+        where the generated menu holds only that menu's services and that menu's header and
+        clip are no longer than generated ones: callers hear a topic they know, in
         less time, and `ivr optimize` writes the old menu node and its clips back.
         The most called generated menus choose first; each old menu is adopted at most once."""
         present = {node.id for _, node in walk(tree)}
@@ -78,7 +76,7 @@ class Labels:
         held = {g.id: list(services(g)) for g in groups}
         names: dict[str, str] = {}
         for group in sorted(groups, key=lambda g: (-sum(self.weights.get(i, 0.0) for i in held[g.id]), g.id)):
-            topics = [m for m, label in free.items() if keeps_label(label.services, held[group.id], self.weights)]
+            topics = [m for m, label in free.items() if keeps_label(label.services, held[group.id])]
             if topics:
                 names[group.id] = min(topics, key=lambda m: (free[m].header + free[m].prompt, m))
                 del free[names[group.id]]

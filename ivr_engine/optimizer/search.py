@@ -299,8 +299,8 @@ class Draft:
         level that offers no choice only costs callers time."""
         for menu_id in self.movable_menus():
             menu = self.menus.get(menu_id)
-            if menu is None or len(menu.children) != 1:
-                continue
+            if menu is None or len(menu.children) != 1 or menu.children[0] in self.rules.pinned:
+                continue  # a pinned service keeps its key in its menu; the parent may have it taken
             (child,) = menu.children
             parent = self.parent.pop(menu_id)
             siblings = self.menus[parent].children

@@ -351,7 +351,6 @@ def report(
             f"constraints allow can beat; H(p)/lambda without them: {_median(rows, lambda r: r.unconstrained_bound):.2f} s); "
             "personal row H(service | caller)/lambda from each scored call's true distribution"
         ),
-
         f"optimized tree on its own training distribution: E[T]/bound = {_median(rows, lambda r: r.in_sample_ratio):.3f}",
     ]
     if lookup is not None:

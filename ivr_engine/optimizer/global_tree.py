@@ -108,13 +108,14 @@ def optimize(
     current_valid = not violations(current, constraints, current)
     applied = not (current_valid and saving < max(min_saving, 1e-12))
     tree, after = (candidate, found) if applied else (current, before)
-    bound = problem_bound(current, p, params, constraints)
+    free = unconstrained_bound(current, p, params, constraints)
+    bound = max(free, _kept_part(current, p, params, constraints))  # `problem_bound`
     return OptimizationResult(
         tree=tree,
         before=before,
         after=after,
         bound=bound,
-        unconstrained_bound=unconstrained_bound(current, p, params, constraints),
+        unconstrained_bound=free,
         ratio=after.expected_time / bound if bound > 0 else math.inf,
         saving=saving,
         applied=applied,
@@ -131,32 +132,33 @@ def problem_bound(
 ) -> float:
     """No tree the constraints allow has a smaller E[T]: the larger of `unconstrained_bound` and
     the bound that charges the menus and children the constraints keep in place (`kept_bound`)."""
+    return max(unconstrained_bound(current, p, params, constraints), _kept_part(current, p, params, constraints))
+
+
+def _kept_part(
+    current: MenuTree,
+    p: Mapping[str, float],
+    params: CostParams,
+    constraints: Constraints,
+) -> float:
     plan = _plan(current, constraints)
     if current.id in plan.frozen:
         return expected_time(current, p, params)  # the only tree there is
-    free = unconstrained_bound(current, p, params, constraints)
-    menus = [node for _, node in walk(current) if isinstance(node, MenuTree)]
-    prompts = [s.prompt for s in services(current).values()]
+    leaves = services(current).values()
     repeatable = _repeatable_prompt(current, params)
     k = _widest(current, plan, constraints)
     free_costs = position_costs(
-        params.level_overhead + min([params.synthetic_header, *(m.header for m in menus)]),
-        prompts,
+        params.level_overhead + _cheapest_header(current, params),
+        [s.prompt for s in leaves],
         repeatable,
         params.option_gap,
         k,
     )
-    movable = [
-        s.prompt
-        for s in services(current).values()
-        if s.id not in plan.fixed_services and s.id not in plan.inside_frozen
-    ]
-    cheapest = sorted(
-        params.option_seconds(c) for c in heapq.nsmallest(k, [*movable, *[repeatable] * k])
-    )
+    movable = [s.prompt for s in leaves if s.id not in plan.fixed_services and s.id not in plan.inside_frozen]
+    cheapest = [params.option_seconds(c) for c in heapq.nsmallest(k, [*movable, *[repeatable] * k])]
     root = _kept_level(current, plan, p, params, constraints, is_root=True)
     called = {i: w for i, w in p.items() if w > 0.0}
-    return max(free, kept_bound(called, root, cheapest, free_costs))
+    return kept_bound(called, root, cheapest, free_costs)
 
 
 def unconstrained_bound(
@@ -170,17 +172,21 @@ def unconstrained_bound(
     The root always stays, so every caller hears its header: the part of it above the cheapest
     header the per-level costs assume is added to the bound, which keeps it valid and tighter.
     """
-    menus = [node for _, node in walk(current) if isinstance(node, MenuTree)]
-    headers = [params.synthetic_header, *(m.header for m in menus)]
+    cheapest = _cheapest_header(current, params)
     bound = services_bound(
         p,
         {s.id: s.prompt for s in services(current).values()},
-        level_cost=params.level_overhead + min(headers),
+        level_cost=params.level_overhead + cheapest,
         repeatable_prompt=_repeatable_prompt(current, params),
         option_gap=params.option_gap,
         k=_widest(current, _plan(current, constraints), constraints),
     )
-    return current.header - min(headers) + bound
+    return current.header - cheapest + bound
+
+
+def _cheapest_header(current: MenuTree, params: CostParams) -> float:
+    """The shortest header any menu level can have: generated, or any menu's own."""
+    return min([params.synthetic_header, *(n.header for _, n in walk(current) if isinstance(n, MenuTree))])
 
 
 def _repeatable_prompt(current: MenuTree, params: CostParams) -> float:

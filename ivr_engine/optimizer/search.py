@@ -411,7 +411,7 @@ def improve(tree: MenuTree, p: Mapping[str, float], params: CostParams, rules: R
         for menu_id in sorted(draft.menus):
             if menu_id in draft.menus:  # an earlier re-solve may have replaced it
                 draft.resolve(menu_id)
-        _relocations(draft)
+        _relocations(draft, draft.movable_services())
         _swaps(draft)
         _menu_moves(draft)
         draft.collapse()
@@ -459,52 +459,39 @@ def iterate(
     return best
 
 
-def _relocations(draft: Draft) -> None:
-    for service in draft.movable_services():
+def _relocations(draft: Draft, nodes: list[str]) -> None:
+    for node in nodes:
         for target in draft.open_menus():
-            source = draft.parent[service]
+            source = draft.parent[node]
             if target == source or not draft.has_room(target) or not draft.can_leave(source):
                 continue
+            if not draft.fits(node, target):
+                continue
             before = draft.total()
-            draft.relocate(service, target)
+            draft.relocate(node, target)
             if draft.total() >= before - GAIN:
-                draft.relocate(service, source)
+                draft.relocate(node, source)
+
+
+def _swap_if_cheaper(draft: Draft, x: str, y: str) -> None:
+    before = draft.total()
+    draft.swap(x, y)
+    if draft.total() >= before - GAIN:
+        draft.swap(x, y)
 
 
 def _swaps(draft: Draft) -> None:
     for x, y in itertools.combinations(draft.movable_services(), 2):
-        if draft.parent[x] == draft.parent[y]:
-            continue
-        before = draft.total()
-        draft.swap(x, y)
-        if draft.total() >= before - GAIN:
-            draft.swap(x, y)
+        if draft.parent[x] != draft.parent[y]:
+            _swap_if_cheaper(draft, x, y)
 
 
 def _menu_moves(draft: Draft) -> None:
     """Move whole submenus, and swap them with services or other submenus: a topic menu keeps
     its short texts wherever it goes, which moving its services one at a time would lose."""
-    for menu in draft.movable_menus():
-        for target in draft.open_menus():
-            if menu not in draft.menus or target not in draft.menus:
-                continue  # a re-solve replaced it
-            source = draft.parent[menu]
-            if target == source or not draft.has_room(target) or not draft.can_leave(source):
-                continue
-            if not draft.fits(menu, target):
-                continue
-            before = draft.total()
-            draft.relocate(menu, target)
-            if draft.total() >= before - GAIN:
-                draft.relocate(menu, source)
+    _relocations(draft, draft.movable_menus())
     for menu in draft.movable_menus():
         for other in [*draft.movable_menus(), *draft.movable_services()]:
-            if menu not in draft.menus or other == menu or (other not in draft.parent):
-                continue
             a, b = draft.parent[menu], draft.parent[other]
-            if a == b or not draft.fits(menu, b) or not draft.fits(other, a):
-                continue
-            before = draft.total()
-            draft.swap(menu, other)
-            if draft.total() >= before - GAIN:
-                draft.swap(menu, other)
+            if other != menu and a != b and draft.fits(menu, b) and draft.fits(other, a):
+                _swap_if_cheaper(draft, menu, other)

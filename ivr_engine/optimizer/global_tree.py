@@ -426,8 +426,8 @@ def layout(
         units.sort(key=order)
         if units not in orders:  # equal clips: both orders agree
             orders.append(list(units))
-    # The program charges a kept submenu its own clips, which it loses when filled mostly with
-    # other services; it runs once trusting them and once charging generated ones. The search
+    # The program charges a kept submenu its own clips, which it loses when it receives another
+    # service; it runs once trusting them and once charging generated ones. The search
     # knows which applies (`labels`) and lands in different places from each start, so every
     # start is searched and the cheapest end kicked (`iterate`).
     starts: list[MenuTree] = []

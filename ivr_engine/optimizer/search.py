@@ -245,7 +245,7 @@ class Draft:
         return depth is None or self.menus[target].level + self.height(node) <= depth
 
     def off_topic(self) -> list[str]:
-        """Kept menus now charged generated clips because most of their calls left their topic."""
+        """Kept menus now charged generated clips because they hold a service from outside their topic."""
         labels = self.rules.labels
         if labels is None:
             return []
@@ -253,7 +253,7 @@ class Draft:
 
     def restore_topic(self, menu_id: str) -> None:
         """Swap the menu's most called services from elsewhere for its topic's own, most called
-        first, until most of its calls are for its topic again (or no more can move)."""
+        first, until it holds only its topic again (or no more can move)."""
         labels = self.rules.labels
         assert labels is not None
         topic = labels.known[menu_id].services
@@ -431,7 +431,7 @@ def iterate(
     """Kick a tree `improve` settled and search again, keeping what is cheaper.
 
     Single moves stall where a gain needs several of them at once: a kept menu regains its own,
-    shorter clips (`labels`) only when most of its calls are for its topic again, which takes a
+    shorter clips (`labels`) only when it holds only its topic again, which takes a
     few swaps that each cost time on their own. A kick first tries exactly that for each menu that
     lost its topic, then random swaps. The kicks are seeded, so a tree is always laid out the same.
     """

@@ -55,6 +55,7 @@ from ivr_engine.optimizer.flow_adapter import (
 )
 from ivr_engine.optimizer.global_tree import OptimizationResult
 from ivr_engine.optimizer.labels import Labels
+from ivr_engine.optimizer.tree import services
 from ivr_engine.optimizer.report import RunInfo, report_data, report_text
 from ivr_engine.prompts.catalog import DurationSource, PromptCatalog, estimate_seconds
 
@@ -148,13 +149,19 @@ def group_texts(names: list[str], key: str, language: str) -> tuple[str, str]:
 
 def generated_costs(flow: Flow, source: FlowTree, catalog: PromptCatalog, language: str) -> CostParams:
     """Cost parameters whose generated header and group clip last what `group_texts` says (estimated,
-    there is no audio for them yet): the median over the services that could head a group."""
-    header, _ = group_texts(["x"], "1", language)
+    there is no audio for them yet): the median over the services that could head a group; "and
+    more" costs what it adds to a clip."""
+    header, alone = group_texts(["x"], "1", language)
+    _, more = group_texts(["x", "y"], "1", language)
     clips = sorted(
         estimate_seconds(group_texts([service_name(catalog, option, flow, language), "x"], "1", language)[1], language)
         for option in source.options.values()
     )
-    return CostParams(synthetic_header=estimate_seconds(header, language), group_prompt=clips[len(clips) // 2])
+    return CostParams(
+        synthetic_header=estimate_seconds(header, language),
+        group_prompt=clips[len(clips) // 2],
+        and_more=estimate_seconds(more, language) - estimate_seconds(alone, language),
+    )
 
 
 def _rekeyed(text: str, old: str, new: str) -> str | None:
@@ -216,45 +223,53 @@ def describe_menus(
 ) -> tuple[Flow, Texts]:
     """Texts for the menus whose offer is new: generated groups, and kept submenus that lost their
     topic (`keeps_label`: a "Disease prevention" menu the optimizer moved a vaccination service
-    into must stop saying only "disease prevention"; the optimizer already charged them generated
-    clips).
-    Header and option clip name the most called service they lead to."""
+    into must stop saying only "disease prevention"). Such a menu is offered as its topic "and
+    more" where that is shorter than generated texts (`Labels.names_topic`), as the optimizer
+    charged it; a generated group's header and option clip name the most called service it leads to."""
     weights = labels.weights
     texts: Texts = {}
     nodes = dict(flow.nodes)
+
+    def offer(parent: str, key: str, prompt: str, title: str) -> None:
+        above = nodes[parent]
+        assert isinstance(above, Menu)
+        options = tuple(
+            dataclasses.replace(o, prompt=prompt, title=title) if o.key == key else o for o in above.options
+        )
+        nodes[parent] = dataclasses.replace(above, options=options)
+
     for _, parent in walk(result):
         if not isinstance(parent, MenuTree):
             continue
         for option in parent.options:
             group = option.child
-            if not isinstance(group, MenuTree):
+            if not isinstance(group, MenuTree) or (not group.synthetic and labels.keeps(group.id, services(group))):
                 continue
-            held = sorted((n.id for _, n in walk(group) if not isinstance(n, MenuTree)), key=lambda s: (-weights[s], s))
+            held = sorted(services(group), key=lambda s: (-weights[s], s))
+            header_id: str | None = None
             if group.synthetic:
                 header_id, option_id = prompt_ids(group.id)
-            elif not labels.keeps(group.id, held):
+                named = [source.options[s] for s in held]
+            elif labels.names_topic(group.id):
+                option_id = f"{group.id}.and-more.option"
+                topic = source.options[group.id]
+                offer(parent.id, option.key, option_id, f"{topic.title or group.id} and more")
+                named = [topic, *(source.options[s] for s in held)]
+            else:
                 header_id, option_id = (f"{group.id}.regrouped", f"{group.id}.regrouped.option")
                 menu = nodes[group.id]
                 assert isinstance(menu, Menu)
                 nodes[group.id] = dataclasses.replace(
                     menu, prompt=header_id, title=f"More options (was {menu.title or menu.id})"
                 )
-                above = nodes[parent.id]
-                assert isinstance(above, Menu)
-                nodes[parent.id] = dataclasses.replace(
-                    above,
-                    options=tuple(
-                        dataclasses.replace(o, prompt=option_id, title="More options") if o.key == option.key else o
-                        for o in above.options
-                    ),
-                )
-            else:
-                continue
+                offer(parent.id, option.key, option_id, "More options")
+                named = [source.options[s] for s in held]
             for language in flow.languages:
-                names = [service_name(catalog, source.options[s], flow, language) for s in held]
-                header, offer = group_texts(names, option.key, language)
-                texts.setdefault(header_id, {})[language] = header
-                texts.setdefault(option_id, {})[language] = offer
+                names = [service_name(catalog, o, flow, language) for o in named]
+                header, clip = group_texts(names, option.key, language)
+                texts.setdefault(option_id, {})[language] = clip
+                if header_id is not None:
+                    texts.setdefault(header_id, {})[language] = header
     return dataclasses.replace(flow, nodes=nodes), texts
 
 

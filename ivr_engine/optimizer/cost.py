@@ -23,6 +23,7 @@ class CostParams:
     group_prompt: float = (
         2.0  # option clip of a generated menu ("for more options press N")
     )
+    and_more: float = 0.8  # what "and more" adds to the clip of a topic menu that took in other services
 
     def __post_init__(self) -> None:
         for name in (
@@ -32,6 +33,7 @@ class CostParams:
             "option_gap",
             "synthetic_header",
             "group_prompt",
+            "and_more",
         ):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0.0):

@@ -427,11 +427,11 @@ def layout(
         if units not in orders:  # equal clips: both orders agree
             orders.append(list(units))
     # The program charges a kept submenu its own clips, which it loses when it receives another
-    # service; it runs once trusting them and once charging generated ones. The search
+    # service; it runs once trusting them and once charging what they play regrouped. The search
     # knows which applies (`labels`) and lands in different places from each start, so every
     # start is searched and the cheapest end kicked (`iterate`).
     starts: list[MenuTree] = []
-    regrouped = recharge(current, lambda menu: params.generated_menu if menu.id in plan.kept else None)
+    regrouped = recharge(current, lambda menu: labels.regrouped(menu.id) if menu.id in plan.kept else None)
     for source in (current, regrouped):
         for ordered in orders:
             start = labels.adopt(polish(

@@ -2,13 +2,14 @@
 
 A menu of the current tree names a topic in its header and in its option clip ("disease
 prevention, press 1"). Callers who do not know the way find a service by the topics they hear, so
-a menu may go on naming its topic only while everything it holds belongs to that topic. Once the
-optimizer moves another service in, `ivr optimize` replaces both texts with generated ones that
-say "and more" ("for influenza and more, press 1"), and those cost what generated menus cost.
-Charging the old, often shorter, clips instead would make such trees look faster than the flow
-written for them, and would let the optimizer file services under topics callers would never
-look in. The other way round, a generated menu holding only services of one old menu can be that
-menu again.
+a menu may go on naming only its topic while everything it holds belongs to that topic. Once the
+optimizer moves another service in, `ivr optimize` rewrites its option clip to say "and more"
+("for disease prevention and more, press 1"), the way a generated menu names its most called
+service and more; where the topic's texts are long, generated texts ("more options"; "for
+influenza and more, press 1") are shorter and replace both instead. Charging the old clip alone
+would make such trees look faster than the flow written for them, and would let the optimizer
+file services under topics callers would never look in. The other way round, a generated menu
+holding only services of one old menu can be that menu again.
 """
 
 from __future__ import annotations
@@ -57,7 +58,20 @@ class Labels:
         label = self.known.get(menu_id)
         if label is None:
             return None
-        return (label.header, label.prompt) if self.keeps(menu_id, held) else self.params.generated_menu
+        return (label.header, label.prompt) if self.keeps(menu_id, held) else self.regrouped(menu_id)
+
+    def regrouped(self, menu_id: str) -> tuple[float, float]:
+        """(header, option clip) of the menu once it holds services from outside its topic."""
+        label = self.known.get(menu_id)
+        if label is None or not self.names_topic(menu_id):
+            return self.params.generated_menu
+        return label.header, label.prompt + self.params.and_more
+
+    def names_topic(self, menu_id: str) -> bool:
+        """Whether the known menu, holding services from outside its topic, still names the topic
+        ("disease prevention and more") rather than playing generated texts: whichever is shorter."""
+        label = self.known[menu_id]
+        return label.header + label.prompt + self.params.and_more <= sum(self.params.generated_menu)
 
     def adopt(self, tree: MenuTree) -> MenuTree:
         """`tree` with generated menus renamed to a menu of the current tree it no longer holds,

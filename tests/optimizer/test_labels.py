@@ -1,4 +1,4 @@
-"""A kept menu costs its own clips only while it still holds mostly what it held."""
+"""A kept menu names only its topic while it holds only its topic, and says "and more" once it holds more."""
 
 from __future__ import annotations
 
@@ -44,16 +44,24 @@ def test_a_menu_keeps_its_name_only_while_it_holds_nothing_else() -> None:
     assert not keeps_label(before, [])
 
 
-def test_a_regrouped_menu_is_charged_generated_clips() -> None:
+def test_a_regrouped_menu_says_its_topic_and_more_unless_generated_texts_are_shorter() -> None:
     leaves = [Service(f"s{i}", 2.0) for i in range(6)]
     current = canonical_tree(leaves, 2, header=0.5, prompt=1.0)
     labels = Labels(current, PARAMS, {leaf.id: 1.0 for leaf in leaves})
     menu = next(n for _, n in walk(current) if isinstance(n, MenuTree) and n is not current)
     assert labels.costs(menu.id, services(menu)) == (0.5, 1.0)
     stranger = next(leaf.id for leaf in leaves if leaf.id not in services(menu))
-    assert labels.costs(menu.id, [stranger]) == (1.5, 3.5)
+    # its own header, and its clip with "and more" (PARAMS.and_more = 0.8 s)
+    assert labels.names_topic(menu.id)
+    assert labels.costs(menu.id, [stranger]) == (0.5, 1.8)
     assert labels.costs("auto-123", ["s0"]) is None  # generated menus are priced by the planner
+    assert labels.regrouped("auto-123") == PARAMS.generated_menu
     assert as_played(labels, current) == current
+    # a topic whose texts and "and more" outlast generated ones (1.5 + 3.5 s) plays those instead
+    wordy = Labels(canonical_tree(leaves, 2, header=1.7, prompt=2.6), PARAMS, labels.weights)
+    assert not wordy.names_topic(menu.id)
+    assert wordy.costs(menu.id, [stranger]) == PARAMS.generated_menu
+    assert wordy.costs(menu.id, services(menu)) == (1.7, 2.6)
 
 
 def test_generated_menus_adopt_an_absent_topic_they_hold_only_services_of() -> None:
@@ -125,7 +133,7 @@ def test_the_search_counts_regrouping_along_changed_paths_only() -> None:
         built = draft.tree()
         assert draft.total() == pytest.approx(expected_time(as_played(labels, built), p, PARAMS), rel=1e-12)
         relabelled += sum(
-            1 for _, n in walk(built) if isinstance(n, MenuTree) and n is not built and n.header == 1.5
+            1 for _, n in walk(built) if isinstance(n, MenuTree) and n is not built and not labels.keeps(n.id, services(n))
         )
     assert relabelled > 0  # the moves did take menus off their topic
 
@@ -143,9 +151,9 @@ def test_topic_menus_kept_for_pins_name_their_topic_only_while_they_hold_only_it
     weights = normalize(p, where)
     labels = Labels(tree, PARAMS, weights)
     assert result.after == evaluate(as_played(labels, result.tree), p, PARAMS)
-    # a menu that goes on naming its topic holds nothing else; the others play generated texts
+    # a menu that names only its topic holds nothing else; the others say "and more"
     kept = [n for _, n in walk(result.tree) if isinstance(n, MenuTree) and n.id in labels.known]
     assert kept
     for menu in kept:
         own = set(services(menu)) <= labels.known[menu.id].services
-        assert (menu.header, menu.prompt) == ((0.6, 1.3) if own else PARAMS.generated_menu)
+        assert (menu.header, menu.prompt) == ((0.6, 1.3) if own else (0.6, 1.3 + PARAMS.and_more))

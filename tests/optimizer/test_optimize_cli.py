@@ -21,7 +21,7 @@ from ivr_engine.cli.optimize import (
 )
 from ivr_engine.flow.loader import load_flow
 from ivr_engine.flow.model import Flow, Menu
-from ivr_engine.flow.validate import load_catalog, validate_with_catalog
+from ivr_engine.flow.validate import load_catalog, validate, validate_with_catalog
 from ivr_engine.optimizer import MenuTree, evaluate, leaf_paths, walk
 from ivr_engine.optimizer.demand import leaf_counts, service_demand
 from ivr_engine.optimizer.flow_adapter import menu_tree_from_flow
@@ -264,6 +264,44 @@ def test_generated_menus_are_named_after_their_most_called_service(tmp_path: Pat
         offer = next(o for m in new.menus() for o in m.options if o.target == group.id)
         assert catalog.text(offer.prompt or "", "en") == f"For {titles[top].lower()} and more, press {offer.key}."
         assert catalog.text(group.prompt or "", "zh-CN") == "更多选项。"
+
+
+def test_a_topic_menu_that_takes_in_other_services_says_and_more(tmp_path: Path) -> None:
+    # colds pinned: the health menu stays, and the optimizer files more services under it
+    flow_file = tmp_path / "clinic.yaml"
+    flow_file.write_text(
+        CLINIC.read_text(encoding="utf-8")
+        .replace("prompts: ../prompts", f"prompts: {CLINIC.parents[1] / 'prompts'}")
+        .replace("title: Colds}", "title: Colds, pinned: true}"),
+        encoding="utf-8",
+    )
+    flow = load_flow(flow_file)
+    catalog = load_catalog(flow)
+    assert catalog is not None
+    optimized = optimize_flow(flow, catalog, DEMAND, root="main", language="zh-CN", breadth=4)
+    new = optimized.flow
+    health = new.nodes["health"]
+    assert isinstance(health, Menu) and health.prompt == "health"  # its own header
+    source = menu_tree_from_flow(flow, "health", lambda _: 0.0).tree
+    held = set(menu_tree_from_flow(new, "health", lambda _: 0.0).targets.values())
+    assert held - {n.id for _, n in walk(source)}  # it holds a service from outside its topic
+    offer = next(o for o in new.nodes["main"].options if o.target == "health")  # type: ignore[attr-defined]
+    assert (offer.prompt, offer.title) == ("health.and-more.option", "Health advice and more")
+    assert optimized.texts[offer.prompt] == {
+        "zh-CN": f"健康咨询等服务请按{offer.key}。",
+        "en": f"For health advice and more, press {offer.key}.",
+    }
+    timer = ClipTimer(PromptCatalog(texts={**catalog.texts, **optimized.texts}), "zh-CN", None)
+    # the optimizer charged it what the written clip says: the topic's clip and "and more"
+    charged = next(n for _, n in walk(optimized.result.tree) if n.id == "health")
+    assert isinstance(charged, MenuTree)
+    assert (charged.header, charged.prompt) == pytest.approx((timer("health"), timer(offer.prompt)))
+    # the "more health topics" texts and "and more" would outlast generated ones: it plays those
+    more = new.nodes["more"]
+    assert isinstance(more, Menu) and more.prompt == "more.regrouped"
+    assert optimized.texts["more.regrouped"]["en"] == "More options."
+    written = PromptCatalog(texts={**catalog.texts, **optimized.texts})
+    assert [d for d in validate(new, written) if d.is_error] == []
 
 
 def test_a_group_that_is_mostly_an_old_menu_is_written_as_that_menu(tmp_path: Path) -> None:

@@ -88,8 +88,10 @@ def test_a_settled_tree_is_returned_unchanged() -> None:
     assert evaluate(twice, p, PARAMS).expected_time == evaluate(once, p, PARAMS).expected_time
 
 
-# generated menus cost much more than the topic menus of `topic_instance`, as in Mandarin
-TOPIC_PARAMS = CostParams(synthetic_header=1.5, group_prompt=3.5)
+# Generated menus cost much more than the topic menus of `topic_instance`, as in Mandarin, and
+# "and more" is long enough that a topic menu off its topic plays them: the steep landscape where
+# single moves get stuck (with a short "and more" the search settles where kicks gain nothing).
+TOPIC_PARAMS = CostParams(synthetic_header=1.5, group_prompt=3.5, and_more=5.0)
 
 
 def topic_instance(seed: int) -> tuple[MenuTree, dict[str, float], Constraints, Rules]:

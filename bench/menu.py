@@ -113,8 +113,9 @@ def setting(flow_path: Path, prompts_path: Path, audio: Path) -> Setting:
     prompts = CatalogPrompts(catalog, Manifest.load(audio))
     language = flow.default_language
     source = menu_tree_from_flow(flow, main_menu(flow), prompt_seconds(prompts, language), breadth=BREADTH)
-    # generated menus cost what `ivr optimize` will write for them (estimated from their texts)
-    cost = generated_costs(flow, source, catalog, language)
+    # generated menus cost what `ivr optimize` will write for them (estimated from their texts at
+    # the built voice's speech rate)
+    cost = generated_costs(flow, source, catalog, language, catalog.speech_rate(language, prompts.durations))
     services = [sid for sid, node in source.targets.items() if sid == node]
     used = {o.prompt for o in source.options.values() if o.prompt} | {
         flow.nodes[n.id].prompt for _, n in walk(source.tree) if isinstance(n, MenuTree)  # type: ignore[attr-defined]

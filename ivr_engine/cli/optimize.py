@@ -97,11 +97,13 @@ def find_root(flow: Flow) -> str:
 
 @dataclass
 class ClipTimer:
-    """Clip seconds in one language: measured when the manifest has the clip, else estimated."""
+    """Clip seconds in one language: measured when the manifest has the clip, else estimated and
+    scaled by the built voice's speech rate (`PromptCatalog.speech_rate`)."""
 
     catalog: PromptCatalog
     language: str
     manifest: DurationSource | None
+    rate: float = 1.0
     measured: int = 0
     estimated: int = 0
 
@@ -114,9 +116,9 @@ class ClipTimer:
             raise click.ClickException(f"{exc.args[0]}: validate the flow first (ivr validate)") from None
         if clip.measured:
             self.measured += 1
-        else:
-            self.estimated += 1
-        return clip.duration
+            return clip.duration
+        self.estimated += 1
+        return clip.duration * self.rate
 
 
 _PRESS_EN = re.compile(r"^(?:for|to)\s+(.+?),?\s*press\s*\d+\W*$", re.IGNORECASE)
@@ -147,20 +149,26 @@ def group_texts(names: list[str], key: str, language: str) -> tuple[str, str]:
     return "More options.", f"For {names[0]}{' and more' if more else ''}, press {key}."
 
 
-def generated_costs(flow: Flow, source: FlowTree, catalog: PromptCatalog, language: str) -> CostParams:
+def generated_costs(
+    flow: Flow, source: FlowTree, catalog: PromptCatalog, language: str, rate: float = 1.0
+) -> CostParams:
     """Cost parameters whose generated header and group clip last what `group_texts` says (estimated,
-    there is no audio for them yet): the median over the services that could head a group; "and
-    more" costs what it adds to a clip."""
+    there is no audio for them yet, and scaled by the built voice's speech `rate`): the median over
+    the services that could head a group; "and more" costs what it adds to a clip."""
+
+    def seconds(text: str) -> float:
+        return estimate_seconds(text, language) * rate
+
     header, alone = group_texts(["x"], "1", language)
     _, more = group_texts(["x", "y"], "1", language)
     clips = sorted(
-        estimate_seconds(group_texts([service_name(catalog, option, flow, language), "x"], "1", language)[1], language)
+        seconds(group_texts([service_name(catalog, option, flow, language), "x"], "1", language)[1])
         for option in source.options.values()
     )
     return CostParams(
-        synthetic_header=estimate_seconds(header, language),
+        synthetic_header=seconds(header),
         group_prompt=clips[len(clips) // 2],
-        and_more=estimate_seconds(more, language) - estimate_seconds(alone, language),
+        and_more=seconds(more) - seconds(alone),
     )
 
 
@@ -320,12 +328,13 @@ def optimize_flow(
     today: dt.date | None = None,
 ) -> Optimized:
     """The system-generated flow for per-leaf call `counts`; the flow itself when it saves too little."""
-    timer = ClipTimer(catalog, language, manifest)
+    rate = catalog.speech_rate(language, manifest)
+    timer = ClipTimer(catalog, language, manifest, rate)
     seconds: PromptSeconds = timer
     source = menu_tree_from_flow(flow, root, seconds, breadth)
     demand = service_demand(flow, source, counts, prior)
     constraints, held = pins_in_place(source)
-    params = generated_costs(flow, source, catalog, language)
+    params = generated_costs(flow, source, catalog, language, rate)
     result = optimize_tree(source.tree, demand.weights, params, constraints, max_churn=max_churn, min_saving=min_saving)
     new = flow
     texts: Texts = {}
@@ -343,7 +352,7 @@ def optimize_flow(
     if offered_services(new, root) != offered_services(flow, root):
         raise click.ClickException(f"internal error: the optimized flow does not offer the services of {flow.id!r}")
     written = PromptCatalog(texts={**catalog.texts, **texts})
-    new_source = menu_tree_from_flow(new, root, ClipTimer(written, language, RekeyedDurations(manifest)))
+    new_source = menu_tree_from_flow(new, root, ClipTimer(written, language, RekeyedDurations(manifest), rate))
     as_written = evaluate(new_source.tree, service_demand(new, new_source, counts, prior).weights, params)
     info = RunInfo(
         flow_id=flow.id,
@@ -353,6 +362,7 @@ def optimize_flow(
         language=language,
         measured_clips=timer.measured,
         estimated_clips=timer.estimated,
+        speech_rate=rate,
         targets=source.targets,
         held_in_place=held,
     )

@@ -22,6 +22,7 @@ class RunInfo:
     language: str
     measured_clips: int  # option and header clips timed from built audio
     estimated_clips: int  # ... estimated from their text
+    speech_rate: float  # estimates were scaled by this (built audio against the text estimate)
     targets: Mapping[str, str]  # service id -> flow node
     held_in_place: tuple[str, ...] = ()  # pinned services: kept in their menu under their key
 
@@ -46,7 +47,11 @@ def report_data(
         "flow": {"id": info.flow_id, "version_before": info.version_before, "version_after": info.version_after},
         "root": info.root,
         "language": info.language,
-        "durations": {"measured_clips": info.measured_clips, "estimated_clips": info.estimated_clips},
+        "durations": {
+            "measured_clips": info.measured_clips,
+            "estimated_clips": info.estimated_clips,
+            "speech_rate": info.speech_rate,
+        },
         "demand": {
             "calls": demand.calls,
             "prior_per_service": demand.prior,
@@ -80,7 +85,7 @@ def report_text(data: Mapping[str, Any]) -> str:
         (
             f"flow {data['flow']['id']} {data['flow']['version_before']} -> {data['flow']['version_after']}"
             f" (root {data['root']!r}, language {data['language']}, clips: {durations['measured_clips']} measured,"
-            f" {durations['estimated_clips']} estimated)"
+            f" {durations['estimated_clips']} estimated at {durations['speech_rate']:.2f}x the text estimate)"
         ),
         (
             f"demand: {data['demand']['calls']} calls{_weighting(data['demand'].get('half_life_days'))}, "

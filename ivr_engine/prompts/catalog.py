@@ -154,5 +154,18 @@ class PromptCatalog:
             measured=measured is not None,
         )
 
+    def speech_rate(self, language: str, manifest: DurationSource | None) -> float:
+        """How long the built audio lasts against `estimate_seconds`: the median of measured over
+        estimated seconds of the prompts built in `language` (1.0 when none is). Prompts not built
+        yet will be spoken by the same voice, so their estimates are best scaled by it."""
+        ratios = sorted(
+            measured / estimate_seconds(texts[language], language)
+            for prompt_id, texts in self.texts.items()
+            if language in texts
+            and manifest is not None
+            and (measured := manifest.duration(prompt_id, language)) is not None
+        )
+        return ratios[len(ratios) // 2] if ratios else 1.0
+
     def clips(self, prompt_ids: Iterable[str], language: str, manifest: DurationSource | None = None) -> list[Clip]:
         return [self.clip(prompt_id, language, manifest) for prompt_id in prompt_ids]

@@ -3,6 +3,7 @@ store, and the 12320 hotline with Zipf demand walked again in the console simula
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import random
@@ -25,8 +26,8 @@ from ivr_engine.flow.validate import load_catalog, validate, validate_with_catal
 from ivr_engine.optimizer import MenuTree, evaluate, leaf_paths, walk
 from ivr_engine.optimizer.demand import leaf_counts, service_demand
 from ivr_engine.optimizer.flow_adapter import menu_tree_from_flow
-from ivr_engine.prompts.catalog import PromptCatalog
-from ivr_engine.prompts.manifest import Manifest
+from ivr_engine.prompts.catalog import PromptCatalog, estimate_seconds
+from ivr_engine.prompts.manifest import Manifest, ManifestEntry
 from ivr_engine.stats.batch import Batch, call_row
 from ivr_engine.stats.reports import ReportFilter
 from ivr_engine.stats.store import StatsStore
@@ -264,6 +265,28 @@ def test_generated_menus_are_named_after_their_most_called_service(tmp_path: Pat
         offer = next(o for m in new.menus() for o in m.options if o.target == group.id)
         assert catalog.text(offer.prompt or "", "en") == f"For {titles[top].lower()} and more, press {offer.key}."
         assert catalog.text(group.prompt or "", "zh-CN") == "更多选项。"
+
+
+def test_generated_texts_are_timed_at_the_built_voices_speech_rate() -> None:
+    flow = load_flow(CLINIC)
+    catalog = load_catalog(flow)
+    assert catalog is not None
+    # every clip built, and spoken at half the speed the text estimate assumes
+    template = ManifestEntry("x", "zh-CN", (), 1.0, "espeak-ng", "cmn", "k" * 64, "t" * 16)
+    manifest = Manifest(
+        [
+            dataclasses.replace(template, prompt_id=i, duration=2 * estimate_seconds(t["zh-CN"], "zh-CN"))
+            for i, t in catalog.texts.items()
+            if "zh-CN" in t
+        ]
+    )
+    slow = optimize_flow(flow, catalog, DEMAND, root="main", language="zh-CN", manifest=manifest, breadth=4)
+    plain = optimize_flow(flow, catalog, DEMAND, root="main", language="zh-CN", breadth=4)
+    assert (slow.info.speech_rate, plain.info.speech_rate) == (pytest.approx(2.0), 1.0)
+    generated = [n for _, n in walk(slow.result.tree) if isinstance(n, MenuTree) and n.synthetic]
+    assert generated
+    assert all(n.header == pytest.approx(2 * estimate_seconds("更多选项。", "zh-CN")) for n in generated)
+    assert slow.as_written.expected_time == pytest.approx(2 * plain.as_written.expected_time, rel=0.2)
 
 
 def test_a_topic_menu_that_takes_in_other_services_says_and_more(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from prompt_fixtures import WriteCatalog
 
+from ivr_engine.prompts.catalog import estimate_seconds
 from ivr_engine.prompts.manifest import Manifest, ManifestEntry, ManifestError
 
 ENTRY = ManifestEntry(
@@ -45,6 +46,21 @@ def test_catalog_clips_take_the_measured_duration(tmp_path: Path, write_catalog:
     measured = catalog.clip("hotline.welcome", "zh-CN", manifest)
     assert (measured.duration, measured.measured, measured.sound) == (3.25, True, "ivr/zh-CN/hotline.welcome")
     assert catalog.clip("hotline.welcome", "en", manifest).measured is False
+
+
+def test_the_speech_rate_is_the_median_of_built_against_estimated_seconds(write_catalog: WriteCatalog) -> None:
+    texts = {"a": "流感请按1。", "b": "结核病请按2。", "c": "更多选项。", "d": "乙肝请按3。"}
+    catalog = write_catalog({i: {"zh-CN": t, "en": "Press one."} for i, t in texts.items()})
+    built = {"a": 0.8, "b": 0.9, "c": 1.2}  # measured / estimated; "d" has no audio
+    manifest = Manifest(
+        [
+            replace(ENTRY, prompt_id=i, duration=ratio * estimate_seconds(texts[i], "zh-CN"))
+            for i, ratio in built.items()
+        ]
+    )
+    assert catalog.speech_rate("zh-CN", manifest) == pytest.approx(0.9)
+    assert catalog.speech_rate("en", manifest) == 1.0  # nothing built in English
+    assert catalog.speech_rate("zh-CN", None) == 1.0
 
 
 @pytest.mark.parametrize(

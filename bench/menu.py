@@ -50,6 +50,7 @@ from ivr_engine.optimizer import (
 from ivr_engine.optimizer.demand import DEFAULT_HALF_LIFE_DAYS, recency_weights
 from ivr_engine.optimizer.flow_adapter import FlowTree, menu_tree_from_flow
 from ivr_engine.optimizer.global_tree import check_constraints, unconstrained_bound
+from ivr_engine.optimizer.labels import Labels
 from ivr_engine.personal.history import ServiceUse
 from ivr_engine.personal.layout import (
     GREETING_PROMPT,
@@ -76,6 +77,7 @@ class Scores:
     p95: float
     keypresses: float
     within_two: float
+    named: float  # share of calls whose every menu on the way names their service or its topic
     bound: float
 
     @property
@@ -83,13 +85,14 @@ class Scores:
         return self.expected / self.bound
 
 
-def scores(times: Sequence[float], depths: Sequence[int], bound: float) -> Scores:
-    ordered = sorted(times)
+def scores(offers: Sequence[Offer], bound: float) -> Scores:
+    ordered = sorted(o.seconds for o in offers)
     return Scores(
-        expected=statistics.fmean(times),
+        expected=statistics.fmean(o.seconds for o in offers),
         p95=ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)],
-        keypresses=statistics.fmean(depths),
-        within_two=sum(d <= 2 for d in depths) / len(depths),
+        keypresses=statistics.fmean(o.keypresses for o in offers),
+        within_two=sum(o.keypresses <= 2 for o in offers) / len(offers),
+        named=sum(o.named for o in offers) / len(offers),
         bound=bound,
     )
 
@@ -138,23 +141,31 @@ def setting(flow_path: Path, prompts_path: Path, audio: Path) -> Setting:
     )
 
 
-Timed = dict[str, tuple[float, int]]  # flow node -> (seconds, keypresses) of its cheapest offer
+@dataclass(frozen=True)
+class Offer:
+    seconds: float
+    keypresses: int
+    named: bool  # every menu on the way names the service or its topic (`Labels.named`)
 
 
-def cheapest(tree: MenuTree, cost: CostParams, targets: Mapping[str, str]) -> Timed:
+Timed = dict[str, Offer]  # flow node -> its cheapest offer
+
+
+def cheapest(tree: MenuTree, cost: CostParams, targets: Mapping[str, str], labels: Labels) -> Timed:
     """Where a service is offered twice (the crisis line, on the main menu and under mental
     health), callers take the quicker way; shortcuts ("shortcut:<node>") count as offers too."""
     barge, _, depth = leaf_times(tree, cost)
+    named = labels.named(tree)
     best: Timed = {}
     for service, seconds in barge.items():
         node = targets.get(service.removeprefix("shortcut:"), service.removeprefix("shortcut:"))
-        if node not in best or seconds < best[node][0]:
-            best[node] = (seconds, depth[service])
+        if node not in best or seconds < best[node].seconds:
+            best[node] = Offer(seconds, depth[service], named[service])
     return best
 
 
 def tree_scores(timed: Timed, calls: Sequence[Call], bound: float) -> Scores:
-    return scores([timed[c.service][0] for c in calls], [timed[c.service][1] for c in calls], bound)
+    return scores([timed[c.service] for c in calls], bound)
 
 
 def personal_bound(s: Setting, workload: Workload, greeting: float, shortcuts: int) -> float:
@@ -174,7 +185,9 @@ def events(call: Call, n: int, flow: Flow) -> tuple[CallStarted, CallEnded]:
     return started, CallEnded(f"call-{n}", at, Outcome.SERVED, call.service, call.service, None)
 
 
-def personal_scores(s: Setting, tree: MenuTree, workload: Workload, params: PersonalParams) -> tuple[Scores, float]:
+def personal_scores(
+    s: Setting, tree: MenuTree, workload: Workload, params: PersonalParams, labels: Labels
+) -> tuple[Scores, float]:
     """Global tree `tree` with personal menus in front; also the share of calls offered one."""
     layout = RootLayout.build(s.flow, tree, s.source.targets, s.prompts, s.cost)
     now = [0.0]
@@ -186,10 +199,9 @@ def personal_scores(s: Setting, tree: MenuTree, workload: Workload, params: Pers
     for n, call in enumerate(workload.train):
         for event in events(call, n, s.flow):
             getattr(menus, "call_started" if isinstance(event, CallStarted) else "call_ended")(event)
-    canonical = cheapest(tree, s.cost, s.source.targets)
+    canonical = cheapest(tree, s.cost, s.source.targets, labels)
     cache: dict[tuple[str, ...], Timed] = {}
-    times: list[float] = []
-    depths: list[int] = []
+    offers: list[Offer] = []
     offered = 0
     for n, call in enumerate(workload.test, start=len(workload.train)):
         now[0] = call.at
@@ -199,16 +211,14 @@ def personal_scores(s: Setting, tree: MenuTree, workload: Workload, params: Pers
             offered += 1
             key = tuple(f"{sc.key}{sc.target}" for sc in root.shortcuts)
             if key not in cache:
-                cache[key] = cheapest(layout.personal_tree(tree, root), s.cost, s.source.targets)
+                cache[key] = cheapest(layout.personal_tree(tree, root), s.cost, s.source.targets, labels)
             timed = cache[key]
-        seconds, keys = timed[call.service]
-        times.append(seconds)
-        depths.append(keys)
+        offers.append(timed[call.service])
         started, ended = events(call, n, s.flow)
         menus.call_started(started)
         menus.call_ended(ended)
     bound = personal_bound(s, workload, layout.greeting_seconds, params.max_shortcuts)
-    return scores(times, depths, bound), offered / len(workload.test)
+    return scores(offers, bound), offered / len(workload.test)
 
 
 @dataclass(frozen=True)
@@ -233,10 +243,12 @@ def run_seed(
     result = optimize(s.source.tree, train, s.cost, s.constraints)
     shares = _shares(test, s)
     global_bound = problem_bound(s.source.tree, shares, s.cost, s.constraints)
-    personal, offered = personal_scores(s, result.tree, workload, params)
+    # what the menus' texts name, as `ivr optimize` writes them for this demand
+    labels = Labels(s.source.tree, s.cost, train)
+    personal, offered = personal_scores(s, result.tree, workload, params, labels)
     return SeedResult(
-        original=tree_scores(cheapest(s.source.tree, s.cost, s.source.targets), workload.test, global_bound),
-        optimized=tree_scores(cheapest(result.tree, s.cost, s.source.targets), workload.test, global_bound),
+        original=tree_scores(cheapest(s.source.tree, s.cost, s.source.targets, labels), workload.test, global_bound),
+        optimized=tree_scores(cheapest(result.tree, s.cost, s.source.targets, labels), workload.test, global_bound),
         personal=personal,
         in_sample_ratio=result.ratio,
         offered=offered,
@@ -331,8 +343,8 @@ def report(
             f"{params.max_shortcuts} shortcuts) offered on {_median(rows, lambda r: r.offered):.0%} of them"
         ),
         "",
-        "| menus | E[T] s | bound s | E[T]/bound | P95 s | keypresses | within 2 levels | vs original |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| menus | E[T] s | bound s | E[T]/bound | P95 s | keypresses | within 2 levels | named on the way | vs original |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     base = _median(rows, lambda r: r.original.expected)
     names = {"original": "original hotline tree", "optimized": "optimized global tree", "personal": "optimized + personal"}
@@ -343,7 +355,7 @@ def report(
         expected = get("expected")
         lines.append(
             f"| {label} | {expected:.2f} | {get('bound'):.2f} | {get('ratio'):.3f} | {get('p95'):.2f} | "
-            f"{get('keypresses'):.2f} | {get('within_two'):.1%} | {expected / base - 1:+.1%} |"
+            f"{get('keypresses'):.2f} | {get('within_two'):.1%} | {get('named'):.1%} | {expected / base - 1:+.1%} |"
         )
     lines += [
         "",
@@ -353,6 +365,11 @@ def report(
             "personal row H(service | caller)/lambda from each scored call's true distribution"
         ),
         f"optimized tree on its own training distribution: E[T]/bound = {_median(rows, lambda r: r.in_sample_ratio):.3f}",
+        (
+            "named on the way: scored calls whose every menu on the way names their service or a topic it belongs "
+            "to, as `ivr optimize` writes the texts (a generated menu names its most called service, a shortcut "
+            "its own): what a caller who does not know the way can follow"
+        ),
     ]
     if lookup is not None:
         lines.append(

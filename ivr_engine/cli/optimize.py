@@ -258,7 +258,7 @@ def describe_menus(
             if group.synthetic:
                 header_id, option_id = prompt_ids(group.id)
                 named = [source.options[s] for s in held]
-            elif labels.names_topic(group.id):
+            elif labels.names_topic(group.id, held):
                 option_id = f"{group.id}.and-more.option"
                 topic = source.options[group.id]
                 offer(parent.id, option.key, option_id, f"{topic.title or group.id} and more")
@@ -338,9 +338,9 @@ def optimize_flow(
     result = optimize_tree(source.tree, demand.weights, params, constraints, max_churn=max_churn, min_saving=min_saving)
     new = flow
     texts: Texts = {}
+    labels = Labels(source.tree, params, demand.weights)
     if result.applied:
         new = flow_from_tree(flow, source, result.tree, changed_notice=changed_notice)
-        labels = Labels(source.tree, params, demand.weights)
         new, texts = describe_menus(new, source, result.tree, catalog, labels)
         new, rekeyed = rekey_prompts(flow, new, catalog)
         texts |= rekeyed
@@ -365,6 +365,7 @@ def optimize_flow(
         speech_rate=rate,
         targets=source.targets,
         held_in_place=held,
+        named_on_the_way=(labels.named_share(source.tree), labels.named_share(result.tree)),
     )
     return Optimized(new, texts, result, demand, info, as_written)
 

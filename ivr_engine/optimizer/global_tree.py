@@ -431,7 +431,7 @@ def layout(
     # knows which applies (`labels`) and lands in different places from each start, so every
     # start is searched and the cheapest end kicked (`iterate`).
     starts: list[MenuTree] = []
-    regrouped = recharge(current, lambda menu: labels.regrouped(menu.id) if menu.id in plan.kept else None)
+    regrouped = recharge(current, lambda menu: labels.regrouped(menu.id, services(menu)) if menu.id in plan.kept else None)
     for source in (current, regrouped):
         for ordered in orders:
             start = labels.adopt(polish(

@@ -4,9 +4,10 @@ A menu of the current tree names a topic in its header and in its option clip ("
 prevention, press 1"). Callers who do not know the way find a service by the topics they hear, so
 a menu may go on naming only its topic while everything it holds belongs to that topic. Once the
 optimizer moves another service in, `ivr optimize` rewrites its option clip to say "and more"
-("for disease prevention and more, press 1"), the way a generated menu names its most called
-service and more; where the topic's texts are long, generated texts ("more options"; "for
-influenza and more, press 1") are shorter and replace both instead. Charging the old clip alone
+("for disease prevention and more, press 1") while most of its calls are still for its topic,
+the way a generated menu names its most called service and more. Otherwise, or where the
+topic's texts are longer, generated texts ("more options"; "for influenza and more, press 1")
+replace both. Charging the old clip alone
 would make such trees look faster than the flow written for them, and would let the optimizer
 file services under topics callers would never look in. The other way round, a generated menu
 holding only services of one old menu can be that menu again.
@@ -14,6 +15,7 @@ holding only services of one old menu can be that menu again.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 
@@ -58,20 +60,59 @@ class Labels:
         label = self.known.get(menu_id)
         if label is None:
             return None
-        return (label.header, label.prompt) if self.keeps(menu_id, held) else self.regrouped(menu_id)
+        return (label.header, label.prompt) if self.keeps(menu_id, held) else self.regrouped(menu_id, held)
 
-    def regrouped(self, menu_id: str) -> tuple[float, float]:
-        """(header, option clip) of the menu once it holds services from outside its topic."""
+    def regrouped(self, menu_id: str, held: Collection[str]) -> tuple[float, float]:
+        """(header, option clip) of the menu holding `held`, some of it from outside its topic."""
         label = self.known.get(menu_id)
-        if label is None or not self.names_topic(menu_id):
+        if label is None or not self.names_topic(menu_id, held):
             return self.params.generated_menu
         return label.header, label.prompt + self.params.and_more
 
-    def names_topic(self, menu_id: str) -> bool:
-        """Whether the known menu, holding services from outside its topic, still names the topic
-        ("disease prevention and more") rather than playing generated texts: whichever is shorter."""
+    def names_topic(self, menu_id: str, held: Collection[str]) -> bool:
+        """Whether the known menu, holding `held`, still names its topic with "and more"
+        ("disease prevention and more") rather than playing generated texts, which name its most
+        called service. It does while its topic's own services draw most of its calls, so that the
+        name is right for most callers who press it (an "influenza and more" holding travel advice
+        and maternity checkups would send nobody the right way), and while those texts are the
+        shorter."""
         label = self.known[menu_id]
-        return label.header + label.prompt + self.params.and_more <= sum(self.params.generated_menu)
+        if label.header + label.prompt + self.params.and_more > sum(self.params.generated_menu):
+            return False
+        calls = math.fsum(self.weights.get(i, 0.0) for i in held)
+        own = math.fsum(self.weights.get(i, 0.0) for i in held if i in label.services)
+        return own > 0.5 * calls if calls > 0.0 else any(i in label.services for i in held)
+
+    def named(self, tree: MenuTree) -> dict[str, bool]:
+        """Per service of `tree` (as the optimizer leaves it), whether every submenu on its way
+        names it or a topic it belongs to: what a caller who does not know the way can follow."""
+        found: dict[str, bool] = {}
+
+        def go(menu: MenuTree, above: tuple[Collection[str], ...]) -> None:
+            for option in menu.options:
+                child = option.child
+                if isinstance(child, MenuTree):
+                    go(child, (*above, self._names(child)))
+                else:
+                    found[child.id] = all(child.id in covers for covers in above)
+
+        go(tree, ())
+        return found
+
+    def named_share(self, tree: MenuTree) -> float:
+        """Share of the calls (`weights`) that `named` finds named on the way in `tree`."""
+        named = self.named(tree)
+        calls = math.fsum(self.weights.get(i, 0.0) for i in named)
+        return math.fsum(self.weights.get(i, 0.0) for i, ok in named.items() if ok) / calls if calls > 0 else 1.0
+
+    def _names(self, menu: MenuTree) -> Collection[str]:
+        """The services a submenu's texts name, as `ivr optimize` writes them: a topic menu its
+        topic ("and more" included), a generated one its most called service."""
+        held = services(menu)
+        label = self.known.get(menu.id)
+        if label is not None and (self.keeps(menu.id, held) or self.names_topic(menu.id, held)):
+            return label.services
+        return {min(held, key=lambda i: (-self.weights.get(i, 0.0), i))} if held else set()
 
     def adopt(self, tree: MenuTree) -> MenuTree:
         """`tree` with generated menus renamed to a menu of the current tree it no longer holds,

@@ -25,6 +25,9 @@ class RunInfo:
     speech_rate: float  # estimates were scaled by this (built audio against the text estimate)
     targets: Mapping[str, str]  # service id -> flow node
     held_in_place: tuple[str, ...] = ()  # pinned services: kept in their menu under their key
+    # (before, after): share of calls whose every menu on the way names their service or its
+    # topic (`Labels.named_share`), what callers who do not know the way can follow
+    named_on_the_way: tuple[float, float] = (1.0, 1.0)
 
 
 def _metrics(metrics: TreeMetrics, bound: float) -> dict[str, float]:
@@ -57,8 +60,8 @@ def report_data(
             "prior_per_service": demand.prior,
             "unmatched_leaves": dict(sorted(demand.unmatched.items())),
         },
-        "before": _metrics(result.before, result.bound),
-        "after": _metrics(result.after, result.bound),
+        "before": _metrics(result.before, result.bound) | {"named_on_the_way": info.named_on_the_way[0]},
+        "after": _metrics(result.after, result.bound) | {"named_on_the_way": info.named_on_the_way[1]},
         "after_as_written": _metrics(as_written, result.bound) if as_written is not None else None,
         "lower_bound_seconds": result.bound,
         "unconstrained_bound_seconds": result.unconstrained_bound,
@@ -102,6 +105,7 @@ def report_text(data: Mapping[str, Any]) -> str:
             f"{after['expected_seconds_full_listen']:.2f}",
         ),
         _row("ratio to bound", f"{before['ratio_to_bound']:.3f}", f"{after['ratio_to_bound']:.3f}"),
+        _row("named on the way", f"{before['named_on_the_way']:.1%}", f"{after['named_on_the_way']:.1%}"),
     ]
     written = data["after_as_written"]
     if written is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 import pytest
@@ -44,24 +45,30 @@ def test_a_menu_keeps_its_name_only_while_it_holds_nothing_else() -> None:
     assert not keeps_label(before, [])
 
 
-def test_a_regrouped_menu_says_its_topic_and_more_unless_generated_texts_are_shorter() -> None:
+def test_a_regrouped_menu_says_its_topic_and_more_while_the_topic_draws_most_calls() -> None:
     leaves = [Service(f"s{i}", 2.0) for i in range(6)]
     current = canonical_tree(leaves, 2, header=0.5, prompt=1.0)
-    labels = Labels(current, PARAMS, {leaf.id: 1.0 for leaf in leaves})
+    labels = Labels(current, PARAMS, {leaf.id: 1.0 for leaf in leaves} | {"s5": 4.0})
     menu = next(n for _, n in walk(current) if isinstance(n, MenuTree) and n is not current)
-    assert labels.costs(menu.id, services(menu)) == (0.5, 1.0)
-    stranger = next(leaf.id for leaf in leaves if leaf.id not in services(menu))
-    # its own header, and its clip with "and more" (PARAMS.and_more = 0.8 s)
-    assert labels.names_topic(menu.id)
-    assert labels.costs(menu.id, [stranger]) == (0.5, 1.8)
+    own = list(services(menu))
+    assert labels.costs(menu.id, own) == (0.5, 1.0)
+    strangers = [leaf.id for leaf in leaves if leaf.id not in own]
+    quiet = next(i for i in strangers if i != "s5")
+    # most calls still for its topic: its own header, and its clip with "and more" (0.8 s)
+    assert labels.names_topic(menu.id, [*own, quiet])
+    assert labels.costs(menu.id, [*own, quiet]) == (0.5, 1.8)
+    # most calls for others (s5 alone outdraws the topic): generated texts, named after s5
+    assert not labels.names_topic(menu.id, [*own, "s5"])
+    assert labels.costs(menu.id, [*own, "s5"]) == PARAMS.generated_menu
+    assert labels.costs(menu.id, [quiet]) == PARAMS.generated_menu
     assert labels.costs("auto-123", ["s0"]) is None  # generated menus are priced by the planner
-    assert labels.regrouped("auto-123") == PARAMS.generated_menu
+    assert labels.regrouped("auto-123", ["s0"]) == PARAMS.generated_menu
     assert as_played(labels, current) == current
     # a topic whose texts and "and more" outlast generated ones (1.5 + 3.5 s) plays those instead
     wordy = Labels(canonical_tree(leaves, 2, header=1.7, prompt=2.6), PARAMS, labels.weights)
-    assert not wordy.names_topic(menu.id)
-    assert wordy.costs(menu.id, [stranger]) == PARAMS.generated_menu
-    assert wordy.costs(menu.id, services(menu)) == (1.7, 2.6)
+    assert not wordy.names_topic(menu.id, [*own, quiet])
+    assert wordy.costs(menu.id, [*own, quiet]) == PARAMS.generated_menu
+    assert wordy.costs(menu.id, own) == (1.7, 2.6)
 
 
 def test_generated_menus_adopt_an_absent_topic_they_hold_only_services_of() -> None:
@@ -94,6 +101,32 @@ def test_generated_menus_adopt_an_absent_topic_they_hold_only_services_of() -> N
     # an old menu whose clips are longer than a generated menu's is never worth adopting
     slow = Labels(canonical_tree(leaves, 3, header=2.0, prompt=1.0), PARAMS, weights)
     assert slow.adopt(tree) == tree
+
+
+def test_a_service_is_named_on_the_way_when_every_menu_above_names_it_or_its_topic() -> None:
+    leaves = [Service(f"s{i}", 2.0) for i in range(9)]
+    current = canonical_tree(leaves, 3, header=0.5, prompt=1.0)  # menu1 s0-s2, menu2 s3-s5, menu3 s6-s8
+    weights = {leaf.id: 1.0 for leaf in leaves} | {"s5": 2.0, "s7": 3.0}
+    labels = Labels(current, PARAMS, weights)
+    assert all(labels.named(current).values())  # the tree as written names everything
+
+    def menu(name: str, *children: MenuTree | Service, synthetic: bool = False) -> MenuTree:
+        options = tuple(Option(str(k), c) for k, c in enumerate(children, start=1))
+        return MenuTree(name, 0.5, options, 1.0, synthetic=synthetic)
+
+    s = {leaf.id: leaf for leaf in leaves}
+    tree = menu(
+        "root",
+        menu("menu1", s["s0"], s["s2"], s["s3"]),  # its topic "and more": s3 is not named
+        menu("auto-x", s["s6"], s["s7"], s["s8"], synthetic=True),  # "s7 and more"
+        menu("menu2", s["s4"], menu("auto-y", s["s5"], s["s1"], synthetic=True)),  # s5: its topic, then its name
+    )
+    assert labels.names_topic("menu1", ["s0", "s2", "s3"]) and labels.names_topic("menu2", ["s4", "s5", "s1"])
+    named = labels.named(tree)
+    assert sorted(i for i, ok in named.items() if ok) == ["s0", "s2", "s4", "s5", "s7"]
+    # a topic menu outdrawn by a stranger plays generated texts named after the stranger
+    crowded = menu("root", menu("menu1", s["s0"], s["s7"]), *(s[f"s{i}"] for i in (1, 2, 3, 4, 5, 6, 8)))
+    assert labels.named(crowded)["s7"] and not labels.named(crowded)["s0"]
 
 
 @settings(max_examples=60, deadline=None)
@@ -151,9 +184,13 @@ def test_topic_menus_kept_for_pins_name_their_topic_only_while_they_hold_only_it
     weights = normalize(p, where)
     labels = Labels(tree, PARAMS, weights)
     assert result.after == evaluate(as_played(labels, result.tree), p, PARAMS)
-    # a menu that names only its topic holds nothing else; the others say "and more"
+    # a menu that names only its topic holds nothing else; the others say "and more" while the
+    # topic draws most of their calls, and play generated texts otherwise
     kept = [n for _, n in walk(result.tree) if isinstance(n, MenuTree) and n.id in labels.known]
     assert kept
     for menu in kept:
-        own = set(services(menu)) <= labels.known[menu.id].services
-        assert (menu.header, menu.prompt) == ((0.6, 1.3) if own else (0.6, 1.3 + PARAMS.and_more))
+        held = services(menu)
+        topic = labels.known[menu.id].services
+        own = math.fsum(weights[i] for i in held if i in topic) / math.fsum(weights[i] for i in held)
+        expected = (0.6, 1.3) if own == 1.0 else (0.6, 1.3 + PARAMS.and_more) if own > 0.5 else PARAMS.generated_menu
+        assert (menu.header, menu.prompt) == expected

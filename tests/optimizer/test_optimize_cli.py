@@ -26,6 +26,7 @@ from ivr_engine.flow.validate import load_catalog, validate, validate_with_catal
 from ivr_engine.optimizer import MenuTree, evaluate, leaf_paths, walk
 from ivr_engine.optimizer.demand import leaf_counts, service_demand
 from ivr_engine.optimizer.flow_adapter import menu_tree_from_flow
+from ivr_engine.optimizer.labels import Labels
 from ivr_engine.prompts.catalog import PromptCatalog, estimate_seconds
 from ivr_engine.prompts.manifest import Manifest, ManifestEntry
 from ivr_engine.stats.batch import Batch, call_row
@@ -125,6 +126,13 @@ def test_report_numbers_are_the_cost_model_on_both_trees(tmp_path: Path) -> None
     assert report["after"]["within_two_levels"] == pytest.approx(after.within_two_levels)
     assert report["ratio"] == pytest.approx(after.expected_time / report["lower_bound_seconds"])
     assert report["saving"] == pytest.approx(1 - after.expected_time / before.expected_time)
+    # the source names every service on the way; in the new tree, a call is named only where
+    # every menu above it names its service or its topic
+    labels = Labels(source.tree, params, weights)
+    named = labels.named(done.result.tree)
+    share = sum(w for i, w in weights.items() if named[i]) / sum(weights.values())
+    assert report["before"]["named_on_the_way"] == 1.0
+    assert report["after"]["named_on_the_way"] == pytest.approx(share)
     # the written flow, measured with its generated clips
     written_catalog = load_catalog(new)
     assert written_catalog is not None
@@ -253,7 +261,9 @@ def test_optimized_hotline_is_faster_and_walks_in_the_simulator(tmp_path: Path) 
 
 def test_generated_menus_are_named_after_their_most_called_service(tmp_path: Path) -> None:
     # four options a menu: some services share a menu that no old menu is mostly about
-    _, new = optimize_clinic(tmp_path, "--breadth", "4")
+    report, new = optimize_clinic(tmp_path, "--breadth", "4")
+    # a generated menu names only its most called service: the others are not named on the way
+    assert report["after"]["named_on_the_way"] < 1.0
     catalog = PromptCatalog.load(Path(new.prompts or ""))
     titles = {o.target: o.title for m in load_flow(CLINIC).menus() for o in m.options}
     groups = [n for n in new.nodes.values() if isinstance(n, Menu) and n.id.startswith("auto-")]

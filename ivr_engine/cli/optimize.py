@@ -232,9 +232,9 @@ def describe_menus(
     """Texts for the menus whose offer is new: generated groups, and kept submenus that lost their
     topic (`keeps_label`: a "Disease prevention" menu the optimizer moved a vaccination service
     into must stop saying only "disease prevention"). Such a menu is offered as its topic "and
-    more" where that is shorter than generated texts (`Labels.names_topic`), as the optimizer
-    charged it; a generated group's header and option clip name the most called service it leads to."""
-    weights = labels.weights
+    more" while its topic draws most of its calls and that is shorter than generated texts
+    (`Labels.names_topic`), as the optimizer charged it; a generated group's header and option
+    clip name the most called service it leads to (`Labels.by_calls`)."""
     texts: Texts = {}
     nodes = dict(flow.nodes)
 
@@ -253,16 +253,16 @@ def describe_menus(
             group = option.child
             if not isinstance(group, MenuTree) or (not group.synthetic and labels.keeps(group.id, services(group))):
                 continue
-            held = sorted(services(group), key=lambda s: (-weights[s], s))
+            held = labels.by_calls(services(group))
+            named = [source.options[s] for s in held]
             header_id: str | None = None
             if group.synthetic:
                 header_id, option_id = prompt_ids(group.id)
-                named = [source.options[s] for s in held]
             elif labels.names_topic(group.id, held):
                 option_id = f"{group.id}.and-more.option"
                 topic = source.options[group.id]
                 offer(parent.id, option.key, option_id, f"{topic.title or group.id} and more")
-                named = [topic, *(source.options[s] for s in held)]
+                named.insert(0, topic)
             else:
                 header_id, option_id = (f"{group.id}.regrouped", f"{group.id}.regrouped.option")
                 menu = nodes[group.id]
@@ -271,7 +271,6 @@ def describe_menus(
                     menu, prompt=header_id, title=f"More options (was {menu.title or menu.id})"
                 )
                 offer(parent.id, option.key, option_id, "More options")
-                named = [source.options[s] for s in held]
             for language in flow.languages:
                 names = [service_name(catalog, o, flow, language) for o in named]
                 header, clip = group_texts(names, option.key, language)

@@ -112,7 +112,11 @@ class Labels:
         label = self.known.get(menu.id)
         if label is not None and (self.keeps(menu.id, held) or self.names_topic(menu.id, held)):
             return label.services
-        return {min(held, key=lambda i: (-self.weights.get(i, 0.0), i))} if held else set()
+        return set(self.by_calls(held)[:1])
+
+    def by_calls(self, ids: Collection[str]) -> list[str]:
+        """`ids` most called first (ties by id): the order generated texts name services in."""
+        return sorted(ids, key=lambda i: (-self.weights.get(i, 0.0), i))
 
     def adopt(self, tree: MenuTree) -> MenuTree:
         """`tree` with generated menus renamed to a menu of the current tree it no longer holds,

@@ -10,7 +10,7 @@ import structlog
 from ivr_engine.agi.errors import AGICommandFailed, AGIHangup
 from ivr_engine.agi.server import AGISession
 from ivr_engine.prompts.clip import Clip
-from ivr_engine.runtime.channel import CallerHangup, CallInfo, QueueRequest, Recording
+from ivr_engine.runtime.channel import ALL_KEYS, CallerHangup, CallInfo, QueueRequest, Recording
 
 # EXEC Queue and EXEC Dial return only when the conversation with the agent or the dialled party
 # ends, which takes as long as it takes: their bound only catches an Asterisk that stopped talking.
@@ -18,6 +18,8 @@ CONVERSATION_LIMIT = 8 * 3600.0
 # Slack on top of what a command needs by itself (a clip's length, a dial timeout) before we
 # decide Asterisk stopped answering.
 COMMAND_SLACK = 10.0
+# Read's pause after each file but the last, listening for a first key (app.c, ast_app_getdata)
+READ_PAUSE = 0.05
 
 # (call id, the clip, the key that interrupted it): a transcript of what a caller heard.
 PlayedHook = Callable[[str, Clip, str | None], None]
@@ -81,7 +83,13 @@ class AGIChannel:
         if self.session.hungup:
             raise CallerHangup()
 
-    async def play(self, clips: Sequence[Clip], escape_digits: str) -> str | None:
+    async def play(self, clips: Sequence[Clip], escape_digits: str, wait: float = 0.0) -> str | None:
+        if not clips:
+            return await self.wait_digit(wait) if wait > 0 else None
+        if set(ALL_KEYS) <= set(escape_digits):
+            return await self._read(clips, wait)
+        # Read stops at any key; prompts that only some keys may interrupt (a bookmark's `*`
+        # during an announcement) play one STREAM FILE each, which ignores the other keys.
         for clip in clips:
             self._check()
             try:
@@ -98,7 +106,36 @@ class AGIChannel:
                 self._on_played(self.info.call_id, clip, played.key)
             if played.key is not None:
                 return played.key
-        return None
+        return await self.wait_digit(wait) if wait > 0 else None
+
+    async def _read(self, clips: Sequence[Clip], wait: float) -> str | None:
+        """All clips, and the wait after them, in one Read: no gap between two AGI commands in
+        which Asterisk would drop a key (`commands.read_key`). Asterisk skips a missing file
+        with a warning in its own log; `ivr validate` reports prompts without built audio."""
+        self._check()
+        started = time.monotonic()
+        seconds = sum(c.duration for c in clips) + READ_PAUSE * len(clips)
+        try:
+            key = await self.session.read_key(
+                [c.sound for c in clips], wait, timeout=seconds + wait + COMMAND_SLACK
+            )
+        except AGIHangup:
+            raise CallerHangup() from None
+        self._report(clips, time.monotonic() - started, key)
+        return key
+
+    def _report(self, clips: Sequence[Clip], elapsed: float, key: str | None) -> None:
+        """Tell the played hook which clips the caller heard. Read does not say where a key
+        stopped it, so the key is placed by the clips' durations."""
+        if self._on_played is None:
+            return
+        at = 0.0
+        for clip in clips:
+            at += clip.duration + READ_PAUSE
+            stopped = key is not None and elapsed < at
+            self._on_played(self.info.call_id, clip, key if stopped else None)
+            if stopped:
+                return
 
     async def _probe_line(self) -> None:
         """STREAM FILE's result=-1 means "no such file" or "hung up", and Asterisk's HANGUP line

@@ -7,7 +7,7 @@ res_agi.c without a network. Result conventions are those of res_agi.c's handler
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, NamedTuple, TypeVar
 
@@ -181,6 +181,24 @@ def exec_app(app: str, *args: str) -> Command[int]:
         return code
 
     return Command("EXEC", (app, ",".join(args)) if args else (app,), parse)
+
+
+def read_key(variable: str, files: Sequence[str], wait: float) -> Command[int]:
+    """Play `files` in one Read application and store the first key (any of 0-9 * #) in `variable`.
+
+    Asterisk reads no key while it waits for the next AGI command (res_agi.c `run_agi` reads the
+    channel and frees every frame), so a key pressed between two STREAM FILE commands is lost.
+    Inside one Read the files follow each other in the application and a key at any moment stops
+    them. Options: maxdigits 1; `t` with no digits, so `#` is a key rather than a terminator; one
+    attempt; `wait` seconds for a key after the last file (at least a millisecond: Read's 0 means
+    its own default wait).
+    """
+    for file in files:
+        if not file or "&" in file:
+            raise ValueError(f"Read: sound name {file!r} is empty or contains '&' (Read's file separator)")
+    if not files:
+        raise ValueError("Read: no files to play")
+    return exec_app("Read", variable, "&".join(files), "1", "t", "1", f"{max(wait, 0.001):.3f}")
 
 
 def record_file(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 import structlog
@@ -47,6 +47,8 @@ Handler = Callable[["AGISession"], Awaitable[None]]
 CommandObserver = Callable[[str, float], None]
 
 READ_CHUNK = 65536
+# the channel variable `read_key` has Read store the key in
+READ_KEY_VARIABLE = "IVR_KEY"
 logger = structlog.get_logger(__name__)
 
 
@@ -188,6 +190,16 @@ class AGISession:
 
     async def exec(self, app: str, *args: str, timeout: float | None = None) -> int:
         return await self.run(commands.exec_app(app, *args), timeout)
+
+    async def read_key(self, files: Sequence[str], wait: float, *, timeout: float | None = None) -> str | None:
+        """Play `files` as one Read (`commands.read_key`); the key pressed, or None if none came
+        within `wait` seconds of the last file. Read returns normally when the caller hangs up,
+        and GET VARIABLE still works on the dead channel, so its READSTATUS says which."""
+        await self.run(commands.read_key(READ_KEY_VARIABLE, files, wait), timeout)
+        status, _, key = (await self.get_full_variable(f"${{READSTATUS}}:${{{READ_KEY_VARIABLE}}}") or "").partition(":")
+        if status == "HANGUP":
+            raise AGIHangup("Read: the caller hung up")
+        return key or None
 
     async def record_file(
         self,

@@ -13,6 +13,8 @@ from typing import Protocol
 
 from ivr_engine.prompts.clip import Clip
 
+ALL_KEYS = "0123456789*#"
+
 
 class CallerHangup(Exception):
     """The caller hung up; raised by any channel operation once the line is gone."""
@@ -51,8 +53,10 @@ class Channel(Protocol):
         """Seconds on this call's clock (monotonic; virtual in the simulator)."""
         ...
 
-    async def play(self, clips: Sequence[Clip], escape_digits: str) -> str | None:
-        """Play clips in order; return the key that interrupted them, or None if all played."""
+    async def play(self, clips: Sequence[Clip], escape_digits: str, wait: float = 0.0) -> str | None:
+        """Play clips in order, then wait up to `wait` seconds for a key; return the key that
+        interrupted them or came in the wait, or None. One operation, so that a channel can
+        listen without a break from the first clip to the end of the wait."""
         ...
 
     async def wait_digit(self, timeout: float) -> str | None:

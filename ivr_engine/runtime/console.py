@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ivr_engine.prompts.clip import Clip
-from ivr_engine.runtime.channel import CallerHangup, CallInfo, QueueRequest, Recording
-from ivr_engine.runtime.keypad import ALL_KEYS, OptionClip
+from ivr_engine.runtime.channel import ALL_KEYS, CallerHangup, CallInfo, QueueRequest, Recording
+from ivr_engine.runtime.keypad import OptionClip
 
 HANG_UP = "h"
 SILENCE = "-"
@@ -97,7 +97,11 @@ class ConsoleChannel:
     def now(self) -> float:
         return self.clock
 
-    async def play(self, clips: Sequence[Clip], escape_digits: str) -> str | None:
+    async def play(self, clips: Sequence[Clip], escape_digits: str, wait: float = 0.0) -> str | None:
+        key = await self._play(clips, escape_digits)
+        return await self.wait_digit(wait) if key is None and wait > 0 else key
+
+    async def _play(self, clips: Sequence[Clip], escape_digits: str) -> str | None:
         self.check_line()
         self.declined = False
         head = self.tokens[0] if self.tokens else None

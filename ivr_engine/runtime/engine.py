@@ -27,7 +27,7 @@ import structlog
 from ivr_engine.flow import model as m
 from ivr_engine.prompts.clip import Clip
 from ivr_engine.runtime import conditions
-from ivr_engine.runtime.channel import CallerHangup, Channel, QueueRequest
+from ivr_engine.runtime.channel import ALL_KEYS, CallerHangup, Channel, QueueRequest
 from ivr_engine.runtime.events import (
     CallEnded,
     CallObserver,
@@ -36,7 +36,7 @@ from ivr_engine.runtime.events import (
     NodeVisit,
     Outcome,
 )
-from ivr_engine.runtime.keypad import ALL_KEYS, Keypad, OptionClip
+from ivr_engine.runtime.keypad import Keypad, OptionClip
 from ivr_engine.runtime.lookup import (
     HookResolver,
     LookupFailed,
@@ -419,9 +419,7 @@ class _Call:
         failures = 0
         while True:
             clips = self.clips(lead) + self.personal_clips(personal) + self.menu_clips(node)
-            key = await self.keypad.play(clips, ALL_KEYS)
-            if key is None:
-                key = await self.keypad.wait_digit(node.timeout)
+            key = await self.keypad.play(clips, ALL_KEYS, node.timeout)
             if key is None:
                 visit.timeouts += 1
                 failures += 1
@@ -573,19 +571,16 @@ class _Call:
 
     async def read_digits(self, node: m.Collect, clips: list[Clip]) -> tuple[str, str]:
         """Keys one by one (not GET DATA), so keys typed ahead during earlier prompts count."""
-        key = await self.keypad.play(clips, ALL_KEYS)
+        key = await self.keypad.play(clips, ALL_KEYS, node.timeout)
         digits = ""
-        while True:
-            if key is None:
-                key = await self.keypad.wait_digit(node.timeout if not digits else self.settings.inter_digit_timeout)
-                if key is None:
-                    return digits, "timeout"
+        while key is not None:
             if node.terminator and key == node.terminator:
                 return digits, "terminator"
             digits += key
             if len(digits) >= node.max_length:
                 return digits, "full"
-            key = None
+            key = await self.keypad.wait_digit(self.settings.inter_digit_timeout)
+        return digits, "timeout"
 
     async def do_lookup(self, node: m.Lookup, visit: _Visit) -> str | None:
         view = self.view()
@@ -692,9 +687,7 @@ class _Call:
 
     async def do_survey(self, node: m.Survey, visit: _Visit) -> str | None:
         for _ in range(self.settings.survey_attempts):
-            key = await self.keypad.play(self.clips([node.prompt]), ALL_KEYS)
-            if key is None:
-                key = await self.keypad.wait_digit(self.settings.survey_timeout)
+            key = await self.keypad.play(self.clips([node.prompt]), ALL_KEYS, self.settings.survey_timeout)
             if key is None:
                 visit.timeouts += 1
             elif key.isdigit() and 1 <= int(key) <= node.scale:

@@ -12,9 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ivr_engine.prompts.clip import Clip
-from ivr_engine.runtime.channel import Channel
-
-ALL_KEYS = "0123456789*#"
+from ivr_engine.runtime.channel import ALL_KEYS, Channel
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,19 +35,22 @@ class Keypad:
         self.pending: deque[str] = deque()
         self.received: list[str] = []  # every key the channel delivered, in order
 
-    async def play(self, clips: Sequence[Clip], escape_digits: str) -> str | None:
-        """Play unless a pending key may interrupt them, in which case nothing is played at all."""
+    async def play(self, clips: Sequence[Clip], escape_digits: str, wait: float = 0.0) -> str | None:
+        """Play, then wait up to `wait` seconds for a key (`Channel.play`), unless a pending key
+        may interrupt them, in which case nothing is played at all."""
         if self.pending and self.pending[0] in escape_digits:
             return self.pending.popleft()
-        if not clips:
+        if self.pending:  # keys waiting that may not interrupt these clips come after them
+            key = await self.channel.play(clips, escape_digits) if clips else None
+            if key is not None:
+                self.received.append(key)
+                self.pending.append(key)  # it was pressed after the keys already waiting
+            return self.pending.popleft() if wait > 0 else None
+        if not clips and wait <= 0:
             return None
-        key = await self.channel.play(clips, escape_digits)
-        if key is None:
-            return None
-        self.received.append(key)
-        if self.pending:  # it was pressed after the keys already waiting
-            self.pending.append(key)
-            return None
+        key = await self.channel.play(clips, escape_digits, wait)
+        if key is not None:
+            self.received.append(key)
         return key
 
     async def wait_digit(self, timeout: float) -> str | None:

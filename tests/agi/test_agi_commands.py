@@ -132,3 +132,16 @@ def test_command_error_names_command_and_usage() -> None:
     response = AGIResponse(520, "520-...", text="Invalid command syntax.", usage=("Usage: ANSWER",))
     with pytest.raises(AGICommandError, match=r"ANSWER: Asterisk answered 520.*Usage: ANSWER"):
         commands.answer().interpret(response)
+
+
+def test_read_key_plays_every_file_in_one_read_with_no_terminator() -> None:
+    command = commands.read_key("IVR_KEY", ["ivr/en/main", "ivr/en/opt.main.1"], 5.0)
+    # `t` with no digits: * and # are keys, not terminators; 1 digit, 1 attempt, 5 s wait
+    assert wire(command) == b'EXEC "Read" "IVR_KEY,ivr/en/main&ivr/en/opt.main.1,1,t,1,5.000"\n'
+    assert run(command, "200 result=0") == 0
+    # Read's 0 would mean its own default wait; no wait is one millisecond
+    assert wire(commands.read_key("K", ["a"], 0.0)).endswith(b',1,t,1,0.001"\n')
+    with pytest.raises(ValueError, match="'&'"):
+        commands.read_key("K", ["a&b"], 1.0)
+    with pytest.raises(ValueError, match="no files"):
+        commands.read_key("K", [], 1.0)

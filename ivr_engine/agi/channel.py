@@ -84,9 +84,7 @@ class AGIChannel:
             raise CallerHangup()
 
     async def play(self, clips: Sequence[Clip], escape_digits: str, wait: float = 0.0) -> str | None:
-        if not clips:
-            return await self.wait_digit(wait) if wait > 0 else None
-        if set(ALL_KEYS) <= set(escape_digits):
+        if clips and set(ALL_KEYS) <= set(escape_digits):
             return await self._read(clips, wait)
         # Read stops at any key; prompts that only some keys may interrupt (a bookmark's `*`
         # during an announcement) play one STREAM FILE each, which ignores the other keys.

@@ -193,11 +193,11 @@ def read_key(variable: str, files: Sequence[str], wait: float) -> Command[int]:
     attempt; `wait` seconds for a key after the last file (at least a millisecond: Read's 0 means
     its own default wait).
     """
+    if not files:
+        raise ValueError("Read: no files to play")
     for file in files:
         if not file or "&" in file:
             raise ValueError(f"Read: sound name {file!r} is empty or contains '&' (Read's file separator)")
-    if not files:
-        raise ValueError("Read: no files to play")
     return exec_app("Read", variable, "&".join(files), "1", "t", "1", f"{max(wait, 0.001):.3f}")
 
 

@@ -25,6 +25,7 @@ import yaml
 
 from ivr_engine.cli.flow import _load, _manifest
 from ivr_engine.flow.model import Flow, Menu, MenuOption
+from ivr_engine.flow.tree import MAX_MENU_OPTIONS
 from ivr_engine.optimizer import (
     DIGIT_KEYS,
     Constraints,
@@ -474,7 +475,7 @@ def _draw(flow: Flow, new: Flow, changed: tuple[str, ...], directory: Path) -> N
 @click.option("--audio", type=_EXISTING, help="Audio directory or manifest.json: measured prompt durations.")
 @click.option("--language", help="Language whose clip durations are used (default: the flow's).")
 @click.option(
-    "--breadth", type=click.IntRange(min=2), help="At most this many options per menu (default: every free key)."
+    "--breadth", type=click.IntRange(min=2), help=f"At most this many options per menu (default: {MAX_MENU_OPTIONS}, or the flow's widest menu if wider)."
 )
 @click.option("--max-churn", type=click.IntRange(min=0), help="At most this many services change key path.")
 @click.option(

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from ivr_engine.flow.model import Flow, Menu, MenuOption
+from ivr_engine.flow.tree import MAX_MENU_OPTIONS
 from ivr_engine.optimizer.global_tree import changed_menus
 from ivr_engine.optimizer.tree import (
     DIGIT_KEYS,
@@ -47,7 +48,12 @@ class FlowTree:
 def menu_tree_from_flow(
     flow: Flow, root: str, prompt_seconds: PromptSeconds, breadth: int | None = None
 ) -> FlowTree:
-    """The menus reachable from menu `root` through menu options, with the flow's constraints."""
+    """The menus reachable from menu `root` through menu options, with the flow's constraints.
+
+    Without `breadth`, a menu gets no more options than the validator accepts without a warning,
+    or than the flow's widest menu already has: a rebuilt flow then validates as cleanly as its
+    source, and a main menu of five leaves digits free for personal shortcuts.
+    """
     start = flow.nodes.get(root)
     if not isinstance(start, Menu):
         raise FlowAdapterError(f"{_where(flow, root)}: {root!r} is not a menu")
@@ -107,12 +113,16 @@ def menu_tree_from_flow(
 
     tree = convert(start, 0.0)
     bound = {k for k in (flow.keys.operator, flow.keys.back, flow.keys.repeat) if k}
+    keys = "".join(k for k in DIGIT_KEYS if k not in bound)
+    if breadth is None:
+        widest = max(len(n.options) for _, n in walk(tree) if isinstance(n, MenuTree))
+        breadth = min(len(keys), max(MAX_MENU_OPTIONS, widest))
     constraints = Constraints(
         pinned_keys=pinned,
         together=tuple(together),
         fixed=frozenset(fixed),
         max_depth=flow.max_depth,
-        keys="".join(k for k in DIGIT_KEYS if k not in bound),
+        keys=keys,
         breadth=breadth,
     )
     return FlowTree(

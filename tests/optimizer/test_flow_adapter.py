@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from ivr_engine.flow.model import Announcement, Flow, Menu, MenuOption, Queue
+from ivr_engine.flow.tree import MAX_MENU_OPTIONS
 from ivr_engine.optimizer import (
     CostParams,
     MenuTree,
@@ -148,3 +151,14 @@ def test_back_to_main_menu_gets_its_own_service_id() -> None:
 def test_root_must_be_a_menu() -> None:
     with pytest.raises(FlowAdapterError, match="'bye' is not a menu"):
         menu_tree_from_flow(hotline(), "bye", seconds)
+
+
+def test_menus_are_no_wider_than_the_validator_accepts_unless_the_flow_is() -> None:
+    flow = hotline()  # its main menu has six options
+    assert menu_tree_from_flow(flow, "main", seconds).constraints.max_options == 6
+    assert menu_tree_from_flow(flow, "main", seconds, breadth=8).constraints.max_options == 8
+    main = flow.nodes["main"]
+    assert isinstance(main, Menu)
+    narrow = dict(flow.nodes, main=dataclasses.replace(main, options=main.options[:4]))
+    source = menu_tree_from_flow(dataclasses.replace(flow, nodes=narrow), "main", seconds)
+    assert source.constraints.max_options == MAX_MENU_OPTIONS == 5

@@ -22,6 +22,7 @@ from ivr_engine.cli.optimize import (
 )
 from ivr_engine.flow.loader import load_flow
 from ivr_engine.flow.model import Flow, Menu
+from ivr_engine.flow.tree import MAX_MENU_OPTIONS
 from ivr_engine.flow.validate import load_catalog, validate, validate_with_catalog
 from ivr_engine.optimizer import MenuTree, evaluate, leaf_paths, walk
 from ivr_engine.optimizer.demand import leaf_counts, service_demand
@@ -236,13 +237,18 @@ def test_optimized_hotline_is_faster_and_walks_in_the_simulator(tmp_path: Path) 
     out = tmp_path / "hotline-opt.yaml"
     report = run(HOTLINE, "--demand", demand_file, "--audio", AUDIO, "--changed-notice", "menu.changed", "-o", out)
     new = load_flow(out)
-    assert [d for d in validate_with_catalog(new, manifest=Manifest.load(AUDIO)) if d.is_error] == []
+    found = validate_with_catalog(new, manifest=Manifest.load(AUDIO))
+    assert [d for d in found if d.is_error] == []
+    # no menu wider than callers remember (the validator warns beyond it), which keeps digits of
+    # the main menu free for personal shortcuts
+    assert [d for d in found if "callers remember" in d.message] == []
+    assert max(len(n.options) for n in new.nodes.values() if isinstance(n, Menu)) == MAX_MENU_OPTIONS
     assert offered_services(new, "main") == offered_services(hotline, "main")
     assert report["durations"]["estimated_clips"] == 0  # every clip of the source has built audio
     assert report["after"]["expected_seconds"] < report["before"]["expected_seconds"]
     assert report["after_as_written"]["expected_seconds"] < report["before"]["expected_seconds"]
-    # Measured with seed 12320: ratio 1.43 (1.46 as written); pinned services held in place keep
-    # their menus, which the bound does not know about. Not near the 1.08 of unconstrained trees.
+    # Measured with seed 12320: ratio 1.26 (1.27 as written, 2026-12-03); generated menus cost
+    # more than the cheapest topic menu the bound charges. Not near the 1.08 of unconstrained trees.
     assert report["ratio"] < 1.5
     # The most called service that is itself the leaf, reached by its new key path.
     top = max((s for s in demand if hotline.nodes[s].kind not in ("condition", "menu")), key=demand.__getitem__)
@@ -338,7 +344,8 @@ def test_a_topic_menu_that_takes_in_other_services_says_and_more(tmp_path: Path)
 
 
 def test_a_group_that_is_mostly_an_old_menu_is_written_as_that_menu(tmp_path: Path) -> None:
-    report, new = optimize_clinic(tmp_path)
+    # every free key, as this case was built for: with five options a generated menu takes these
+    report, new = optimize_clinic(tmp_path, "--breadth", "9")
     old = load_flow(CLINIC)
     # colds and diet (health advice) with skin care (from "more health topics") under one key:
     # the old "health" node, its header and its clip (rekeyed) rather than a generated menu

@@ -23,6 +23,8 @@ from ivr_engine.flows import FlowLibrary, LoadedFlow
 from ivr_engine.metrics import IvrMetrics
 from ivr_engine.personal.layout import has_main_menu
 from ivr_engine.personal.menus import PersonalMenus
+from ivr_engine.personal.peer_events import PeerEvent
+from ivr_engine.personal.peer_listener import PeerListener
 from ivr_engine.runtime.events import CallObserver
 from ivr_engine.service import Service, wait_for_stop_signal
 from ivr_engine.stats.privacy import caller_keyer
@@ -74,7 +76,9 @@ class Engine:
     recorder: StatsRecorder
     metrics: IvrMetrics
     service: Service
+    personal: PersonalMenus
     acd: AcdService | None = None  # queue monitor and supervisor helpers, when settings.ami.enabled
+    peers: PeerListener | None = None  # other nodes' calls for the personal menus, on PostgreSQL
 
     @classmethod
     def build(
@@ -97,7 +101,10 @@ class Engine:
         ).start()
         metrics = IvrMetrics()
         metrics.watch_stats_recorder(recorder.counts)
-        personal = PersonalMenus.from_store(store, [(f.flow, f.prompts) for f in library.loaded])
+        # On PostgreSQL other engine nodes may serve the same callers: the store announces every
+        # call and bookmark, and the personal menus take them in (`running` listens).
+        shared = store.dialect == "postgresql"
+        personal = PersonalMenus.from_store(store, [(f.flow, f.prompts) for f in library.loaded], shared=shared)
         service = Service(
             settings,
             library=library,
@@ -108,7 +115,7 @@ class Engine:
             on_reload=functools.partial(_personalize, personal),
         )
         acd = AcdService(settings.ami, metrics) if settings.ami.enabled else None
-        return cls(settings, store, recorder, metrics, service, acd)
+        return cls(settings, store, recorder, metrics, service, personal, acd)
 
     def web_server(self) -> uvicorn.Server:
         app = create_app(
@@ -120,6 +127,7 @@ class Engine:
             checks={
                 "agi": self._agi_check,
                 "stats": self._stats_check,
+                **({"peers": self._peers_check} if self.store.dialect == "postgresql" else {}),
                 **({"ami": self.acd.health} if self.acd else {}),
             },
             queues=self.acd.monitor.snapshot if self.acd else None,
@@ -144,6 +152,12 @@ class Engine:
             return CheckResult(False, "database unreachable: visits are spooled to disk")
         return CheckResult(True, f"{self.recorder.backlog} visits waiting to be written")
 
+    def _peers_check(self) -> CheckResult:
+        if self.peers is not None and self.peers.listening:
+            return CheckResult(True, "hearing other nodes' calls and bookmarks")
+        why = self.peers.error if self.peers is not None else "not started"
+        return CheckResult(False, f"not hearing other nodes' calls: personal menus lag ({why})")
+
     def close(self) -> None:
         self.recorder.close()
         self.store.close()
@@ -155,6 +169,14 @@ class Engine:
         FastAGI port taken, say) stops the parts already started before the error goes on."""
         async with contextlib.AsyncExitStack() as started:
             started.callback(self.close)
+            if self.store.dialect == "postgresql":
+                loop = asyncio.get_running_loop()
+
+                def deliver(events: list[PeerEvent]) -> None:
+                    loop.call_soon_threadsafe(self.personal.apply, events)
+
+                self.peers = PeerListener(self.store.engine.url, deliver).start()
+                started.callback(self.peers.stop)
             if self.settings.web.enabled:
                 web = self.web_server()
                 started.push_async_callback(_stop_web, web, asyncio.create_task(web.serve()))

@@ -12,6 +12,11 @@ it is its share of the caller's decayed calls, shrunk towards the flow's overall
 (`selection`).
 
 Bookmarks toggle: `**` at a service bookmarks it, `**` again at a bookmarked service removes it.
+
+Several engine nodes on one PostgreSQL store (`shared=True`): the store announces every call it
+records at a leaf and every bookmark change (`peer_events`), this node's own included, and `apply`
+takes them in. A call counted here as it ended is remembered until its announcement comes back, so
+it counts once; a bookmark announcement sets a state, so hearing one's own again changes nothing.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from ivr_engine.optimizer import CostParams
 from ivr_engine.personal import records
 from ivr_engine.personal.history import PersonalHistory, ServiceUse
 from ivr_engine.personal.layout import RootLayout, has_main_menu, shortcut_prompt
+from ivr_engine.personal.peer_events import PeerCall, PeerEvent
 from ivr_engine.personal.selection import Candidate, Timing, choose
 from ivr_engine.runtime.events import CallEnded, CallStarted, NodeEntered, NodeVisit
 from ivr_engine.runtime.personal import PersonalRoot, Shortcut
@@ -57,6 +63,10 @@ class PersonalParams:
 # Layouts kept per flow: the version in service and the ones calls started before a reload may
 # still be on (a bookmark pressed during such a call), so neither rebuilds the other's.
 _VERSIONS_KEPT = 3
+# Calls counted here whose announcement has not come back yet: a store that is down holds them
+# back (the recorder spools), so a long outage is bounded here, at the price of counting the
+# oldest of them twice once the announcements arrive.
+_OWN_CALLS_KEPT = 100_000
 
 
 @dataclass
@@ -91,6 +101,7 @@ class PersonalMenus:
         cost: CostParams = CostParams(),
         clock: Callable[[], float] = time.time,
         layout_of: Callable[[m.Flow, PromptSource, CostParams], RootLayout] = RootLayout.for_flow,
+        shared: bool = False,
     ) -> None:
         self.key_of = key_of
         self.store = store
@@ -103,6 +114,8 @@ class PersonalMenus:
         self._index: dict[str, int] = {}
         self._flows: dict[str, _FlowState] = {}
         self._calls: dict[str, tuple[bytes, str]] = {}  # open call id -> (record key, flow id)
+        # call ids counted here, awaiting their announcement (an ordered set), when shared
+        self._own: dict[str, None] | None = {} if shared else None
 
     @classmethod
     def from_store(
@@ -113,9 +126,10 @@ class PersonalMenus:
         params: PersonalParams = PersonalParams(),
         cost: CostParams = CostParams(),
         clock: Callable[[], float] = time.time,
+        shared: bool = False,
     ) -> PersonalMenus:
         """Personal menus for `flows`, loaded from the store's history and bookmarks."""
-        menus = cls(key_of=store.caller_key, store=store, params=params, cost=cost, clock=clock)
+        menus = cls(key_of=store.caller_key, store=store, params=params, cost=cost, clock=clock, shared=shared)
         for flow, prompts in flows:
             if has_main_menu(flow):
                 menus.add_flow(flow, prompts)
@@ -301,11 +315,37 @@ class PersonalMenus:
         if opened is None or event.leaf is None:
             return
         key, flow_id = opened
-        state = self._flows[flow_id]
-        service = state.layout.service_of.get(event.leaf)
+        if self._add_call(key, self._flows[flow_id], event.leaf, event.ended_at.timestamp()) and self._own is not None:
+            self._own[event.call_id] = None
+            if len(self._own) > _OWN_CALLS_KEPT:
+                del self._own[next(iter(self._own))]
+
+    def _add_call(self, key: bytes, state: _FlowState, leaf: str, at: float) -> bool:
+        """Count a call that ended at `leaf`; False if no menu option leads there."""
+        service = state.layout.service_of.get(leaf)
         if service is None:
-            return
-        at = event.ended_at.timestamp()
+            return False
         index = self._service_index(service)
         self._records[key] = records.with_call(self._records.get(key, b""), index, at, self.params.half_life)
         self._count(state, service, 1)
+        return True
+
+    # --- other engine nodes -------------------------------------------------------------------
+
+    def apply(self, events: Iterable[PeerEvent]) -> None:
+        """Calls and bookmark changes the shared store announced, from any node (`peer_events`)."""
+        for event in events:
+            state = self._flows.get(event.flow_id)
+            if state is None:
+                continue
+            key = _compact(event.flow_id, event.caller_key)
+            if isinstance(event, PeerCall):
+                if self._own is not None and event.call_id in self._own:
+                    del self._own[event.call_id]  # counted when it ended here
+                else:
+                    self._add_call(key, state, event.leaf, min(event.ended_at, self.clock()))
+            elif event.service in state.layout.canonical:
+                index = self._service_index(event.service)
+                self._records[key] = records.with_bookmark(
+                    self._records.get(key, b""), index, event.on, self.clock(), self.params.half_life
+                )

@@ -64,6 +64,11 @@ def db_time(moment: dt.datetime) -> str:
     return f"{_SECONDS[since.days * 86_400 + since.seconds]}{_DIGITS[micro // 1000]}{_DIGITS[micro % 1000]}"
 
 
+def db_time_seconds(text: str) -> float:
+    """Unix time of a `db_time` string."""
+    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC).timestamp()
+
+
 class VisitRow(NamedTuple):
     call_id: str
     seq: int

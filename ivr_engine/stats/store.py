@@ -8,6 +8,10 @@ The hourly node figures and the caller-to-leaf counts are added in the same tran
 rows only, so replaying a batch - after a crash, from the spool, or a re-import - never counts a
 visit or a call twice.
 
+Several engine nodes on one PostgreSQL store: in the transaction that records them, new calls at
+a leaf and bookmark changes are announced with NOTIFY (`ivr_engine/personal/peer_events.py`), so
+every node's personal menus hear of them at commit, and a replay announces nothing new.
+
 Ingest speed: the writer goes through the DB-API cursor with rows as tuples in column order, many
 rows per INSERT statement; the figures are summed in Python per batch, one upsert row per group.
 """
@@ -30,7 +34,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
 
 from ivr_engine.personal.history import ServiceUse
-from ivr_engine.stats.batch import Batch, CallRow, CallValues, VisitRow, VisitValues
+from ivr_engine.personal.peer_events import CHANNEL, PeerBookmark, PeerCall, PeerEvent, encode
+from ivr_engine.stats.batch import Batch, CallRow, CallValues, VisitRow, VisitValues, db_time_seconds
 from ivr_engine.stats.models import Base, Bookmark, Call, CallerLeaf, NodeHour, Visit
 from ivr_engine.stats.privacy import CallerKeyer, CallerSecretError
 
@@ -298,6 +303,19 @@ class StatsStore:
                 into[1] = max(into[1], ended_at)  # db_time strings sort as times
         if counts:
             self._add_leaves(cursor, [(*k, last, n) for k, (n, last) in sorted(counts.items())])
+        if self.dialect == "postgresql":
+            self._announce(
+                cursor,
+                [
+                    PeerCall(call_id, caller_key, flow_id, leaf, db_time_seconds(ended_at))
+                    for call_id, caller_key, flow_id, _, _, ended_at, _, leaf, *_ in new_calls
+                    if caller_key and leaf
+                ],
+            )
+
+    def _announce(self, cursor: Any, events: Sequence[PeerEvent]) -> None:
+        for payload in encode(events):
+            cursor.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
 
     def purge(self, older_than: dt.datetime) -> PurgeResult:
         """Delete calls started, visits entered and caller counts last seen before `older_than`,
@@ -335,8 +353,18 @@ class StatsStore:
         row = {"caller_key": caller_key, "flow_id": flow_id, "node_id": service, "created": dt.datetime.now(dt.UTC)}
         with self.engine.begin() as conn:
             conn.execute(self._insert(Bookmark).on_conflict_do_nothing(), [row])
+            self._announce_bookmark(conn, PeerBookmark(caller_key, flow_id, service, on=True))
 
     def remove_bookmark(self, caller_key: str, flow_id: str, service: str) -> None:
         key = (Bookmark.caller_key == caller_key) & (Bookmark.flow_id == flow_id) & (Bookmark.node_id == service)
         with self.engine.begin() as conn:
             conn.execute(sa.delete(Bookmark).where(key))
+            self._announce_bookmark(conn, PeerBookmark(caller_key, flow_id, service, on=False))
+
+    def _announce_bookmark(self, conn: Connection, event: PeerBookmark) -> None:
+        if self.dialect == "postgresql":
+            cursor = conn.connection.cursor()
+            try:
+                self._announce(cursor, [event])
+            finally:
+                cursor.close()

@@ -1,4 +1,5 @@
-"""Personal menus on real calls: a repeat caller gets there faster; a bookmark survives a restart."""
+"""Personal menus on real calls: a repeat caller gets there faster; a bookmark survives a restart
+and reaches another engine node on the same PostgreSQL store at once."""
 
 from __future__ import annotations
 
@@ -6,14 +7,17 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from e2e_support import AUDIO, REPO, stats_settings
+from e2e_support import AUDIO, REPO, engine_settings, stats_settings
 
 from ivr_engine.app import Engine
+from ivr_engine.config import StatsSettings, WebSettings
 from ivr_engine.demo import informed_caller_plan
 from ivr_engine.pbx.asterisk import Pbx
 from ivr_engine.prompts.clip import Clip
 from ivr_engine.runtime.events import CallEnded
+from ivr_engine.runtime.personal import PersonalRoot
 from ivr_engine.runtime.recording import EventLog
+from ivr_engine.stats.testing import PostgresServer
 
 pytestmark = pytest.mark.asterisk
 
@@ -43,6 +47,27 @@ async def place(pbx: Pbx, engine: Engine, plan: object, caller: str, hold: float
     pbx.set_agi_url(f"agi://127.0.0.1:{engine.service.agi.port}/default")
     result = await asyncio.to_thread(pbx.place_call, plan, hold_seconds=hold, from_user=caller)
     assert result.answered
+
+
+async def bookmark_fever_clinics(pbx: Pbx, engine: Engine, heard: Heard) -> None:
+    """A call straight to fever clinics, then ** while its announcement plays."""
+    plan = [(0.4, "2"), (0.4, "1"), (0.4, "1"), (0.4, "4"), (1.5, "*"), (0.3, "*")]
+    await place(pbx, engine, plan, NEW, hold=4.0)
+    call = await heard.wait(1)
+    assert call.leaf == "flu.clinics"
+    assert "bookmark.added" in heard.prompts[call.call_id]
+
+
+async def take_the_fever_clinics_shortcut(pbx: Pbx, engine: Engine, heard: Heard, root: PersonalRoot) -> CallEnded:
+    """The next call: the caller hears the bookmark offered and presses its key."""
+    assert [s.target for s in root.shortcuts] == ["flu.clinics"]
+    personalizer = engine.service.personalizer
+    plan = await informed_caller_plan(HOTLINE, f"2 {root.shortcuts[0].key}", AUDIO, caller=NEW, personalizer=personalizer)
+    await place(pbx, engine, plan, NEW)
+    again = await heard.wait(1)
+    assert again.leaf == "flu.clinics"
+    assert any(p.startswith("shortcut.flu.clinics.") for p in heard.prompts[again.call_id])
+    return again
 
 
 async def test_a_repeat_caller_hears_a_shortcut_and_beats_a_new_caller_to_the_same_service(
@@ -87,23 +112,39 @@ async def test_a_bookmark_made_on_one_call_is_in_the_callers_menu_on_the_next(
     heard = Heard()
     first = Engine.build(settings, observers=(heard,), on_played=heard.played)
     async with first.running():
-        # Straight to fever clinics, then ** while its announcement plays.
-        plan = [(0.4, "2"), (0.4, "1"), (0.4, "1"), (0.4, "4"), (1.5, "*"), (0.3, "*")]
-        await place(pbx, first, plan, NEW, hold=4.0)
-        call = await heard.wait(1)
-    assert call.leaf == "flu.clinics"
-    assert "bookmark.added" in heard.prompts[call.call_id]
+        await bookmark_fever_clinics(pbx, first, heard)
 
     # A new engine process: the bookmark comes back from the statistics store.
     heard_again = Heard()
     second = Engine.build(settings, observers=(heard_again,), on_played=heard_again.played)
     async with second.running():
         root = second.service.personalizer.root_for(NEW, second.service.library.get("default").flow)
-        assert root is not None and [s.target for s in root.shortcuts] == ["flu.clinics"]
-        plan = await informed_caller_plan(
-            HOTLINE, f"2 {root.shortcuts[0].key}", AUDIO, caller=NEW, personalizer=second.service.personalizer
-        )
-        await place(pbx, second, plan, NEW)
-        again = await heard_again.wait(1)
-    assert again.leaf == "flu.clinics"
-    assert any(p.startswith("shortcut.flu.clinics.") for p in heard_again.prompts[again.call_id])
+        assert root is not None
+        await take_the_fever_clinics_shortcut(pbx, second, heard_again, root)
+
+
+@pytest.mark.postgres
+async def test_a_bookmark_made_through_one_engine_node_is_offered_by_the_other(
+    pbx: Pbx, hotline_sounds: Path, use_agi: object, tmp_path: Path, postgres_server: PostgresServer
+) -> None:
+    url = postgres_server.create_database()
+
+    def node(name: str, heard: Heard) -> Engine:
+        stats = StatsSettings(url=url, spool_dir=str(tmp_path / name / "spool"), caller_key_secret=SECRET)
+        settings = engine_settings(tmp_path / name, stats=stats, web=WebSettings(enabled=False))
+        return Engine.build(settings, observers=(heard,), on_played=heard.played)
+
+    heard_a, heard_b = Heard(), Heard()
+    a, b = node("a", heard_a), node("b", heard_b)
+    async with a.running(), b.running():
+        assert a.peers is not None and b.peers is not None
+        assert await asyncio.to_thread(b.peers.wait_listening, 10)
+        flow = b.service.library.get("default").flow
+        assert b.service.personalizer.root_for(NEW, flow) is None
+        await bookmark_fever_clinics(pbx, a, heard_a)
+        # Node b, whose memory was loaded before any of this, hears of it from the store.
+        async with asyncio.timeout(10):
+            while (root := b.service.personalizer.root_for(NEW, flow)) is None:
+                await asyncio.sleep(0.05)
+        again = await take_the_fever_clinics_shortcut(pbx, b, heard_b, root)
+    assert again.call_id not in heard_a.prompts  # the second call was node b's alone

@@ -62,12 +62,13 @@ def personal_menus(clock: Clock, params: PersonalParams = PersonalParams(), flow
     return menus
 
 
-def served(menus: PersonalMenus, leaf: str, at: dt.datetime, caller: str = CALLER, flow: Flow | None = None) -> None:
-    """What the runtime tells an observer about a call that ended at `leaf`."""
+def served(menus: PersonalMenus, leaf: str, at: dt.datetime, caller: str = CALLER, flow: Flow | None = None) -> str:
+    """What the runtime tells an observer about a call that ended at `leaf`; the call's id."""
     flow = flow or hotline()
     call_id = f"call-{next(_ids)}"
     menus.call_started(CallStarted(call_id, caller, flow.id, flow.version, at, "console"))
     menus.call_ended(CallEnded(call_id, at, Outcome.SERVED, leaf, leaf, 20.0))
+    return call_id
 
 
 @dataclass

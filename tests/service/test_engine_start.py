@@ -7,10 +7,12 @@ import socket
 import threading
 from pathlib import Path
 
+import httpx
 import pytest
 
 from ivr_engine.app import Engine
 from ivr_engine.config import AGISettings, Settings, StatsSettings, WebSettings
+from ivr_engine.stats.testing import PostgresServer
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -56,3 +58,35 @@ async def test_a_taken_agi_port_stops_the_dashboard_and_the_recorder(tmp_path: P
     assert asyncio.all_tasks() <= others  # no dashboard, no reload loop left behind
     assert not listening(web_port)
     assert set(threading.enumerate()) <= threads  # the statistics writer closed too
+
+
+@pytest.mark.postgres
+async def test_on_postgresql_the_engine_listens_for_other_nodes_and_reports_it(
+    tmp_path: Path, postgres_server: PostgresServer
+) -> None:
+    web_port = free_port()
+    settings = Settings(
+        flows={"default": str(REPO / "flows" / "hotline-12320.yaml")},
+        audio_dir=str(REPO / "prompts" / "audio"),
+        voicemail_dir=str(tmp_path / "voicemail"),
+        agi=AGISettings(port=0),
+        web=WebSettings(port=web_port, token="engine-start-test-token-0123456789"),
+        stats=StatsSettings(
+            url=postgres_server.create_database(),
+            spool_dir=str(tmp_path / "spool"),
+            caller_key_secret="engine-start-test-secret",
+        ),
+        base_dir=str(REPO),
+    )
+    engine = Engine.build(settings)
+    async with engine.running():
+        assert engine.peers is not None and await asyncio.to_thread(engine.peers.wait_listening, 10)
+        async with httpx.AsyncClient() as client:
+            for _ in range(100):  # the dashboard starts in the background
+                try:
+                    health = (await client.get(f"http://127.0.0.1:{web_port}/healthz")).json()
+                    break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.05)
+    assert health["checks"]["peers"] == {"ok": True, "detail": "hearing other nodes' calls and bookmarks"}
+    assert "personal-peers" not in {t.name for t in threading.enumerate()}  # stopped with the engine

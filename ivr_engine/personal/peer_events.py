@@ -1,0 +1,98 @@
+"""What the statistics store announces to the personal menus of every engine node: the wire format.
+
+With several engine nodes on one PostgreSQL store, a caller's next call may reach another node than
+the last one, and that node's personal menus live in its own memory. So the store announces, over
+PostgreSQL's NOTIFY and in the same transaction as the rows, each call it records at a leaf and each
+bookmark set or removed; every node's `PeerListener` hands them to its `PersonalMenus.apply`.
+
+A payload is JSON, `{"v": 1, "e": [...]}`, each event a list: `["c", call id, caller key, flow id,
+leaf, unix time the call ended]` or `["b", caller key, flow id, service, 1 (set) or 0 (removed)]`.
+Caller keys are the store's HMACs, never numbers. PostgreSQL refuses payloads of 8000 bytes or
+more, so `encode` splits events over as many payloads as they need.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+CHANNEL = "ivr_personal"
+MAX_PAYLOAD = 7900  # bytes; PostgreSQL's limit is 8000
+VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class PeerCall:
+    call_id: str
+    caller_key: str
+    flow_id: str
+    leaf: str
+    ended_at: float  # unix time
+
+
+@dataclass(frozen=True, slots=True)
+class PeerBookmark:
+    caller_key: str
+    flow_id: str
+    service: str
+    on: bool  # set (True) or removed
+
+
+PeerEvent = PeerCall | PeerBookmark
+
+
+class PeerPayloadError(ValueError):
+    """A payload that is not an announcement of this version."""
+
+
+def encode(events: Sequence[PeerEvent]) -> list[str]:
+    """Payloads of at most MAX_PAYLOAD bytes holding `events` in order; none for no events."""
+    payloads: list[str] = []
+    items: list[str] = []
+    empty = size = len(_payload([]))
+    for event in events:
+        item = json.dumps(_fields(event), separators=(",", ":"))  # ASCII: characters are bytes
+        if empty + len(item) > MAX_PAYLOAD:
+            raise PeerPayloadError(f"one event is longer than a payload may be: {event}")
+        if items and size + 1 + len(item) > MAX_PAYLOAD:
+            payloads.append(_payload(items))
+            items, size = [], empty
+        size += len(item) + (1 if items else 0)
+        items.append(item)
+    if items:
+        payloads.append(_payload(items))
+    return payloads
+
+
+def _payload(items: list[str]) -> str:
+    return f'{{"v":{VERSION},"e":[{",".join(items)}]}}'
+
+
+def _fields(event: PeerEvent) -> list[Any]:
+    if isinstance(event, PeerCall):
+        return ["c", event.call_id, event.caller_key, event.flow_id, event.leaf, event.ended_at]
+    return ["b", event.caller_key, event.flow_id, event.service, int(event.on)]
+
+
+def decode(payload: str) -> list[PeerEvent]:
+    try:
+        data = json.loads(payload)
+    except ValueError as exc:
+        raise PeerPayloadError(f"not JSON: {exc}") from None
+    if not isinstance(data, dict) or data.get("v") != VERSION or not isinstance(data.get("e"), list):
+        raise PeerPayloadError(f"not a version {VERSION} announcement: {payload[:80]!r}")
+    return [_event(item) for item in data["e"]]
+
+
+def _event(item: Any) -> PeerEvent:
+    if isinstance(item, list) and len(item) == 6 and item[0] == "c":
+        *ids, ended_at = item[1:]
+        if all(isinstance(i, str) for i in ids) and isinstance(ended_at, int | float):
+            return PeerCall(*ids, float(ended_at))
+    if isinstance(item, list) and len(item) == 5 and item[0] == "b":
+        *ids, on = item[1:]
+        if all(isinstance(i, str) for i in ids) and isinstance(on, int) and on in (0, 1):
+            return PeerBookmark(*ids, bool(on))
+    raise PeerPayloadError(f"not a call or bookmark event: {item!r}")

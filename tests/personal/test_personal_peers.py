@@ -1,0 +1,270 @@
+"""Several engine nodes on one PostgreSQL store: what one node's caller does reaches the others'
+personal menus at once. The wire format without a database, `PersonalMenus.apply` without one,
+then two nodes (store, recorder, personal menus, listener each) on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import psycopg
+import pytest
+from personal_support import AT, CALLER, Clock, console_call, hotline, keyer, prompts, served
+
+from ivr_engine.personal.menus import PersonalMenus
+from ivr_engine.personal.peer_events import (
+    CHANNEL,
+    MAX_PAYLOAD,
+    PeerBookmark,
+    PeerCall,
+    PeerPayloadError,
+    decode,
+    encode,
+)
+from ivr_engine.personal.peer_listener import PeerListener, conninfo
+from ivr_engine.service import FanOut
+from ivr_engine.stats.batch import Batch, call_row
+from ivr_engine.stats.recorder import StatsRecorder
+from ivr_engine.stats.store import StatsStore
+from ivr_engine.stats.testing import PostgresServer
+
+FLU_SYMPTOMS_BOOKMARK = "2 1 1 1 **"  # English, disease, influenza, symptoms, the bookmark key
+SAFE_FOOD = "2 3 3 2"  # English, outbreaks and food safety, food safety, safe food at home
+FLU_SYMPTOMS = "2 1 1 1"
+KEY = keyer().key(CALLER)
+
+# --- the wire format ---------------------------------------------------------------------------
+
+
+def test_events_survive_the_wire_in_order() -> None:
+    events = [
+        PeerCall("call-1", KEY, "hotline-12320", "food.home", 1_795_000_000.25),
+        PeerBookmark(KEY, "hotline-12320", "flu.symptoms", on=True),
+        PeerBookmark(KEY, "hotline-12320", "flu.symptoms", on=False),
+    ]
+    (payload,) = encode(events)
+    assert decode(payload) == events
+    assert encode([]) == []
+
+
+def test_a_large_batch_is_split_under_postgresqls_payload_limit() -> None:
+    events = [PeerCall(f"call-{n}", KEY, "hotline-12320", "vax.adults.flu", 1_795_000_000.0 + n) for n in range(500)]
+    payloads = encode(events)
+    assert len(payloads) > 1
+    assert all(len(p.encode()) <= MAX_PAYLOAD for p in payloads)
+    assert [e for p in payloads for e in decode(p)] == events
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "not json",
+        json.dumps({"v": 2, "e": []}),
+        json.dumps({"v": 1, "e": {}}),
+        json.dumps({"v": 1, "e": [["x", "a"]]}),
+        json.dumps({"v": 1, "e": [["c", "call", KEY, "flow", "leaf", "yesterday"]]}),
+        json.dumps({"v": 1, "e": [["b", KEY, "flow", "service", 2]]}),
+    ],
+)
+def test_anything_else_is_refused_with_what_it_was(payload: str) -> None:
+    with pytest.raises(PeerPayloadError):
+        decode(payload)
+
+
+def test_an_event_longer_than_a_payload_is_refused() -> None:
+    with pytest.raises(PeerPayloadError, match="longer than a payload"):
+        encode([PeerCall("c" * MAX_PAYLOAD, KEY, "f", "leaf", 0.0)])
+
+
+def test_the_listener_speaks_libpq_whatever_the_driver() -> None:
+    assert conninfo("postgresql+psycopg://ivr:s3cret@db:5433/stats?sslmode=require") == (
+        "postgresql://ivr:s3cret@db:5433/stats?sslmode=require"
+    )
+    with pytest.raises(ValueError, match="PostgreSQL"):
+        conninfo("sqlite:///stats.db")
+
+
+# --- applying announcements ----------------------------------------------------------------------
+
+
+def node(clock: Clock, *, shared: bool = True) -> PersonalMenus:
+    menus = PersonalMenus(key_of=keyer().key, clock=clock, shared=shared)
+    menus.add_flow(hotline(), prompts())
+    return menus
+
+
+def targets(menus: PersonalMenus) -> dict[str, bool]:
+    offer = menus.offer(CALLER, hotline())
+    return {c.service: c.bookmarked for c in offer.reasons} if offer else {}
+
+
+def test_a_call_ended_on_another_node_is_counted_and_ones_own_only_once() -> None:
+    clock = Clock()
+    here, there = node(clock), node(clock)
+    flow = hotline().id
+    elsewhere = [PeerCall("call-on-a-third-node", KEY, flow, "flu.symptoms", AT.timestamp())]
+    echo = [PeerCall(served(here, "food.home", AT), KEY, flow, "food.home", AT.timestamp())]
+    for menus in (here, there):
+        menus.apply(elsewhere)
+    there.apply(echo)
+    here.apply(echo)  # the store announces this node's call back to it too
+    assert targets(there) == targets(here) == {"food.home": False, "flu.symptoms": False}
+    assert q_of(here, "food.home") == pytest.approx(q_of(there, "food.home"))
+    here.apply(echo)  # a second announcement of the same call id is another call
+    assert q_of(here, "food.home") > q_of(there, "food.home")
+
+
+def q_of(menus: PersonalMenus, service: str) -> float:
+    offer = menus.offer(CALLER, hotline())
+    assert offer is not None
+    return next(c.q for c in offer.reasons if c.service == service)
+
+
+def test_bookmarks_from_other_nodes_are_set_and_removed_and_unknown_things_ignored() -> None:
+    there = node(Clock())
+    flow = hotline().id
+    there.apply([PeerBookmark(KEY, flow, "flu.symptoms", on=True)])
+    there.apply([PeerBookmark(KEY, flow, "flu.symptoms", on=True)])  # its own, heard again
+    assert targets(there) == {"flu.symptoms": True}
+    there.apply(
+        [
+            PeerBookmark(KEY, "another-flow", "food.home", on=True),
+            PeerBookmark(KEY, flow, "no.such.service", on=True),
+            PeerCall("c-9", KEY, "another-flow", "food.home", AT.timestamp()),
+            PeerCall("c-10", KEY, flow, "no.such.leaf", AT.timestamp()),
+        ]
+    )
+    assert targets(there) == {"flu.symptoms": True}
+    there.apply([PeerBookmark(KEY, flow, "flu.symptoms", on=False)])
+    assert targets(there) == {}
+
+
+# --- two nodes on a real PostgreSQL server ---------------------------------------------------------
+
+
+class Node:
+    """What one engine node runs: store, recorder and personal menus, listening for the others."""
+
+    def __init__(self, url: str, spool: Path, clock: Clock) -> None:
+        loop = asyncio.get_running_loop()
+        self.store = StatsStore.open(url, keyer=keyer())
+        self.recorder = StatsRecorder(self.store, spool, interval=0.01).start()
+        self.menus = PersonalMenus.from_store(self.store, [(hotline(), prompts())], clock=clock, shared=True)
+        self.observer = FanOut([self.recorder, self.menus])
+        self.listener = PeerListener(
+            url, lambda events: loop.call_soon_threadsafe(self.menus.apply, events), retry=0.05, max_retry=0.2
+        ).start()
+        assert self.listener.wait_listening(10)
+
+    async def call(self, script: str, clock: Clock, tmp: Path) -> None:
+        await console_call(script, personalizer=self.menus, observer=self.observer, at=clock.advance(1), tmp=tmp)
+
+    def stop(self) -> None:
+        self.listener.stop()
+        assert self.recorder.close()
+        self.store.close()
+
+
+@pytest.fixture
+async def two_nodes(postgres_server: PostgresServer, tmp_path: Path) -> AsyncIterator[tuple[Node, Node, Clock]]:
+    url, clock = postgres_server.create_database(), Clock()
+    a, b = Node(url, tmp_path / "a", clock), Node(url, tmp_path / "b", clock)
+    yield a, b, clock
+    a.stop()
+    b.stop()
+
+
+async def eventually(check: Callable[[], bool], within: float = 10.0) -> None:
+    async with asyncio.timeout(within):
+        while not check():
+            await asyncio.sleep(0.02)
+
+
+@pytest.mark.postgres
+async def test_a_call_on_one_node_gives_a_shortcut_on_the_other(two_nodes: tuple[Node, Node, Clock], tmp_path: Path) -> None:
+    a, b, clock = two_nodes
+    assert targets(b.menus) == {}
+    await a.call(SAFE_FOOD, clock, tmp_path)
+    await eventually(lambda: set(targets(b.menus)) == {"food.home"})
+    await b.call(FLU_SYMPTOMS, clock, tmp_path)
+    await eventually(lambda: len(list(a.store.service_uses(hotline().id))) == 2)  # both recorded
+    # announced after both calls, so each node has heard its own call back once it hears this
+    b.store.add_bookmark(KEY, hotline().id, "vax.adults.flu")
+    for menus in (a.menus, b.menus):
+        await eventually(lambda: targets(menus).get("vax.adults.flu") is True)  # noqa: B023
+    assert targets(a.menus) == targets(b.menus) == {"food.home": False, "flu.symptoms": False, "vax.adults.flu": True}
+    # each node counted its own call when it ended and heard it announced: once, as the other did
+    # (twice would give 0.67 against 0.5; records keep scores in 32 bits, decayed from other times)
+    for service in ("food.home", "flu.symptoms"):
+        assert q_of(a.menus, service) == pytest.approx(q_of(b.menus, service), rel=1e-4)
+    key = {s.target: s.key for s in b.menus.root_for(CALLER, hotline()).shortcuts}["food.home"]  # type: ignore[union-attr]
+    again = await console_call(f"2 {key}", personalizer=b.menus, observer=b.observer, at=clock.advance(1), tmp=tmp_path)
+    assert again.result.leaf == "food.home" and again.menu_keys == ["2", key]
+
+
+@pytest.mark.postgres
+async def test_a_bookmark_on_one_node_is_on_the_other_and_so_is_its_removal(
+    two_nodes: tuple[Node, Node, Clock], tmp_path: Path
+) -> None:
+    a, b, clock = two_nodes
+    await a.call(FLU_SYMPTOMS_BOOKMARK, clock, tmp_path)
+    await eventually(lambda: targets(b.menus).get("flu.symptoms") is True)
+    await a.call(FLU_SYMPTOMS_BOOKMARK, clock, tmp_path)  # ** again: removed
+    await eventually(lambda: targets(b.menus) == {"flu.symptoms": False})  # two calls there remain
+    assert targets(a.menus) == {"flu.symptoms": False}
+
+
+def batch_of_one_call(call_id: str) -> Batch:
+    return Batch(
+        calls=[
+            call_row(
+                call_id=call_id, caller_key=KEY, flow_id=hotline().id, flow_version="1",
+                started_at=AT, ended_at=AT + dt.timedelta(seconds=30), outcome="served", leaf="food.home",
+                seconds_to_leaf=20.0, final_node="food.home", path=["welcome", "food.home"],
+            )  # fmt: skip
+        ]
+    )
+
+
+@pytest.mark.postgres
+def test_a_replayed_batch_announces_nothing_new(postgres_server: PostgresServer) -> None:
+    url = postgres_server.create_database()
+    store = StatsStore.open(url, keyer=keyer())
+    with psycopg.connect(conninfo(url), autocommit=True) as listening:
+        listening.execute(f"LISTEN {CHANNEL}")
+        batch = batch_of_one_call("replayed-1")
+        store.write_batch(batch)
+        (first,) = [n.payload for n in listening.notifies(timeout=2.0, stop_after=1)]
+        store.write_batch(batch)  # after a crash, from the spool: the same call again
+        assert list(listening.notifies(timeout=0.5)) == []
+    store.close()
+    assert decode(first) == [PeerCall("replayed-1", KEY, hotline().id, "food.home", AT.timestamp() + 30)]
+
+
+@pytest.mark.postgres
+def test_the_listener_hears_again_after_postgresql_comes_back(postgres_server: PostgresServer) -> None:
+    url = postgres_server.create_database()
+    heard: list[PeerCall | PeerBookmark] = []
+    listener = PeerListener(url, heard.extend, retry=0.05, max_retry=0.2).start()
+    try:
+        assert listener.wait_listening(10)
+        postgres_server.stop("fast")
+        deadline = time.monotonic() + 10
+        while listener.listening and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not listener.listening and listener.error
+        postgres_server.start()
+        assert listener.wait_listening(10)
+        store = StatsStore.open(url, keyer=keyer())
+        store.write_batch(batch_of_one_call("after-restart"))
+        store.close()
+        deadline = time.monotonic() + 10
+        while not heard and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert [e.call_id for e in heard if isinstance(e, PeerCall)] == ["after-restart"]
+    finally:
+        listener.stop()

@@ -101,10 +101,11 @@ class Engine:
         ).start()
         metrics = IvrMetrics()
         metrics.watch_stats_recorder(recorder.counts)
-        # On PostgreSQL other engine nodes may serve the same callers: the store announces every
-        # call and bookmark, and the personal menus take them in (`running` listens).
-        shared = store.dialect == "postgresql"
-        personal = PersonalMenus.from_store(store, [(f.flow, f.prompts) for f in library.loaded], shared=shared)
+        # Other engine nodes may serve the same callers where the store announces what it records:
+        # the personal menus take it in (`running` listens).
+        personal = PersonalMenus.from_store(
+            store, [(f.flow, f.prompts) for f in library.loaded], shared=store.announces
+        )
         service = Service(
             settings,
             library=library,
@@ -127,7 +128,7 @@ class Engine:
             checks={
                 "agi": self._agi_check,
                 "stats": self._stats_check,
-                **({"peers": self._peers_check} if self.store.dialect == "postgresql" else {}),
+                **({"peers": self._peers_check} if self.store.announces else {}),
                 **({"ami": self.acd.health} if self.acd else {}),
             },
             queues=self.acd.monitor.snapshot if self.acd else None,
@@ -169,7 +170,7 @@ class Engine:
         FastAGI port taken, say) stops the parts already started before the error goes on."""
         async with contextlib.AsyncExitStack() as started:
             started.callback(self.close)
-            if self.store.dialect == "postgresql":
+            if self.store.announces:
                 loop = asyncio.get_running_loop()
 
                 def deliver(events: list[PeerEvent]) -> None:

@@ -247,6 +247,12 @@ class StatsStore:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    @property
+    def announces(self) -> bool:
+        """Whether what this store records is announced to other engine nodes (PostgreSQL: the
+        shared store of several nodes; SQLite serves one)."""
+        return self.dialect == "postgresql"
+
     # --- writing -----------------------------------------------------------------------------
 
     def write_batch(self, batch: Batch) -> WriteResult:
@@ -296,22 +302,18 @@ class StatsStore:
 
     def _count_leaves(self, cursor: Any, new_calls: Sequence[CallValues]) -> None:
         counts: dict[tuple[str, str, str], list[Any]] = {}
-        for _, caller_key, flow_id, _, _, ended_at, _, leaf, *_ in new_calls:
+        announced: list[PeerEvent] = []
+        announce = self.announces  # once per batch: this loop is the writer's
+        for call_id, caller_key, flow_id, _, _, ended_at, _, leaf, *_ in new_calls:
             if caller_key and leaf:
                 into = counts.setdefault((caller_key, flow_id, leaf), [0, ended_at])
                 into[0] += 1
                 into[1] = max(into[1], ended_at)  # db_time strings sort as times
+                if announce:
+                    announced.append(PeerCall(call_id, caller_key, flow_id, leaf, db_time_seconds(ended_at)))
         if counts:
             self._add_leaves(cursor, [(*k, last, n) for k, (n, last) in sorted(counts.items())])
-        if self.dialect == "postgresql":
-            self._announce(
-                cursor,
-                [
-                    PeerCall(call_id, caller_key, flow_id, leaf, db_time_seconds(ended_at))
-                    for call_id, caller_key, flow_id, _, _, ended_at, _, leaf, *_ in new_calls
-                    if caller_key and leaf
-                ],
-            )
+        self._announce(cursor, announced)
 
     def _announce(self, cursor: Any, events: Sequence[PeerEvent]) -> None:
         for payload in encode(events):
@@ -362,7 +364,7 @@ class StatsStore:
             self._announce_bookmark(conn, PeerBookmark(caller_key, flow_id, service, on=False))
 
     def _announce_bookmark(self, conn: Connection, event: PeerBookmark) -> None:
-        if self.dialect == "postgresql":
+        if self.announces:
             cursor = conn.connection.cursor()
             try:
                 self._announce(cursor, [event])

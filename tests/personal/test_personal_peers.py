@@ -245,6 +245,13 @@ def test_a_replayed_batch_announces_nothing_new(postgres_server: PostgresServer)
     assert decode(first) == [PeerCall("replayed-1", KEY, hotline().id, "food.home", AT.timestamp() + 30)]
 
 
+def settle(check: Callable[[], bool], within: float = 10.0) -> None:
+    """Wait for the listener thread; the assertion after it says what did not happen."""
+    deadline = time.monotonic() + within
+    while not check() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
 @pytest.mark.postgres
 def test_the_listener_hears_again_after_postgresql_comes_back(postgres_server: PostgresServer) -> None:
     url = postgres_server.create_database()
@@ -253,18 +260,14 @@ def test_the_listener_hears_again_after_postgresql_comes_back(postgres_server: P
     try:
         assert listener.wait_listening(10)
         postgres_server.stop("fast")
-        deadline = time.monotonic() + 10
-        while listener.listening and time.monotonic() < deadline:
-            time.sleep(0.02)
+        settle(lambda: not listener.listening)
         assert not listener.listening and listener.error
         postgres_server.start()
         assert listener.wait_listening(10)
         store = StatsStore.open(url, keyer=keyer())
         store.write_batch(batch_of_one_call("after-restart"))
         store.close()
-        deadline = time.monotonic() + 10
-        while not heard and time.monotonic() < deadline:
-            time.sleep(0.02)
+        settle(lambda: bool(heard))
         assert [e.call_id for e in heard if isinstance(e, PeerCall)] == ["after-restart"]
     finally:
         listener.stop()

@@ -23,7 +23,6 @@ from ivr_engine.flows import FlowLibrary, LoadedFlow
 from ivr_engine.metrics import IvrMetrics
 from ivr_engine.personal.layout import has_main_menu
 from ivr_engine.personal.menus import PersonalMenus
-from ivr_engine.personal.peer_events import PeerEvent
 from ivr_engine.personal.peer_listener import PeerListener
 from ivr_engine.runtime.events import CallObserver
 from ivr_engine.service import Service, wait_for_stop_signal
@@ -172,11 +171,7 @@ class Engine:
             started.callback(self.close)
             if self.store.announces:
                 loop = asyncio.get_running_loop()
-
-                def deliver(events: list[PeerEvent]) -> None:
-                    loop.call_soon_threadsafe(self.personal.apply, events)
-
-                self.peers = PeerListener(self.store.engine.url, deliver).start()
+                self.peers = PeerListener.for_menus(self.store.engine.url, self.personal, loop).start()
                 started.callback(self.peers.stop)
             if self.settings.web.enabled:
                 web = self.web_server()

@@ -7,9 +7,12 @@ secret), so neither the store nor the personal menus ever hold a caller's number
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
+
+from ivr_engine.personal.peer_events import PeerCall
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,17 +23,31 @@ class ServiceUse:
     last_seen: dt.datetime  # timezone-aware UTC
 
 
+@dataclass(frozen=True, slots=True)
+class FlowHistory:
+    """A flow's history as of one moment."""
+
+    uses: Iterable[ServiceUse]  # per caller and leaf: calls served there and the last one
+    bookmarks: Iterable[tuple[str, str]]  # (caller key, service node id)
+    counted: Iterable[str] = ()  # ids of the calls ended since the time asked for that `uses` counts
+
+
 class PersonalHistory(Protocol):
     def caller_key(self, number: str) -> str:
         """The key the store files this caller under."""
         ...
 
-    def service_uses(self, flow_id: str) -> Iterable[ServiceUse]:
-        """Per caller and leaf of the flow: calls served there and the last one."""
-        ...
-
     def bookmarks(self, flow_id: str) -> Iterable[tuple[str, str]]:
         """(caller key, service node id) of every bookmark in the flow."""
+        ...
+
+    def history(self, flow_id: str, counted_since: dt.datetime | None = None) -> AbstractContextManager[FlowHistory]:
+        """Uses and bookmarks read at one moment (valid inside the block), with the ids of the
+        calls ended since `counted_since` they include: a node that catches up later skips those."""
+        ...
+
+    def calls_since(self, flow_ids: Sequence[str], since: dt.datetime) -> list[PeerCall]:
+        """Calls at a leaf of these flows, from known callers, that ended at or after `since`."""
         ...
 
     def add_bookmark(self, caller_key: str, flow_id: str, service: str) -> None: ...

@@ -15,13 +15,17 @@ Bookmarks toggle: `**` at a service bookmarks it, `**` again at a bookmarked ser
 
 Several engine nodes on one PostgreSQL store (`shared=True`): the store announces every call it
 records at a leaf and every bookmark change (`peer_events`), this node's own included, and `apply`
-takes them in. A call counted here as it ended is remembered until its announcement comes back, so
-it counts once; a bookmark announcement sets a state, so hearing one's own again changes nothing.
+takes them in. Calls are counted once by id: those that ended here, those heard, and those the
+load from the store already counted. A bookmark announcement sets a state, so hearing one's own
+again changes nothing. What this node could not hear (before it listened, while disconnected) it
+reads back from the store, `missed_since`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import functools
 import hashlib
 import sys
 import time
@@ -35,7 +39,7 @@ from ivr_engine.optimizer import CostParams
 from ivr_engine.personal import records
 from ivr_engine.personal.history import PersonalHistory, ServiceUse
 from ivr_engine.personal.layout import RootLayout, has_main_menu, shortcut_prompt
-from ivr_engine.personal.peer_events import PeerCall, PeerEvent
+from ivr_engine.personal.peer_events import CATCH_UP_MARGIN, PeerCall, PeerEvent
 from ivr_engine.personal.selection import Candidate, Timing, choose
 from ivr_engine.runtime.events import CallEnded, CallStarted, NodeEntered, NodeVisit
 from ivr_engine.runtime.personal import PersonalRoot, Shortcut
@@ -63,10 +67,14 @@ class PersonalParams:
 # Layouts kept per flow: the version in service and the ones calls started before a reload may
 # still be on (a bookmark pressed during such a call), so neither rebuilds the other's.
 _VERSIONS_KEPT = 3
-# Calls counted here whose announcement has not come back yet: a store that is down holds them
-# back (the recorder spools), so a long outage is bounded here, at the price of counting the
-# oldest of them twice once the announcements arrive.
-_OWN_CALLS_KEPT = 100_000
+# Ids of the calls counted last, when shared: a call heard twice (announced, and read back by a
+# catch-up) or announced back to the node it ended on counts once. A catch-up reads the calls since
+# the last moment heard (less CATCH_UP_MARGIN), and a store that is down holds a node's own calls
+# back (the recorder spools), so only an outage of more calls than this counts the oldest twice.
+# About 10 MB of Asterisk unique ids.
+_COUNTED_CALLS_KEPT = 100_000
+# Calls applied per event-loop step of a catch-up, so that calls in progress are not held up.
+_CATCH_UP_STEP = 2_000
 
 
 @dataclass
@@ -114,8 +122,11 @@ class PersonalMenus:
         self._index: dict[str, int] = {}
         self._flows: dict[str, _FlowState] = {}
         self._calls: dict[str, tuple[bytes, str]] = {}  # open call id -> (record key, flow id)
-        # call ids counted here, awaiting their announcement (an ordered set), when shared
-        self._own: dict[str, None] | None = {} if shared else None
+        # ids of the calls counted last (an ordered set), when shared
+        self._counted: dict[str, None] | None = {} if shared else None
+        self._bookmarked: dict[str, set[bytes]] = {}  # flow id -> records that had a bookmark here
+        # when shared: the calls that ended since are counted by id; a catch-up starts here
+        self.counted_since: float | None = None
 
     @classmethod
     def from_store(
@@ -130,10 +141,16 @@ class PersonalMenus:
     ) -> PersonalMenus:
         """Personal menus for `flows`, loaded from the store's history and bookmarks."""
         menus = cls(key_of=store.caller_key, store=store, params=params, cost=cost, clock=clock, shared=shared)
+        since = None
+        if shared:  # the calls ended since are read by id too, so a catch-up from then skips them
+            menus.counted_since = clock() - CATCH_UP_MARGIN
+            since = dt.datetime.fromtimestamp(menus.counted_since, dt.UTC)
         for flow, prompts in flows:
             if has_main_menu(flow):
                 menus.add_flow(flow, prompts)
-                menus.load(flow.id, store.service_uses(flow.id), store.bookmarks(flow.id))
+                with store.history(flow.id, since) as history:
+                    menus.load(flow.id, history.uses, history.bookmarks)
+                    menus._remember(history.counted)
         return menus
 
     # --- set-up -------------------------------------------------------------------------------
@@ -184,11 +201,13 @@ class PersonalMenus:
         for caller_key, service in bookmarks:
             if service in state.layout.canonical:
                 index = self._service_index(service)
-                entries = loaded.setdefault(_compact(flow_id, caller_key), {})
+                key = _compact(flow_id, caller_key)
+                entries = loaded.setdefault(key, {})
                 seen = entries.get(index)
                 entries[index] = records.Entry(
                     index, seen.calls if seen else 0, True, seen.last_seen if seen else now, seen.score if seen else 0.0
                 )
+                self._bookmarked.setdefault(flow_id, set()).add(key)
         for key, entries in loaded.items():
             self._records[key] = records.pack(list(entries.values()), now, half_life)
 
@@ -293,9 +312,7 @@ class PersonalMenus:
         if self.store is not None:  # stored first: a failed write changes nothing
             write = self.store.add_bookmark if on else self.store.remove_bookmark
             await asyncio.to_thread(write, caller_key, flow_id, service)
-        self._records[key] = records.with_bookmark(
-            self._records.get(key, b""), index, on, self.clock(), self.params.half_life
-        )
+        self._set_bookmark(flow_id, key, index, on)
         logger.info("bookmark added" if on else "bookmark removed", flow=flow_id, service=service)
 
     # --- the CallObserver ---------------------------------------------------------------------
@@ -315,10 +332,14 @@ class PersonalMenus:
         if opened is None or event.leaf is None:
             return
         key, flow_id = opened
-        if self._add_call(key, self._flows[flow_id], event.leaf, event.ended_at.timestamp()) and self._own is not None:
-            self._own[event.call_id] = None
-            if len(self._own) > _OWN_CALLS_KEPT:
-                del self._own[next(iter(self._own))]
+        if self._add_call(key, self._flows[flow_id], event.leaf, event.ended_at.timestamp()):
+            self._remember([event.call_id])
+
+    def _remember(self, call_ids: Iterable[str]) -> None:
+        if self._counted is not None:
+            self._counted.update(dict.fromkeys(call_ids))
+            while len(self._counted) > _COUNTED_CALLS_KEPT:
+                del self._counted[next(iter(self._counted))]
 
     def _add_call(self, key: bytes, state: _FlowState, leaf: str, at: float) -> bool:
         """Count a call that ended at `leaf`; False if no menu option leads there."""
@@ -340,12 +361,46 @@ class PersonalMenus:
                 continue
             key = _compact(event.flow_id, event.caller_key)
             if isinstance(event, PeerCall):
-                if self._own is not None and event.call_id in self._own:
-                    del self._own[event.call_id]  # counted when it ended here
-                else:
+                if self._counted is None or event.call_id not in self._counted:
                     self._add_call(key, state, event.leaf, min(event.ended_at, self.clock()))
+                    self._remember([event.call_id])
             elif event.service in state.layout.canonical:
-                index = self._service_index(event.service)
-                self._records[key] = records.with_bookmark(
-                    self._records.get(key, b""), index, event.on, self.clock(), self.params.half_life
-                )
+                self._set_bookmark(event.flow_id, key, self._service_index(event.service), event.on)
+
+    def _set_bookmark(self, flow_id: str, key: bytes, index: int, on: bool) -> None:
+        self._records[key] = records.with_bookmark(
+            self._records.get(key, b""), index, on, self.clock(), self.params.half_life
+        )
+        if on:
+            self._bookmarked.setdefault(flow_id, set()).add(key)
+
+    def missed_since(self, since: float) -> list[Callable[[], None]]:
+        """What the store holds for this node's flows from `since` (unix time) on, read now (on
+        any thread: it only reads the store), as steps to run in order on the event loop, each
+        short: the calls at a leaf (those counted here already are skipped by id), then every
+        bookmark as the store has it, which also undoes removals this node did not hear of."""
+        if self.store is None:
+            return []
+        flow_ids = tuple(self._flows)
+        calls = self.store.calls_since(flow_ids, dt.datetime.fromtimestamp(since, dt.UTC))
+        steps: list[Callable[[], None]] = [
+            functools.partial(self.apply, calls[start : start + _CATCH_UP_STEP])
+            for start in range(0, len(calls), _CATCH_UP_STEP)
+        ]
+        for flow_id in flow_ids:
+            marked: dict[bytes, set[str]] = {}
+            for caller_key, service in self.store.bookmarks(flow_id):
+                marked.setdefault(_compact(flow_id, caller_key), set()).add(service)
+            steps.append(functools.partial(self._bookmarks_are, flow_id, marked))
+        logger.info("personal.peers.caught_up", since=since, calls=len(calls))
+        return steps
+
+    def _bookmarks_are(self, flow_id: str, marked: dict[bytes, set[str]]) -> None:
+        state = self._flows.get(flow_id)
+        if state is None:
+            return
+        for key in self._bookmarked.get(flow_id, set()) | marked.keys():
+            wanted = {self._service_index(s) for s in marked.get(key, ()) if s in state.layout.canonical}
+            held = {e.service for e in records.entries(self._records.get(key, b"")) if e.bookmarked}
+            for index in wanted ^ held:
+                self._set_bookmark(flow_id, key, index, index in wanted)

@@ -9,6 +9,11 @@ A payload is JSON, `{"v": 1, "e": [...]}`, each event a list: `["c", call id, ca
 leaf, unix time the call ended]` or `["b", caller key, flow id, service, 1 (set) or 0 (removed)]`.
 Caller keys are the store's HMACs, never numbers. PostgreSQL refuses payloads of 8000 bytes or
 more, so `encode` splits events over as many payloads as they need.
+
+PostgreSQL keeps no announcements for a node that is not listening (starting up, or disconnected),
+so such a node reads back, once it listens, the calls that ended since it last heard and the
+bookmarks as they are (`PersonalMenus.missed_since`), from CATCH_UP_MARGIN before that moment:
+a call is announced when its batch commits, which is after it ended, and the nodes' clocks differ.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from typing import Any
 CHANNEL = "ivr_personal"
 MAX_PAYLOAD = 7900  # bytes; PostgreSQL's limit is 8000
 VERSION = 1
+# seconds: more than a recorder takes to commit a call that ended, plus the nodes' clock skew
+CATCH_UP_MARGIN = 300.0
 
 
 @dataclass(frozen=True, slots=True)

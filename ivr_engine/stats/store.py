@@ -18,6 +18,7 @@ rows per INSERT statement; the figures are summed in Python per batch, one upser
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -33,7 +34,7 @@ from alembic.config import Config
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
 
-from ivr_engine.personal.history import ServiceUse
+from ivr_engine.personal.history import FlowHistory, ServiceUse
 from ivr_engine.personal.peer_events import CHANNEL, PeerBookmark, PeerCall, PeerEvent, encode
 from ivr_engine.stats.batch import Batch, CallRow, CallValues, VisitRow, VisitValues, db_time_seconds
 from ivr_engine.stats.models import Base, Bookmark, Call, CallerLeaf, NodeHour, Visit
@@ -50,6 +51,9 @@ WRITER_LOCK = 0x1F5_7A75  # PostgreSQL advisory lock id of statistics writers
 # (2,340-row statements, SQLite's limit, took a fifth more instructions to write a batch than 200).
 # 200 x 14 columns is far under SQLite's 32,766 and PostgreSQL's 65,535 parameters.
 ROWS_PER_STATEMENT = 200
+# Calls are looked up by when they ended through the (flow_id, started_at) index, so a call is
+# taken to end within this long of its start; Asterisk and the queues hang up far sooner.
+LONGEST_CALL = dt.timedelta(days=1)
 
 Row = TypeVar("Row", bound=tuple[Any, ...])  # a visit or a call row
 
@@ -341,15 +345,53 @@ class StatsStore:
         return self.keyer.key(number)
 
     def service_uses(self, flow_id: str) -> Iterator[ServiceUse]:
-        query = sa.select(CallerLeaf).where(CallerLeaf.flow_id == flow_id)
         with self.engine.connect() as conn:
-            for row in conn.execute(query).mappings():
-                yield ServiceUse(row["caller_key"], row["leaf"], row["count"], row["last_seen"])
+            yield from self._service_uses(conn, flow_id)
+
+    @staticmethod
+    def _service_uses(conn: Connection, flow_id: str) -> Iterator[ServiceUse]:
+        for row in conn.execute(sa.select(CallerLeaf).where(CallerLeaf.flow_id == flow_id)).mappings():
+            yield ServiceUse(row["caller_key"], row["leaf"], row["count"], row["last_seen"])
 
     def bookmarks(self, flow_id: str) -> list[tuple[str, str]]:
-        query = sa.select(Bookmark.caller_key, Bookmark.node_id).where(Bookmark.flow_id == flow_id)
         with self.engine.connect() as conn:
-            return [(c, n) for c, n in conn.execute(query.order_by(Bookmark.created))]
+            return self._bookmarks(conn, flow_id)
+
+    @staticmethod
+    def _bookmarks(conn: Connection, flow_id: str) -> list[tuple[str, str]]:
+        query = sa.select(Bookmark.caller_key, Bookmark.node_id).where(Bookmark.flow_id == flow_id)
+        return [(c, n) for c, n in conn.execute(query.order_by(Bookmark.created))]
+
+    @contextlib.contextmanager
+    def history(self, flow_id: str, counted_since: dt.datetime | None = None) -> Iterator[FlowHistory]:
+        # One REPEATABLE READ transaction on PostgreSQL, so that the calls `counted` names are
+        # exactly those of its period the counts include, while other nodes go on writing.
+        with self.engine.connect() as conn:
+            if self.dialect == "postgresql":
+                conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                counted: list[str] = []
+                if counted_since is not None:
+                    query = sa.select(Call.call_id).where(*self._ended_since([flow_id], counted_since))
+                    counted = list(conn.execute(query).scalars())
+                yield FlowHistory(self._service_uses(conn, flow_id), self._bookmarks(conn, flow_id), counted)
+
+    def calls_since(self, flow_ids: Sequence[str], since: dt.datetime) -> list[PeerCall]:
+        query = sa.select(Call.call_id, Call.caller_key, Call.flow_id, Call.leaf, Call.ended_at)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.where(*self._ended_since(flow_ids, since)).order_by(Call.ended_at))
+            return [PeerCall(c, k, f, leaf, ended.timestamp()) for c, k, f, leaf, ended in rows]
+
+    @staticmethod
+    def _ended_since(flow_ids: Sequence[str], since: dt.datetime) -> list[sa.ColumnElement[bool]]:
+        """Calls that count for a caller (`_count_leaves`) and ended at or after `since`."""
+        return [
+            Call.flow_id.in_(flow_ids),
+            Call.started_at >= since - LONGEST_CALL,
+            Call.ended_at >= since,
+            Call.caller_key.is_not(None),
+            Call.leaf.is_not(None),
+        ]
 
     def add_bookmark(self, caller_key: str, flow_id: str, service: str) -> None:
         row = {"caller_key": caller_key, "flow_id": flow_id, "node_id": service, "created": dt.datetime.now(dt.UTC)}

@@ -1,5 +1,6 @@
 """Several engine nodes on one PostgreSQL store: what one node's caller does reaches the others'
-personal menus at once. The wire format without a database, `PersonalMenus.apply` without one,
+personal menus at once, and what a node could not hear (starting up, disconnected) it reads back.
+The wire format without a database, `PersonalMenus.apply` without one, the read-back on SQLite,
 then two nodes (store, recorder, personal menus, listener each) on a real PostgreSQL server."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import datetime as dt
 import json
 import time
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 from pathlib import Path
 
 import psycopg
@@ -17,6 +19,7 @@ from personal_support import AT, CALLER, Clock, console_call, hotline, keyer, pr
 
 from ivr_engine.personal.menus import PersonalMenus
 from ivr_engine.personal.peer_events import (
+    CATCH_UP_MARGIN,
     CHANNEL,
     MAX_PAYLOAD,
     PeerBookmark,
@@ -25,7 +28,7 @@ from ivr_engine.personal.peer_events import (
     decode,
     encode,
 )
-from ivr_engine.personal.peer_listener import PeerListener, conninfo
+from ivr_engine.personal.peer_listener import APPLICATION_NAME, PeerListener, conninfo
 from ivr_engine.service import FanOut
 from ivr_engine.stats.batch import Batch, call_row
 from ivr_engine.stats.recorder import StatsRecorder
@@ -112,10 +115,11 @@ def test_a_call_ended_on_another_node_is_counted_and_ones_own_only_once() -> Non
         menus.apply(elsewhere)
     there.apply(echo)
     here.apply(echo)  # the store announces this node's call back to it too
+    for menus in (here, there):
+        menus.apply(echo + elsewhere)  # heard, then read back by a catch-up: the same calls
     assert targets(there) == targets(here) == {"food.home": False, "flu.symptoms": False}
-    assert q_of(here, "food.home") == pytest.approx(q_of(there, "food.home"))
-    here.apply(echo)  # a second announcement of the same call id is another call
-    assert q_of(here, "food.home") > q_of(there, "food.home")
+    # one call each: (1 + one prior call x a share of 1/2) / (2 + 1); counted twice it would be 0.67
+    assert q_of(here, "food.home") == q_of(there, "food.home") == pytest.approx(0.5)
 
 
 def q_of(menus: PersonalMenus, service: str) -> float:
@@ -143,22 +147,85 @@ def test_bookmarks_from_other_nodes_are_set_and_removed_and_unknown_things_ignor
     assert targets(there) == {}
 
 
+# --- reading back what was not heard ---------------------------------------------------------------
+
+
+def batch_of_calls(*calls: tuple[str, str, dt.datetime]) -> Batch:
+    """(call id, leaf, ended at) of calls from CALLER, each 30 s long."""
+    return Batch(
+        calls=[
+            call_row(
+                call_id=call_id, caller_key=KEY, flow_id=hotline().id, flow_version="1",
+                started_at=ended_at - dt.timedelta(seconds=30), ended_at=ended_at, outcome="served", leaf=leaf,
+                seconds_to_leaf=20.0, final_node=leaf, path=["welcome", leaf],
+            )  # fmt: skip
+            for call_id, leaf, ended_at in calls
+        ]
+    )
+
+
+def batch_of_one_call(call_id: str) -> Batch:
+    return batch_of_calls((call_id, "food.home", AT + dt.timedelta(seconds=30)))
+
+
+def run(steps: list[Callable[[], None]]) -> None:
+    for step in steps:
+        step()
+
+
+def test_a_node_reads_back_the_calls_and_bookmarks_it_did_not_hear(tmp_path: Path) -> None:
+    clock = Clock()
+    store = StatsStore.open(f"sqlite:///{tmp_path / 'stats.db'}", keyer=keyer())
+    flow = hotline().id
+    long_ago = AT - dt.timedelta(days=3)
+    store.write_batch(batch_of_calls(("long-ago", "vax.adults.flu", long_ago), ("loaded", "flu.symptoms", AT)))
+    store.add_bookmark(KEY, flow, "flu.symptoms")
+    store.add_bookmark(KEY, flow, "food.home")
+    menus = PersonalMenus.from_store(store, [(hotline(), prompts())], clock=clock, shared=True)
+    assert menus.counted_since == AT.timestamp() - CATCH_UP_MARGIN
+    loaded = targets(menus)
+    assert loaded == {"vax.adults.flu": False, "flu.symptoms": True, "food.home": True}
+    q_loaded = q_of(menus, "flu.symptoms")
+    run(menus.missed_since(AT.timestamp() - 1))  # the call at AT: read back, and known as loaded
+    assert targets(menus) == loaded and q_of(menus, "flu.symptoms") == q_loaded
+    # meanwhile, through another node: a call, a bookmark removed and another set
+    clock.advance(1)
+    store.write_batch(batch_of_calls(("missed", "food.labels", clock.at)))
+    store.remove_bookmark(KEY, flow, "flu.symptoms")
+    store.add_bookmark(KEY, flow, "vax.adults.flu")
+    assert targets(menus) == loaded
+    steps = menus.missed_since(menus.counted_since)  # type: ignore[arg-type]
+    run(steps)
+    run(steps)  # the same calls again (and the same bookmarks) change nothing more
+    # the bookmarks first; flu.symptoms, a prediction now, gives way to the call just missed
+    assert targets(menus) == {"vax.adults.flu": True, "food.home": True, "food.labels": False}
+    # as a node that loads the store now has it
+    fresh = PersonalMenus.from_store(store, [(hotline(), prompts())], clock=clock, shared=True)
+    assert targets(fresh) == targets(menus)
+    for service in targets(fresh):
+        assert q_of(menus, service) == pytest.approx(q_of(fresh, service), rel=1e-4)
+    store.close()
+
+
 # --- two nodes on a real PostgreSQL server ---------------------------------------------------------
 
 
 class Node:
     """What one engine node runs: store, recorder and personal menus, listening for the others."""
 
-    def __init__(self, url: str, spool: Path, clock: Clock) -> None:
-        loop = asyncio.get_running_loop()
+    def __init__(self, url: str, spool: Path, clock: Clock, *, listen: bool = True, retry: float = 0.05) -> None:
         self.store = StatsStore.open(url, keyer=keyer())
         self.recorder = StatsRecorder(self.store, spool, interval=0.01).start()
         self.menus = PersonalMenus.from_store(self.store, [(hotline(), prompts())], clock=clock, shared=True)
         self.observer = FanOut([self.recorder, self.menus])
-        self.listener = PeerListener(
-            url, lambda events: loop.call_soon_threadsafe(self.menus.apply, events), retry=0.05, max_retry=0.2
-        ).start()
-        assert self.listener.wait_listening(10)
+        self.listener = PeerListener.for_menus(
+            url, self.menus, asyncio.get_running_loop(), retry=retry, max_retry=retry
+        )
+        if listen:
+            self.listen()
+
+    def listen(self) -> None:
+        assert self.listener.start().wait_listening(10)
 
     async def call(self, script: str, clock: Clock, tmp: Path) -> None:
         await console_call(script, personalizer=self.menus, observer=self.observer, at=clock.advance(1), tmp=tmp)
@@ -169,13 +236,31 @@ class Node:
         self.store.close()
 
 
+StartNode = Callable[..., Node]
+
+
 @pytest.fixture
-async def two_nodes(postgres_server: PostgresServer, tmp_path: Path) -> AsyncIterator[tuple[Node, Node, Clock]]:
-    url, clock = postgres_server.create_database(), Clock()
-    a, b = Node(url, tmp_path / "a", clock), Node(url, tmp_path / "b", clock)
-    yield a, b, clock
-    a.stop()
-    b.stop()
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def start_node(postgres_server: PostgresServer, tmp_path: Path, clock: Clock) -> AsyncIterator[StartNode]:
+    """start_node(name, **options): a node on the test's database and clock, stopped at the end."""
+    url, started = postgres_server.create_database(), []
+
+    def start(name: str, **options: Any) -> Node:
+        started.append(Node(url, tmp_path / name, clock, **options))
+        return started[-1]
+
+    yield start
+    for node in started:
+        node.stop()
+
+
+@pytest.fixture
+async def two_nodes(start_node: StartNode, clock: Clock) -> tuple[Node, Node, Clock]:
+    return start_node("a"), start_node("b"), clock
 
 
 async def eventually(check: Callable[[], bool], within: float = 10.0) -> None:
@@ -218,16 +303,69 @@ async def test_a_bookmark_on_one_node_is_on_the_other_and_so_is_its_removal(
     assert targets(a.menus) == {"flu.symptoms": False}
 
 
-def batch_of_one_call(call_id: str) -> Batch:
-    return Batch(
-        calls=[
-            call_row(
-                call_id=call_id, caller_key=KEY, flow_id=hotline().id, flow_version="1",
-                started_at=AT, ended_at=AT + dt.timedelta(seconds=30), outcome="served", leaf="food.home",
-                seconds_to_leaf=20.0, final_node="food.home", path=["welcome", "food.home"],
-            )  # fmt: skip
-        ]
-    )
+def recorded(store: StatsStore) -> int:
+    return sum(use.calls for use in store.service_uses(hotline().id))
+
+
+def assert_in_step(a: Node, b: Node) -> None:
+    assert targets(a.menus) == targets(b.menus)
+    for service in targets(a.menus):
+        assert q_of(a.menus, service) == pytest.approx(q_of(b.menus, service), rel=1e-4)
+
+
+@pytest.mark.postgres
+async def test_a_node_starting_up_reads_back_what_was_recorded_before_it_listened(
+    start_node: StartNode, clock: Clock, tmp_path: Path
+) -> None:
+    a = start_node("a")
+    await a.call(FLU_SYMPTOMS, clock, tmp_path)
+    await eventually(lambda: recorded(a.store) == 1)
+    b = start_node("b", listen=False)  # loaded, that call counted; not listening yet
+    await a.call(SAFE_FOOD, clock, tmp_path)  # announced while b was starting up: not heard
+    a.store.add_bookmark(KEY, hotline().id, "vax.adults.flu")
+    await eventually(lambda: recorded(a.store) == 2)
+    assert targets(b.menus) == {"flu.symptoms": False}
+    b.listen()  # reads back both calls (the first is known, by id, as loaded) and the bookmark
+    await eventually(lambda: targets(b.menus) == targets(a.menus))
+    assert set(targets(b.menus)) == {"flu.symptoms", "food.home", "vax.adults.flu"}
+    assert_in_step(a, b)
+
+
+@pytest.mark.postgres
+async def test_a_node_that_lost_its_listening_connection_reads_back_what_it_missed(
+    start_node: StartNode, clock: Clock, tmp_path: Path
+) -> None:
+    a, b = start_node("a"), start_node("b", retry=5.0)  # long enough for a's calls to be missed
+    await a.call(FLU_SYMPTOMS_BOOKMARK, clock, tmp_path)
+    await eventually(lambda: targets(b.menus).get("flu.symptoms") is True)
+    with psycopg.connect(conninfo(b.store.engine.url), autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+            (APPLICATION_NAME,),
+        )  # both nodes' listeners; a's is back at once
+    await eventually(lambda: not b.listener.listening)
+    await a.call(FLU_SYMPTOMS_BOOKMARK, clock, tmp_path)  # ** again: the bookmark removed
+    await a.call(SAFE_FOOD, clock, tmp_path)
+    await eventually(lambda: recorded(a.store) == 3)
+    assert not b.listener.listening and b.listener.error  # so b heard none of it
+    assert targets(b.menus) == {"flu.symptoms": True}
+    await eventually(lambda: b.listener.listening, within=15)
+    await eventually(lambda: targets(b.menus) == targets(a.menus))
+    assert targets(b.menus) == {"flu.symptoms": False, "food.home": False}
+    assert_in_step(a, b)
+
+
+@pytest.mark.postgres
+def test_the_history_a_node_loads_is_of_one_moment_while_others_write(postgres_server: PostgresServer) -> None:
+    url = postgres_server.create_database()
+    store, other = StatsStore.open(url, keyer=keyer()), StatsStore.open(url, keyer=keyer())
+    store.write_batch(batch_of_calls(("before", "food.home", AT)))
+    with store.history(hotline().id, AT - dt.timedelta(minutes=5)) as history:
+        other.write_batch(batch_of_calls(("during", "flu.symptoms", AT)))  # read back by a catch-up
+        assert [(use.leaf, use.calls) for use in history.uses] == [("food.home", 1)]
+        assert list(history.counted) == ["before"]
+    store.close()
+    other.close()
 
 
 @pytest.mark.postgres

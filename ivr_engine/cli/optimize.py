@@ -56,8 +56,8 @@ from ivr_engine.optimizer.flow_adapter import (
 )
 from ivr_engine.optimizer.global_tree import OptimizationResult
 from ivr_engine.optimizer.labels import Labels
-from ivr_engine.optimizer.tree import services
 from ivr_engine.optimizer.report import RunInfo, report_data, report_text
+from ivr_engine.optimizer.tree import services
 from ivr_engine.prompts.catalog import DurationSource, PromptCatalog, estimate_seconds
 
 _EXISTING = click.Path(exists=True, path_type=Path)

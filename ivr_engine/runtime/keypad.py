@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ivr_engine.prompts.clip import Clip
-from ivr_engine.runtime.channel import ALL_KEYS, Channel
+from ivr_engine.runtime.channel import Channel
 
 
 @dataclass(frozen=True, slots=True)

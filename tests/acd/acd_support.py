@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from ami_fixtures import BANNER, LOGIN_OK, wire
 
@@ -80,12 +80,3 @@ async def _read_action(reader: asyncio.StreamReader) -> dict[str, str]:
         key, _, value = line.rstrip("\r\n").partition(": ")
         fields.setdefault(key, value)
     return fields
-
-
-async def until(condition: Callable[[], bool], what: str = "the condition") -> None:
-    try:
-        async with asyncio.timeout(BOUND):
-            while not condition():
-                await asyncio.sleep(0.01)
-    except TimeoutError:
-        raise AssertionError(f"not seen within {BOUND:.0f} s: {what}") from None

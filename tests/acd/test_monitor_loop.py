@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 import queue_fixtures as qf
-from acd_support import BOUND, ScriptedAsterisk, until
+from acd_support import BOUND, ScriptedAsterisk
+from waiting import until
 
 from ivr_engine.acd.queue_monitor import QueueMonitor
 from ivr_engine.acd.service import AcdService

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 import structlog
 from agi_fixtures import header
+from waiting import until
 
 from ivr_engine.agi.commands import DigitsResult, Playback
 from ivr_engine.agi.errors import (
@@ -76,12 +77,6 @@ async def serve() -> AsyncIterator[Callable[..., Awaitable[FastAGIServer]]]:
     yield start
     for server in servers:
         await server.stop(grace=1.0)
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    async with asyncio.timeout(BOUND):
-        while not condition():
-            await asyncio.sleep(0.01)
 
 
 async def test_call_with_typed_commands_and_latency_observer(serve) -> None:  # type: ignore[no-untyped-def]

@@ -20,6 +20,7 @@ from ami_fixtures import (
     message,
     wire,
 )
+from waiting import until
 
 from ivr_engine.ami.client import AMIClient
 from ivr_engine.ami.errors import (
@@ -137,12 +138,6 @@ async def connected(client: AMIClient, manager: FakeManager) -> Peer:
     peer = await manager.logged_in_peer()
     await asyncio.wait_for(connecting, BOUND)
     return peer
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    async with asyncio.timeout(BOUND):
-        while not condition():
-            await asyncio.sleep(0.01)
 
 
 async def test_login_action_and_events(manager: FakeManager, make_client) -> None:  # type: ignore[no-untyped-def]

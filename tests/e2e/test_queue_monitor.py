@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import waiting
 from e2e_support import stats_settings
 
 from ivr_engine.acd import AgentControl, InvalidName, QueueMonitor
@@ -29,6 +31,7 @@ from ivr_engine.pbx.sipp import Agent
 pytestmark = pytest.mark.asterisk
 
 BOUND = 20.0  # an upper bound on every wait, never a speed assertion
+until = functools.partial(waiting.until, within=BOUND)
 
 
 @pytest.fixture
@@ -46,15 +49,6 @@ async def monitor(ami: AMIClient) -> AsyncIterator[QueueMonitor]:
     await until(lambda: watcher.synced, "the first QueueStatus")
     yield watcher
     await watcher.stop()
-
-
-async def until(condition: Callable[[], bool], what: str) -> None:
-    try:
-        async with asyncio.timeout(BOUND):
-            while not condition():
-                await asyncio.sleep(0.05)
-    except TimeoutError:
-        raise AssertionError(f"not seen within {BOUND:.0f} s: {what}") from None
 
 
 def member(monitor: QueueMonitor, queue: str, interface: str) -> dict[str, Any] | None:

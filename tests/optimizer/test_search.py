@@ -3,7 +3,6 @@ from __future__ import annotations
 import random
 
 import pytest
-
 from optimizer_brute import canonical_tree
 
 from ivr_engine.optimizer import (

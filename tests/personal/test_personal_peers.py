@@ -8,14 +8,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 from personal_support import AT, CALLER, Clock, console_call, hotline, keyer, prompts, served
+from waiting import until, until_blocking
 
 from ivr_engine.personal.menus import PersonalMenus
 from ivr_engine.personal.peer_events import (
@@ -263,24 +263,18 @@ async def two_nodes(start_node: StartNode, clock: Clock) -> tuple[Node, Node, Cl
     return start_node("a"), start_node("b"), clock
 
 
-async def eventually(check: Callable[[], bool], within: float = 10.0) -> None:
-    async with asyncio.timeout(within):
-        while not check():
-            await asyncio.sleep(0.02)
-
-
 @pytest.mark.postgres
 async def test_a_call_on_one_node_gives_a_shortcut_on_the_other(two_nodes: tuple[Node, Node, Clock], tmp_path: Path) -> None:
     a, b, clock = two_nodes
     assert targets(b.menus) == {}
     await a.call(SAFE_FOOD, clock, tmp_path)
-    await eventually(lambda: set(targets(b.menus)) == {"food.home"})
+    await until(lambda: set(targets(b.menus)) == {"food.home"})
     await b.call(FLU_SYMPTOMS, clock, tmp_path)
-    await eventually(lambda: len(list(a.store.service_uses(hotline().id))) == 2)  # both recorded
+    await until(lambda: len(list(a.store.service_uses(hotline().id))) == 2)  # both recorded
     # announced after both calls, so each node has heard its own call back once it hears this
     b.store.add_bookmark(KEY, hotline().id, "vax.adults.flu")
     for menus in (a.menus, b.menus):
-        await eventually(lambda: targets(menus).get("vax.adults.flu") is True)  # noqa: B023
+        await until(lambda: targets(menus).get("vax.adults.flu") is True)  # noqa: B023
     assert targets(a.menus) == targets(b.menus) == {"food.home": False, "flu.symptoms": False, "vax.adults.flu": True}
     # each node counted its own call when it ended and heard it announced: once, as the other did
     # (twice would give 0.67 against 0.5; records keep scores in 32 bits, decayed from other times)
@@ -297,9 +291,9 @@ async def test_a_bookmark_on_one_node_is_on_the_other_and_so_is_its_removal(
 ) -> None:
     a, b, clock = two_nodes
     await a.call(FLU_SYMPTOMS_BOOKMARK, clock, tmp_path)
-    await eventually(lambda: targets(b.menus).get("flu.symptoms") is True)
+    await until(lambda: targets(b.menus).get("flu.symptoms") is True)
     await a.call(FLU_SYMPTOMS_BOOKMARK, clock, tmp_path)  # ** again: removed
-    await eventually(lambda: targets(b.menus) == {"flu.symptoms": False})  # two calls there remain
+    await until(lambda: targets(b.menus) == {"flu.symptoms": False})  # two calls there remain
     assert targets(a.menus) == {"flu.symptoms": False}
 
 
@@ -319,14 +313,14 @@ async def test_a_node_starting_up_reads_back_what_was_recorded_before_it_listene
 ) -> None:
     a = start_node("a")
     await a.call(FLU_SYMPTOMS, clock, tmp_path)
-    await eventually(lambda: recorded(a.store) == 1)
+    await until(lambda: recorded(a.store) == 1)
     b = start_node("b", listen=False)  # loaded, that call counted; not listening yet
     await a.call(SAFE_FOOD, clock, tmp_path)  # announced while b was starting up: not heard
     a.store.add_bookmark(KEY, hotline().id, "vax.adults.flu")
-    await eventually(lambda: recorded(a.store) == 2)
+    await until(lambda: recorded(a.store) == 2)
     assert targets(b.menus) == {"flu.symptoms": False}
     b.listen()  # reads back both calls (the first is known, by id, as loaded) and the bookmark
-    await eventually(lambda: targets(b.menus) == targets(a.menus))
+    await until(lambda: targets(b.menus) == targets(a.menus))
     assert set(targets(b.menus)) == {"flu.symptoms", "food.home", "vax.adults.flu"}
     assert_in_step(a, b)
 
@@ -337,20 +331,20 @@ async def test_a_node_that_lost_its_listening_connection_reads_back_what_it_miss
 ) -> None:
     a, b = start_node("a"), start_node("b", retry=5.0)  # long enough for a's calls to be missed
     await a.call(FLU_SYMPTOMS_BOOKMARK, clock, tmp_path)
-    await eventually(lambda: targets(b.menus).get("flu.symptoms") is True)
+    await until(lambda: targets(b.menus).get("flu.symptoms") is True)
     with psycopg.connect(conninfo(b.store.engine.url), autocommit=True) as admin:
         admin.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
             (APPLICATION_NAME,),
         )  # both nodes' listeners; a's is back at once
-    await eventually(lambda: not b.listener.listening)
+    await until(lambda: not b.listener.listening)
     await a.call(FLU_SYMPTOMS_BOOKMARK, clock, tmp_path)  # ** again: the bookmark removed
     await a.call(SAFE_FOOD, clock, tmp_path)
-    await eventually(lambda: recorded(a.store) == 3)
+    await until(lambda: recorded(a.store) == 3)
     assert not b.listener.listening and b.listener.error  # so b heard none of it
     assert targets(b.menus) == {"flu.symptoms": True}
-    await eventually(lambda: b.listener.listening, within=15)
-    await eventually(lambda: targets(b.menus) == targets(a.menus))
+    await until(lambda: b.listener.listening, within=15)
+    await until(lambda: targets(b.menus) == targets(a.menus))
     assert targets(b.menus) == {"flu.symptoms": False, "food.home": False}
     assert_in_step(a, b)
 
@@ -383,13 +377,6 @@ def test_a_replayed_batch_announces_nothing_new(postgres_server: PostgresServer)
     assert decode(first) == [PeerCall("replayed-1", KEY, hotline().id, "food.home", AT.timestamp() + 30)]
 
 
-def settle(check: Callable[[], bool], within: float = 10.0) -> None:
-    """Wait for the listener thread; the assertion after it says what did not happen."""
-    deadline = time.monotonic() + within
-    while not check() and time.monotonic() < deadline:
-        time.sleep(0.02)
-
-
 @pytest.mark.postgres
 def test_the_listener_hears_again_after_postgresql_comes_back(postgres_server: PostgresServer) -> None:
     url = postgres_server.create_database()
@@ -398,14 +385,14 @@ def test_the_listener_hears_again_after_postgresql_comes_back(postgres_server: P
     try:
         assert listener.wait_listening(10)
         postgres_server.stop("fast")
-        settle(lambda: not listener.listening)
+        until_blocking(lambda: not listener.listening)
         assert not listener.listening and listener.error
         postgres_server.start()
         assert listener.wait_listening(10)
         store = StatsStore.open(url, keyer=keyer())
         store.write_batch(batch_of_one_call("after-restart"))
         store.close()
-        settle(lambda: bool(heard))
+        until_blocking(lambda: bool(heard))
         assert [e.call_id for e in heard if isinstance(e, PeerCall)] == ["after-restart"]
     finally:
         listener.stop()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
-import time
 from pathlib import Path
 
 import oracle
 import pytest
 import sqlalchemy as sa
+from waiting import until_blocking
 
 from ivr_engine.stats import reports
 from ivr_engine.stats.models import Call, Visit
@@ -23,14 +24,7 @@ from ivr_engine.stats.testing import (
 )
 
 KEYER = CallerKeyer("test-secret-0123456789")
-
-
-def wait_for(condition: object, what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting for {what}")
-        time.sleep(0.02)
+wait_for = functools.partial(until_blocking, within=30.0)  # the recorder retries with backoff
 
 
 def load(recorder: StatsRecorder, first: int, last: int) -> list[object]:

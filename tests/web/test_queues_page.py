@@ -29,7 +29,8 @@ _TESTS = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(_TESTS / "acd"), str(_TESTS / "ami")]  # the captured AMI bytes and their server
 
 import queue_fixtures as qf
-from acd_support import BOUND, ScriptedAsterisk, until
+from acd_support import BOUND, ScriptedAsterisk
+from waiting import until
 
 HOSTILE_REASON = "<b onmouseover=alert(2)>lunch</b>"
 QUEUES = ["complaints", "mental-health-crisis", "operator", "outbreak", "vaccination"]

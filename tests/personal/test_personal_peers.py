@@ -17,7 +17,7 @@ import pytest
 from personal_support import AT, CALLER, Clock, console_call, hotline, keyer, prompts, served
 from waiting import until, until_blocking
 
-from ivr_engine.personal.menus import PersonalMenus
+from ivr_engine.personal.menus import PersonalMenus, _RecentIds
 from ivr_engine.personal.peer_events import (
     CATCH_UP_MARGIN,
     CHANNEL,
@@ -120,6 +120,14 @@ def test_a_call_ended_on_another_node_is_counted_and_ones_own_only_once() -> Non
     assert targets(there) == targets(here) == {"food.home": False, "flu.symptoms": False}
     # one call each: (1 + one prior call x a share of 1/2) / (2 + 1); counted twice it would be 0.67
     assert q_of(here, "food.home") == q_of(there, "food.home") == pytest.approx(0.5)
+
+
+def test_the_call_ids_counted_last_are_remembered_and_the_oldest_forgotten() -> None:
+    recent = _RecentIds(3)
+    recent.add(["a", "b", "a", "c"])  # "a" again is still one id
+    assert len(recent) == 3 and all(i in recent for i in "abc")
+    recent.add(["d"])
+    assert "a" not in recent and all(i in recent for i in "bcd")
 
 
 def q_of(menus: PersonalMenus, service: str) -> float:

@@ -167,6 +167,31 @@ def summary(opts: _Options) -> None:
     _emit(opts.fmt, ("figure", "value"), rows, dataclasses.asdict(result))
 
 
+@stats.command()
+@click.pass_obj
+def personal(opts: _Options) -> None:
+    """Personal menus in service: calls offered one, shortcuts taken, time to a service of each."""
+    with opts.open() as store:
+        use = reports.personal_use(store, opts.flt)
+    groups = (
+        ("took a shortcut", use.via_shortcut),
+        ("offered, went through the menus", use.offered_not_taken),
+        ("not offered", use.not_offered),
+    )
+    rows: list[Sequence[Any]] = [
+        (name, g.calls, _share(reports.rate(g.calls, use.calls)), g.reached,
+         _seconds(g.mean_seconds_to_leaf), _seconds(g.p95_seconds_to_leaf))
+        for name, g in groups
+    ]  # fmt: skip
+    if opts.fmt == "table":
+        click.echo(
+            f"{use.calls} calls; a personal menu offered on {_share(use.offered_rate) or '-'} of them, a "
+            f"shortcut taken on {_share(use.shortcut_rate) or '-'} of those; {use.bookmarks} bookmarks set"
+        )
+    columns = ("calls", "count", "share", "reached a service", "mean s to service", "p95 s to service")
+    _emit(opts.fmt, columns, rows, dataclasses.asdict(use))
+
+
 def _node_rows(nodes: list[reports.NodeStats]) -> list[Sequence[Any]]:
     return [
         (

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import InstrumentedAttribute
 
 from ivr_engine.runtime.events import Outcome
-from ivr_engine.stats.models import PATH_SEPARATOR, Call, NodeHour, Visit
+from ivr_engine.stats.models import PATH_SEPARATOR, Bookmark, Call, NodeHour, Visit
 from ivr_engine.stats.store import StatsStore
 
 SERVED_OUTCOMES = (Outcome.SERVED.value, Outcome.QUEUED.value, Outcome.TRANSFERRED.value)
@@ -93,7 +93,7 @@ class TimeToLeaf:
     seconds: list[float] = field(repr=False)  # sorted
 
 
-def _rate(part: int, whole: int) -> float | None:
+def rate(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
@@ -109,9 +109,11 @@ def _rows(store: StatsStore, query: sa.Executable) -> list[Any]:
         return list(conn.execute(query))
 
 
-def _seconds_to_leaf(store: StatsStore, flt: ReportFilter) -> tuple[int, float | None, float | None]:
+def _seconds_to_leaf(
+    store: StatsStore, flt: ReportFilter, *extra: sa.ColumnElement[bool]
+) -> tuple[int, float | None, float | None]:
     """(count, mean, nearest-rank P95) computed in the database, without fetching every call."""
-    reached = [Call.seconds_to_leaf.is_not(None), *flt.where(Call)]
+    reached = [Call.seconds_to_leaf.is_not(None), *flt.where(Call), *extra]
     count, mean = _rows(store, sa.select(sa.func.count(), sa.func.avg(Call.seconds_to_leaf)).where(*reached))[0]
     if not count:
         return 0, None, None
@@ -142,12 +144,66 @@ def summary(store: StatsStore, flt: ReportFilter) -> Summary:
         served=served,
         abandoned=abandoned,
         zeroed_out=zeroed,
-        served_rate=_rate(served, calls),
-        abandonment_rate=_rate(abandoned, calls),
-        zero_out_rate=_rate(zeroed, calls),
+        served_rate=rate(served, calls),
+        abandonment_rate=rate(abandoned, calls),
+        zero_out_rate=rate(zeroed, calls),
         visits=visits,
         mean_seconds_to_leaf=mean_to_leaf,
         p95_seconds_to_leaf=p95_to_leaf,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CallGroup:
+    calls: int
+    reached: int  # calls that reached a service
+    mean_seconds_to_leaf: float | None
+    p95_seconds_to_leaf: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class PersonalUse:
+    """How personal menus did in service: the calls that heard one, those that took a shortcut,
+    and how long each kind of call took to reach its service. The groups differ in who calls
+    (repeat callers against everyone), so set them side by side, not as a measured saving: that
+    is what bench/menu.py measures."""
+
+    calls: int
+    offered: int  # heard a personal menu
+    took_shortcut: int
+    offered_rate: float | None  # of all calls
+    shortcut_rate: float | None  # of the calls offered one
+    via_shortcut: CallGroup
+    offered_not_taken: CallGroup  # heard a personal menu and went on through the menus
+    not_offered: CallGroup
+    bookmarks: int  # set now, in the flow (or all flows); not limited to the window
+
+
+def personal_use(store: StatsStore, flt: ReportFilter) -> PersonalUse:
+    shortcut = sa.exists().where(Visit.call_id == Call.call_id, Visit.via_shortcut.is_(True))
+    offered = Call.personalized.is_(True)
+    groups = {
+        "via_shortcut": [offered, shortcut],
+        "offered_not_taken": [offered, ~shortcut],
+        "not_offered": [Call.personalized.is_(False)],
+    }
+    figures = {}
+    for name, where in groups.items():
+        calls = _rows(store, sa.select(sa.func.count()).where(*flt.where(Call), *where))[0][0]
+        figures[name] = CallGroup(calls, *_seconds_to_leaf(store, flt, *where))
+    marked = sa.select(sa.func.count()).select_from(Bookmark)
+    if flt.flow_id is not None:
+        marked = marked.where(Bookmark.flow_id == flt.flow_id)
+    heard = figures["via_shortcut"].calls + figures["offered_not_taken"].calls
+    total = heard + figures["not_offered"].calls
+    return PersonalUse(
+        calls=total,
+        offered=heard,
+        took_shortcut=figures["via_shortcut"].calls,
+        offered_rate=rate(heard, total),
+        shortcut_rate=rate(figures["via_shortcut"].calls, heard),
+        bookmarks=_rows(store, marked)[0][0],
+        **figures,
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ivr_engine.stats import reports
-from ivr_engine.stats.reports import PathCount, Summary, TimeToLeaf
+from ivr_engine.stats.reports import PathCount, PersonalUse, Summary, TimeToLeaf
 from ivr_engine.stats.store import StatsStore
 from ivr_engine.web.heatmap import heatmap_svg
 from ivr_engine.web.query import FlowRequest
@@ -41,6 +41,7 @@ class FlowPage:
     paths: list[PathCount]
     time_to_leaf: TimeToLeaf
     most_hits: int
+    personal: PersonalUse
 
 
 def report_filter(target: FlowRequest) -> reports.ReportFilter:
@@ -58,6 +59,10 @@ def summary(store: StatsStore, target: FlowRequest) -> Summary:
 
 def time_to_leaf(store: StatsStore, target: FlowRequest) -> TimeToLeaf:
     return reports.time_to_leaf(store, report_filter(target))
+
+
+def personal_use(store: StatsStore, target: FlowRequest) -> PersonalUse:
+    return reports.personal_use(store, report_filter(target))
 
 
 def common_paths(store: StatsStore, target: FlowRequest) -> list[PathCount]:
@@ -113,4 +118,5 @@ def flow_page(store: StatsStore, target: FlowRequest) -> FlowPage:
         paths=reports.common_paths(store, flt, COMMON_PATHS),
         time_to_leaf=reports.time_to_leaf(store, flt),
         most_hits=max((s.hits for s in reports.node_stats(store, flt)), default=0),
+        personal=reports.personal_use(store, flt),
     )

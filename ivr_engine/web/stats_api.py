@@ -85,5 +85,10 @@ routes = [
         _flow_json(figures.common_paths, lambda paths: {"paths": [asdict(p) for p in paths]}),
         name="api_paths",
     ),
+    Route(
+        "/api/flows/{flow_id}/personal",
+        _flow_json(figures.personal_use, lambda use: {"personal": asdict(use)}),
+        name="api_personal",
+    ),
     Route("/api/flows/{flow_id}/heatmap.svg", api_heatmap, name="api_heatmap"),
 ]

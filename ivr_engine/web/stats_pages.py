@@ -66,6 +66,8 @@ async def flow_page(request: Request) -> Response:
             "summary": page.summary,
             "paths": page.paths,
             "time_to_leaf": times,
+            "personal": page.personal,
+            "personal_api": request.app.url_path_for("api_personal", flow_id=flow_id) + query_string,
             # Both drawn here from numbers and escaped text only (heatmap.py, histogram.py).
             "histogram": Markup(
                 histogram_svg(

@@ -3,10 +3,13 @@ and no caller number anywhere."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from personal_support import CALLER, Clock, console_call, hotline, keyer, prompts
+from click.testing import CliRunner
+from personal_support import CALLER, Clock, Heard, console_call, hotline, keyer, prompts
 
+from ivr_engine.cli.main import main
 from ivr_engine.personal.menus import PersonalMenus
 from ivr_engine.service import FanOut
 from ivr_engine.stats.recorder import StatsRecorder
@@ -90,3 +93,27 @@ async def test_no_caller_number_is_kept_in_memory_or_stored(tmp_path: Path) -> N
     reopened = StatsStore.open(url)
     assert [key for key, _ in reopened.bookmarks(hotline().id)] == [keyer().key(CALLER)]
     reopened.close()
+
+
+async def test_the_personal_report_counts_what_callers_heard_and_took(tmp_path: Path) -> None:
+    url, clock = f"sqlite:///{tmp_path / 'stats.db'}", Clock()
+    service = Service(url, tmp_path / "spool", clock)
+
+    async def call(script: str) -> Heard:
+        return await console_call(
+            script, personalizer=service.menus, observer=service.observer, at=clock.advance(1), tmp=tmp_path
+        )
+
+    first = await call(SAFE_FOOD)
+    assert "personal.greeting" not in [h.prompt_id for h in first.channel.heard]  # a new caller
+    key = shortcuts(service.menus)["food.home"]
+    for script in (f"2 {key}", SAFE_FOOD):  # the shortcut, then the canonical keys typed ahead
+        assert (await call(script)).result.leaf == "food.home"
+    service.stop()
+    stats = ["stats", "--db", url, "--flow", hotline().id]
+    use = json.loads(CliRunner().invoke(main, [*stats, "--format", "json", "personal"], catch_exceptions=False).output)
+    assert (use["calls"], use["offered"], use["took_shortcut"], use["bookmarks"]) == (3, 2, 1, 0)
+    assert [use[g]["calls"] for g in ("via_shortcut", "offered_not_taken", "not_offered")] == [1, 1, 1]
+    table = CliRunner().invoke(main, [*stats, "personal"], catch_exceptions=False).output
+    assert "3 calls; a personal menu offered on 66.7% of them, a shortcut taken on 50.0% of those" in table
+    assert "took a shortcut" in table and "not offered" in table

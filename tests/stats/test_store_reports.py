@@ -10,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from ivr_engine.stats import reports
-from ivr_engine.stats.batch import CallRow, VisitRow
+from ivr_engine.stats.batch import Batch, CallRow, VisitRow, call_row, visit_values
 from ivr_engine.stats.models import VERSION_TABLE, Base, Call, CallerLeaf, Visit
 from ivr_engine.stats.privacy import CallerKeyer
 from ivr_engine.stats.recorder import StatsRecorder
@@ -194,3 +194,41 @@ def test_bookmarks(store: StatsStore) -> None:
     store.remove_bookmark(key, "hotline", "vacc_sites")
     assert store.bookmarks("hotline") == [(key, "food_complaint")]
     assert store.bookmarks("other") == []
+
+
+def test_personal_use_sets_shortcut_takers_beside_the_other_calls(store: StatsStore) -> None:
+    at = dt.datetime(2026, 11, 2, 9, tzinfo=dt.UTC)
+
+    def call(call_id: str, flow: str, seconds: float | None, *, personalized: bool, shortcut: bool = False) -> Batch:
+        leaf = "food.home" if seconds is not None else None
+        row = call_row(
+            call_id=call_id, caller_key="k", flow_id=flow, flow_version="1", started_at=at,
+            ended_at=at + dt.timedelta(seconds=60), outcome="served" if leaf else "abandoned", leaf=leaf,
+            seconds_to_leaf=seconds, final_node=leaf or "main", path=["main", leaf or "main"],
+            personalized=personalized,
+        )  # fmt: skip
+        visit = visit_values(
+            call_id, 0, flow, "1", "food.home", "announcement", at, at + dt.timedelta(seconds=5), via_shortcut=shortcut
+        )
+        return Batch(calls=[row], visits=[visit])
+
+    for batch in (
+        call("plain-1", "hotline", 30.0, personalized=False),
+        call("plain-2", "hotline", 40.0, personalized=False),
+        call("shortcut", "hotline", 8.0, personalized=True, shortcut=True),
+        call("menus", "hotline", 35.0, personalized=True),
+        call("gave-up", "hotline", None, personalized=True),
+        call("elsewhere", "other", 9.0, personalized=True, shortcut=True),
+    ):
+        store.write_batch(batch)
+    for flow, service in (("hotline", "food.home"), ("hotline", "vax.adults.flu"), ("other", "food.home")):
+        store.add_bookmark("k", flow, service)
+    use = reports.personal_use(store, reports.ReportFilter(flow_id="hotline"))
+    assert (use.calls, use.offered, use.took_shortcut, use.bookmarks) == (5, 3, 1, 2)
+    assert use.offered_rate == pytest.approx(0.6) and use.shortcut_rate == pytest.approx(1 / 3)
+    assert use.via_shortcut == reports.CallGroup(1, 1, 8.0, 8.0)
+    assert use.offered_not_taken == reports.CallGroup(2, 1, 35.0, 35.0)  # one gave up before a service
+    assert use.not_offered == reports.CallGroup(2, 2, 35.0, 40.0)
+    everywhere = reports.personal_use(store, reports.ReportFilter())
+    assert (everywhere.calls, everywhere.took_shortcut, everywhere.bookmarks) == (6, 2, 3)
+    assert reports.personal_use(store, reports.ReportFilter(flow_id="none")).offered_rate is None

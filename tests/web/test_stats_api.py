@@ -158,6 +158,17 @@ def test_unknown_flow_and_bad_filters_are_named(api: TestClient) -> None:
     assert "&lt;b&gt;soon&lt;/b&gt;" in page.text and "<b>soon" not in page.text
 
 
+def test_personal_use(api: TestClient) -> None:
+    body = api.get("/api/flows/hotline/personal", params={"version": "1"}).json()
+    assert body["version"] == "1"
+    use = body["personal"]
+    assert (use["calls"], use["offered"], use["took_shortcut"], use["offered_rate"], use["shortcut_rate"]) == (
+        5, 0, 0, 0.0, None
+    )
+    assert use["not_offered"] == {"calls": 5, "reached": 3, "mean_seconds_to_leaf": 19.0, "p95_seconds_to_leaf": 25.0}
+    assert use["via_shortcut"] == {"calls": 0, "reached": 0, "mean_seconds_to_leaf": None, "p95_seconds_to_leaf": None}
+
+
 def test_overview_and_flow_pages_show_the_rates(api: TestClient) -> None:
     overview = api.get("/")
     assert overview.status_code == 200
@@ -171,6 +182,10 @@ def test_overview_and_flow_pages_show_the_rates(api: TestClient) -> None:
     assert 'data-source="/api/flows/hotline/nodes?version=1"' in page.text
     assert "main → vaccination → vax_schedule → bye" in page.text
     assert "mean 18.8 s" in page.text or "mean 19.0 s" in page.text
+    text = " ".join(page.text.split())
+    assert "Offered on 0.0 % of calls; a shortcut taken on – of those." in text
+    assert '<td>not offered</td><td class="number">5</td> <td class="number">19.0 s</td>' in text
+    assert 'href="/api/flows/hotline/personal?version=1"' in page.text
 
 
 def test_hostile_strings_are_escaped_on_pages(tmp_path: Path, metrics: IvrMetrics, live_calls: LiveCalls) -> None:

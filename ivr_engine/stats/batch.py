@@ -100,6 +100,8 @@ class CallRow(NamedTuple):
     personalized: int  # 0/1
     channel: str
     path: str  # node ids joined by PATH_SEPARATOR
+    # 0/1; the default reads rows spooled before the column existed (migration 0002)
+    took_shortcut: int = 0
 
 
 # The same rows as plain tuples, as the recorder makes them, with flags as 0/1. The garbage
@@ -107,7 +109,7 @@ class CallRow(NamedTuple):
 # NamedTuple (a tuple subclass) at every pass for as long as it lives; and sqlite3 binds an int
 # directly but a bool through its adapter registry. (bool is an int: a VisitRow is a VisitValues.)
 VisitValues = tuple[str, int, str, str, str, str, str, str, float, str | None, int, int, int, int]
-CallValues = tuple[str, str | None, str, str, str, str, str, str | None, float | None, str | None, int, str, str]
+CallValues = tuple[str, str | None, str, str, str, str, str, str | None, float | None, str | None, int, str, str, int]
 
 
 @dataclass(slots=True)
@@ -166,8 +168,10 @@ def call_row(
     path: list[str],
     personalized: bool = False,
     channel: str = "agi",
+    took_shortcut: bool = False,
 ) -> CallRow:
     return CallRow(
         call_id, caller_key, flow_id, flow_version, db_time(started_at), db_time(ended_at), outcome, leaf,
         seconds_to_leaf, final_node, 1 if personalized else 0, channel, PATH_SEPARATOR.join(path),
+        1 if took_shortcut else 0,
     )  # fmt: skip

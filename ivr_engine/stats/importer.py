@@ -125,6 +125,7 @@ def parse_record(record: Any, keyer: CallerKeyer) -> tuple[CallRow, list[VisitRo
         path=[v.node_id for v in visits],
         personalized=bool(_field(record, "personalized", bool, required=False)),
         channel="import",
+        took_shortcut=any(v.via_shortcut for v in visits),
     )
     return call, visits
 

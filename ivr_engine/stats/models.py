@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, DateTime, Float, Index, Integer, MetaData, String, Text
+from sqlalchemy import Boolean, DateTime, Float, Index, Integer, MetaData, String, Text, false
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -63,6 +63,9 @@ class Call(Base):
     personalized: Mapped[bool] = mapped_column(Boolean, default=False)
     channel: Mapped[str] = mapped_column(String(16), default="agi")
     path: Mapped[str] = mapped_column(Text, default="")
+    # a visit of the call was reached through a personal-menu shortcut (migration 0002), so reports
+    # on personal menus filter calls without looking into their visits
+    took_shortcut: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (Index(None, "flow_id", "started_at"),)
 

@@ -39,6 +39,7 @@ class _OpenCall:
     started: CallStarted
     caller_key: str | None
     path: list[str] = field(default_factory=list)
+    took_shortcut: bool = False
 
 
 class StatsRecorder:
@@ -163,6 +164,8 @@ class StatsRecorder:
                     flow_id, version = started.flow_id, started.flow_version
                     first = node_id not in path
                     path.append(node_id)
+                    if e.via_shortcut:
+                        call.took_shortcut = True
                 add_visit(
                     visit_values(
                         e.call_id, e.seq, flow_id, version, node_id, e.node_kind, e.entered_at, e.left_at, e.key,
@@ -193,6 +196,7 @@ class StatsRecorder:
             path=call.path if call else [],
             personalized=started.personalized,
             channel=started.channel,
+            took_shortcut=call.took_shortcut if call else False,
         )
         # the same values as a plain tuple: the garbage collector stops tracking it (see VisitValues)
         return cast(CallValues, tuple(row))

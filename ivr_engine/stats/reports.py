@@ -109,17 +109,20 @@ def _rows(store: StatsStore, query: sa.Executable) -> list[Any]:
         return list(conn.execute(query))
 
 
-def _seconds_to_leaf(
-    store: StatsStore, flt: ReportFilter, *extra: sa.ColumnElement[bool]
-) -> tuple[int, float | None, float | None]:
+def _seconds_to_leaf(store: StatsStore, flt: ReportFilter) -> tuple[int, float | None, float | None]:
     """(count, mean, nearest-rank P95) computed in the database, without fetching every call."""
-    reached = [Call.seconds_to_leaf.is_not(None), *flt.where(Call), *extra]
+    reached = [Call.seconds_to_leaf.is_not(None), *flt.where(Call)]
     count, mean = _rows(store, sa.select(sa.func.count(), sa.func.avg(Call.seconds_to_leaf)).where(*reached))[0]
     if not count:
         return 0, None, None
+    return count, float(mean), _p95_to_leaf(store, reached, count)
+
+
+def _p95_to_leaf(store: StatsStore, reached: list[sa.ColumnElement[bool]], count: int) -> float:
+    """The nearest-rank P95 of seconds to leaf of the `count` calls `reached` selects."""
     rank = max(0, math.ceil(0.95 * count) - 1)
     p95 = sa.select(Call.seconds_to_leaf).where(*reached).order_by(Call.seconds_to_leaf).offset(rank).limit(1)
-    return count, float(mean), _rows(store, p95)[0][0]
+    return _rows(store, p95)[0][0]
 
 
 def time_to_leaf(store: StatsStore, flt: ReportFilter) -> TimeToLeaf:
@@ -180,28 +183,37 @@ class PersonalUse:
 
 
 def personal_use(store: StatsStore, flt: ReportFilter) -> PersonalUse:
-    shortcut = sa.exists().where(Visit.call_id == Call.call_id, Visit.via_shortcut.is_(True))
-    offered = Call.personalized.is_(True)
-    groups = {
-        "via_shortcut": [offered, shortcut],
-        "offered_not_taken": [offered, ~shortcut],
-        "not_offered": [Call.personalized.is_(False)],
-    }
+    # The group as one integer, 2 x took_shortcut + personalized: one GROUP BY, then a sorted read
+    # per group for its P95. (Fetching every call and grouping here took twice as long.)
+    group = (sa.cast(Call.took_shortcut, sa.Integer) * 2 + sa.cast(Call.personalized, sa.Integer)).label("grp")
+    names = {0: "not_offered", 1: "offered_not_taken", 2: "via_shortcut", 3: "via_shortcut"}
+    counts = sa.select(group, sa.func.count(), sa.func.count(Call.seconds_to_leaf), sa.func.sum(Call.seconds_to_leaf))
+    calls, reached, seconds = dict.fromkeys(names.values(), 0), dict.fromkeys(names.values(), 0), {}
+    for code, n, to_leaf, total in _rows(store, counts.where(*flt.where(Call)).group_by(group)):
+        name = names[code]
+        calls[name] += n
+        reached[name] += to_leaf
+        seconds[name] = seconds.get(name, 0.0) + (total or 0.0)
     figures = {}
-    for name, where in groups.items():
-        calls = _rows(store, sa.select(sa.func.count()).where(*flt.where(Call), *where))[0][0]
-        figures[name] = CallGroup(calls, *_seconds_to_leaf(store, flt, *where))
+    for name in calls:
+        codes = [code for code, named in names.items() if named == name]
+        where = [Call.seconds_to_leaf.is_not(None), *flt.where(Call), group.in_(codes)]
+        n = reached[name]
+        figures[name] = CallGroup(
+            calls[name], n, seconds[name] / n if n else None, _p95_to_leaf(store, where, n) if n else None
+        )
     marked = sa.select(sa.func.count()).select_from(Bookmark)
     if flt.flow_id is not None:
         marked = marked.where(Bookmark.flow_id == flt.flow_id)
-    heard = figures["via_shortcut"].calls + figures["offered_not_taken"].calls
+    took = figures["via_shortcut"].calls
+    heard = took + figures["offered_not_taken"].calls
     total = heard + figures["not_offered"].calls
     return PersonalUse(
         calls=total,
         offered=heard,
-        took_shortcut=figures["via_shortcut"].calls,
+        took_shortcut=took,
         offered_rate=rate(heard, total),
-        shortcut_rate=rate(figures["via_shortcut"].calls, heard),
+        shortcut_rate=rate(took, heard),
         bookmarks=_rows(store, marked)[0][0],
         **figures,
     )

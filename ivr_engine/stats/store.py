@@ -117,13 +117,13 @@ def create_stats_engine(url: str, *, busy_timeout: float = SQLITE_BUSY_TIMEOUT) 
     raise StatsStoreError(f"{parsed.render_as_string()}: statistics support SQLite and PostgreSQL only")
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision (a no-op when it is there already)."""
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to `revision`, the newest by default (a no-op when it is there already)."""
     config = Config()
     config.set_main_option("script_location", str(resources.files("ivr_engine.stats") / "migrations"))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)
 
 
 class _SeenBefore(Exception):

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
-from ivr_engine.stats.batch import Batch, visit_values
+from ivr_engine.stats.batch import Batch, CallRow, visit_values
 from ivr_engine.stats.spool import Spool
 
 
@@ -47,3 +48,11 @@ def test_damaged_record_is_skipped(tmp_path: Path) -> None:
     lines[1] = lines[1].replace(b'"n1"', b'"n9"')  # same length, wrong checksum
     spool.path.write_bytes(b"\n".join(lines))
     assert [b.visits[0].call_id for b in spool.read()] == ["a", "c"]
+
+
+def test_calls_spooled_before_the_took_shortcut_column_read_back_without_one(tmp_path: Path) -> None:
+    """An engine upgraded while its spool held batches replays them (migration 0002 added a column)."""
+    old_row = ["c1", "k", "f", "1", "2026-11-01 08:00:00.000000", "2026-11-01 08:01:00.000000", "served", "leaf",
+               12.0, "leaf", 1, "agi", "root>leaf"]  # fmt: skip
+    (call,) = Batch.from_json(json.dumps({"calls": [old_row], "visits": []})).calls
+    assert call == CallRow(*old_row, took_shortcut=0)

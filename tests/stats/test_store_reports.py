@@ -14,7 +14,7 @@ from ivr_engine.stats.batch import Batch, CallRow, VisitRow, call_row, visit_val
 from ivr_engine.stats.models import VERSION_TABLE, Base, Call, CallerLeaf, Visit
 from ivr_engine.stats.privacy import CallerKeyer
 from ivr_engine.stats.recorder import StatsRecorder
-from ivr_engine.stats.store import StatsStore
+from ivr_engine.stats.store import StatsStore, create_stats_engine, migrate
 from ivr_engine.stats.testing import SYNTHETIC_FLOW, play, synthetic_call
 
 KEYER = CallerKeyer("test-secret-0123456789")
@@ -51,6 +51,33 @@ def test_migrated_schema_matches_models(store: StatsStore) -> None:
     # rows go to the driver as tuples in column order
     assert VisitRow._fields == tuple(c.name for c in Visit.__table__.columns)
     assert CallRow._fields == tuple(c.name for c in Call.__table__.columns)
+
+
+def test_migration_0002_marks_the_calls_that_took_a_shortcut(stats_url: str) -> None:
+    engine = create_stats_engine(stats_url)
+    migrate(engine, "0001")
+    at = "2026-11-02 09:00:00.000000"
+    with engine.begin() as conn:
+        for call_id, shortcut in (("took", True), ("did-not", False)):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO stats_calls VALUES (:c, 'k', 'hotline', '1', :at, :at, 'served', 'food.home', 8.0,"
+                    " 'food.home', :p, 'agi', 'main>food.home')"
+                ),
+                {"c": call_id, "at": at, "p": True},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO stats_visits VALUES (:c, 0, 'hotline', '1', 'food.home', 'announcement', :at, :at,"
+                    " 5.0, NULL, 0, 0, :s, :f)"
+                ),
+                {"c": call_id, "at": at, "s": shortcut, "f": True},
+            )
+    migrate(engine)
+    with engine.connect() as conn:
+        marked = dict(conn.execute(sa.select(Call.call_id, Call.took_shortcut)).all())
+    engine.dispose()
+    assert marked == {"took": True, "did-not": False}
 
 
 def test_recorder_to_reports_exact_counts(store: StatsStore, tmp_path: Path) -> None:
@@ -205,7 +232,7 @@ def test_personal_use_sets_shortcut_takers_beside_the_other_calls(store: StatsSt
             call_id=call_id, caller_key="k", flow_id=flow, flow_version="1", started_at=at,
             ended_at=at + dt.timedelta(seconds=60), outcome="served" if leaf else "abandoned", leaf=leaf,
             seconds_to_leaf=seconds, final_node=leaf or "main", path=["main", leaf or "main"],
-            personalized=personalized,
+            personalized=personalized, took_shortcut=shortcut,
         )  # fmt: skip
         visit = visit_values(
             call_id, 0, flow, "1", "food.home", "announcement", at, at + dt.timedelta(seconds=5), via_shortcut=shortcut

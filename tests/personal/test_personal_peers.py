@@ -14,6 +14,7 @@ from typing import Any
 
 import psycopg
 import pytest
+import sqlalchemy as sa
 from personal_support import AT, CALLER, Clock, console_call, hotline, keyer, prompts, served
 from waiting import until, until_blocking
 
@@ -31,6 +32,7 @@ from ivr_engine.personal.peer_events import (
 from ivr_engine.personal.peer_listener import APPLICATION_NAME, PeerListener, conninfo
 from ivr_engine.service import FanOut
 from ivr_engine.stats.batch import Batch, call_row
+from ivr_engine.stats.models import Bookmark
 from ivr_engine.stats.recorder import StatsRecorder
 from ivr_engine.stats.store import StatsStore
 from ivr_engine.stats.testing import PostgresServer
@@ -212,6 +214,29 @@ def test_a_node_reads_back_the_calls_and_bookmarks_it_did_not_hear(tmp_path: Pat
     assert targets(fresh) == targets(menus)
     for service in targets(fresh):
         assert q_of(menus, service) == pytest.approx(q_of(fresh, service), rel=1e-4)
+    store.close()
+
+
+def test_a_read_back_comes_in_short_steps_and_each_caller_gets_the_stored_bookmarks(tmp_path: Path) -> None:
+    store = StatsStore.open(f"sqlite:///{tmp_path / 'stats.db'}", keyer=keyer())
+    callers = [f"1390{n:07d}" for n in range(1_200)]  # more than two steps of callers
+    menus = PersonalMenus.from_store(store, [(hotline(), prompts())], clock=Clock(), shared=True)
+    store.write_batch(batch_of_calls(*((f"c{n}", "food.home", AT) for n in range(1_100))))
+    with store.engine.begin() as conn:
+        conn.execute(
+            sa.insert(Bookmark),
+            [{"caller_key": keyer().key(c), "flow_id": hotline().id, "node_id": "vax.adults.flu", "created": AT}
+             for c in callers],
+        )  # fmt: skip
+    steps = menus.missed_since(AT.timestamp() - 1)
+    # 1,100 calls in 500s, 1,200 callers' bookmarks in 500s, then those the store no longer has
+    assert len(steps) == 3 + 3 + 1
+    run(steps)
+    assert all(
+        [(c.service, c.bookmarked) for c in menus.offer(caller, hotline()).reasons] == [("vax.adults.flu", True)]  # type: ignore[union-attr]
+        for caller in callers
+    )
+    assert targets(menus) == {"food.home": False}  # CALLER's 1,100 calls, over three steps
     store.close()
 
 

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
+import math
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ivr_engine.personal.selection import (
+    POOL,
     Candidate,
     Timing,
     break_even,
@@ -71,3 +77,55 @@ def test_bookmarks_fill_the_slots_before_predictions() -> None:
 def test_hit_time_counts_the_clips_up_to_the_callers_own() -> None:
     shortcuts = [candidate("a", 0.5, clip=3.0), candidate("b", 0.3, clip=4.0)]
     assert hit_seconds(shortcuts, 1, TIMING) == pytest.approx(2.0 + 1.5 + 3.0 + 4.0)
+
+
+def test_a_prediction_not_worth_it_alone_is_offered_when_it_pays_beside_another() -> None:
+    # food alone costs the others more than it saves (its canonical path is short), but behind the
+    # greeting that vaccine's shortcut already costs, its own clip is all it adds
+    vaccine = candidate("vaccine", 0.27, canonical=24.0, clip=3.8)
+    food = candidate("food", 0.29, canonical=13.6, clip=3.2)
+    assert expected_change([food], TIMING) > 0 > expected_change([vaccine], TIMING)
+    chosen = choose([vaccine, food], TIMING, limit=3)
+    assert chosen == [food, vaccine]
+    assert expected_change(chosen, TIMING) < expected_change([vaccine], TIMING)
+
+
+def test_a_shorter_clip_goes_first_when_it_saves_more_per_second() -> None:
+    long = candidate("maternity", 0.30, canonical=30.0, clip=5.0)
+    short = candidate("flu", 0.25, canonical=30.0, clip=2.0)
+    chosen = choose([long, short], TIMING, limit=3)
+    assert chosen == [short, long]
+    assert expected_change([short, long], TIMING) < expected_change([long, short], TIMING)
+
+
+@st.composite
+def callers(draw: st.DrawFn) -> list[Candidate]:
+    count = draw(st.integers(1, POOL))
+    weights = draw(st.lists(st.floats(0.01, 1.0), min_size=count + 1, max_size=count + 1))
+    total = sum(weights)  # the last weight is the caller's calls for services with no candidate
+    return [
+        Candidate(
+            f"s{i}",
+            weights[i] / total,
+            draw(st.floats(3.0, 40.0)),
+            draw(st.floats(1.0, 5.0)),
+            draw(st.booleans()) and draw(st.booleans()),
+        )
+        for i in range(count)
+    ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(callers(), st.integers(1, 3))
+def test_choose_finds_the_quickest_list_of_all(cands: list[Candidate], limit: int) -> None:
+    """Against every subset in every order that keeps the bookmarks (or the most likely of them)."""
+    marks = sorted((c for c in cands if c.bookmarked), key=lambda c: (-c.q, c.service))[:limit]
+    others = [c for c in cands if not c.bookmarked]
+    best = math.inf
+    for size in range(limit - len(marks) + 1):
+        for extra in itertools.combinations(others, size):
+            for order in itertools.permutations([*marks, *extra]):
+                best = min(best, expected_change(list(order), TIMING))
+    chosen = choose(cands, TIMING, limit)
+    assert len(chosen) <= limit and set(marks) <= set(chosen)
+    assert expected_change(chosen, TIMING) == pytest.approx(best, abs=1e-9)

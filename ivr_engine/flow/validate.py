@@ -27,6 +27,7 @@ from ivr_engine.flow.model import (
     Node,
     SourceLocation,
 )
+from ivr_engine.flow.source import yaml_files
 from ivr_engine.flow.tree import MAX_MENU_DEPTH, MAX_MENU_OPTIONS, menu_depths, reachable, stuck
 from ivr_engine.prompts.catalog import DurationSource, PromptCatalog
 
@@ -84,7 +85,7 @@ def flow_files(paths: Iterable[Path]) -> list[Path]:
     files: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
-            files.extend(sorted([*path.glob("*.yaml"), *path.glob("*.yml")]))
+            files.extend(yaml_files(path))
         else:
             files.append(path)
     return files

@@ -94,3 +94,65 @@ def test_an_edit_made_while_the_flow_is_being_read_is_seen_at_the_next_poll(
     monkeypatch.setattr(flows_module, "load_flow", real_load)
     flows.reload_changed()
     assert flows.get("default").flow.version == "1.3"
+
+
+def save(path: Path, text: str) -> None:
+    """Write `text` with an mtime later than the file had, so the next poll sees the edit."""
+    before = path.stat().st_mtime_ns if path.exists() else 0
+    path.write_text(text)
+    stamp = max(path.stat().st_mtime_ns, before + 1_000_000_000)
+    os.utime(path, ns=(stamp, stamp))
+
+
+NEW_VERSION = """\
+id: fix-test
+version: "{version}"
+languages: [en]
+start: {start}
+include: {include}
+nodes:
+  bye: {{kind: hangup, prompt: goodbye}}
+"""
+EXTRA = "nodes:\n  extra: {{kind: announcement, prompts: [{prompt}], {next}: bye}}\n"
+GOOD_EXTRA = EXTRA.format(prompt="goodbye", next="next")
+
+
+@pytest.mark.parametrize(
+    ("broken", "fix"),
+    [
+        pytest.param(
+            {"flows/extra.yaml": EXTRA.format(prompt="goodbye", next="nxt")},
+            {"flows/extra.yaml": GOOD_EXTRA},
+            id="a typo in the new include, then corrected",
+        ),
+        pytest.param({}, {"flows/extra.yaml": GOOD_EXTRA}, id="an include not written yet, then written"),
+        pytest.param(
+            {"flows/extra.yaml": EXTRA.format(prompt="thanks", next="next")},
+            {"prompts/more.yaml": "prompts:\n  thanks: {en: Thank you.}\n"},
+            id="a prompt no catalog file has, then a new catalog file",
+        ),
+    ],
+)
+def test_a_fix_in_a_file_only_the_rejected_version_uses_goes_into_service(
+    tmp_path: Path, broken: dict[str, str], fix: dict[str, str]
+) -> None:
+    (tmp_path / "flows").mkdir()
+    (tmp_path / "prompts").mkdir()
+    save(tmp_path / "prompts/base.yaml", "prompts:\n  goodbye: {en: Goodbye.}\n")
+    main = tmp_path / "flows/main.yaml"
+    save(main, NEW_VERSION.format(version="1", start="bye", include="[]"))
+    flows = FlowLibrary({"default": main}, tmp_path / "audio")
+    flows.load_all()
+
+    for name, text in broken.items():
+        save(tmp_path / name, text)
+    save(main, NEW_VERSION.format(version="2", start="extra", include="[extra.yaml]"))
+    ((_, errors),) = flows.reload_changed()
+    assert errors and flows.get(None).flow.version == "1"
+    assert flows.reload_changed() == []  # nothing new: the rejection is not repeated
+
+    for name, text in fix.items():
+        save(tmp_path / name, text)
+    assert flows.reload_changed() == [("default", [])]
+    assert flows.get(None).flow.version == "2"
+    assert flows.reload_changed() == []

@@ -6,7 +6,6 @@ the `loc` / `field_locs` the loader recorded, so generated flows are reported wi
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import zoneinfo
 from collections.abc import Iterable
@@ -213,13 +212,15 @@ class _Checker:
         if (node.hook is None) == (node.url is None):
             self.at(node, "hook", "a lookup needs exactly one of 'hook' (module:function) or 'url'")
         if node.hook is not None:
-            module = node.hook.partition(":")[0]
+            # Imported as a call would, not just looked up: only that tells whether the function
+            # exists, and a module failing at import is then caught whether it is top-level or in
+            # a package (find_spec runs a package's __init__ but never the module itself).
+            from ivr_engine.runtime.lookup import LookupFailed, import_hook
+
             try:
-                found = importlib.util.find_spec(module) is not None
-            except (ImportError, ValueError):
-                found = False
-            if not found:
-                self.at(node, "hook", f"hook module {module!r} cannot be imported")
+                import_hook(node.hook)
+            except LookupFailed as exc:
+                self.at(node, "hook", str(exc))
 
     def condition(self, node: Condition) -> None:
         for i, branch in enumerate(node.branches):

@@ -78,7 +78,8 @@ def test_node_checks() -> None:
         "collect 'ask': min_length 6 exceeds max_length 4",
         "collect 'ask': terminator 'x' is not one phone key",
         "lookup 'look': a lookup needs exactly one of 'hook' (module:function) or 'url'",
-        "lookup 'look': hook module 'no_such_module_here' cannot be imported",
+        "lookup 'look': hook module 'no_such_module_here' cannot be imported: "
+        "ModuleNotFoundError: No module named 'no_such_module_here'",
         "condition 'when': unknown holiday calendar 'cn' (none defined)",
         "condition 'when': language 'fr' is not one of the flow's (en)",
         "condition 'when': weekdays run from 0 (Monday) to 6 (Sunday)",

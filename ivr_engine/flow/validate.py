@@ -27,12 +27,14 @@ from ivr_engine.flow.model import (
     SourceLocation,
 )
 from ivr_engine.flow.source import yaml_files
-from ivr_engine.flow.tree import MAX_MENU_DEPTH, MAX_MENU_OPTIONS, menu_depths, reachable, stuck
+from ivr_engine.flow.tree import MAX_MENU_DEPTH, MAX_MENU_OPTIONS, menu_depths, reachable, silent_loops, stuck
 from ivr_engine.prompts.catalog import DurationSource, PromptCatalog
 
 # Bindings a menu option may not reuse; bookmark and personal_menu only act at leaves and in the
 # personal root menu, so ordinary menus may use those keys.
 MENU_BINDINGS = ("operator", "back", "repeat")
+# The field a silent caller leaves each kind of node by (tree.on_silence); "next" for the others.
+SILENCE_FIELDS = {"menu": "on_exhausted", "collect": "on_failure", "goto": "target", "condition": "default", "lookup": "default"}
 
 
 def validate(
@@ -286,6 +288,16 @@ class _Checker:
                 first.loc,
                 f"calls entering {', '.join(map(repr, ids))} loop forever: "
                 "no service or hang-up can be reached from there",
+            )
+        for loop in silent_loops(flow):
+            if loop[0] in trapped:
+                continue  # reported above: not even a key leads out
+            culprit = next((flow.nodes[n] for n in loop if isinstance(flow.nodes[n], Menu)), flow.nodes[loop[0]])
+            self.at(
+                culprit,
+                SILENCE_FIELDS.get(culprit.kind, "next"),
+                f"a caller who presses nothing goes round {', '.join(map(repr, loop))} forever: "
+                "on silence no queue, transfer, voicemail or hang-up is ever reached",
             )
         depths = menu_depths(flow)
         for menu in flow.menus():

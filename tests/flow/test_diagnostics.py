@@ -22,6 +22,12 @@ CASE_ERRORS = [
         "11:3",
         "calls entering 'ping', 'pong' loop forever: no service or hang-up can be reached from there",
     ),
+    (
+        "silent_loop.yaml",
+        "10:19",
+        "menu 'root': a caller who presses nothing goes round 'root', 'sorry' forever: "
+        "on silence no queue, transfer, voicemail or hang-up is ever reached",
+    ),
     ("bad_key.yaml", "9:7", "menu 'root': key 'A' is not on a phone keypad (0-9, *, #)"),
     (
         "key_clash.yaml",

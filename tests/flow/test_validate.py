@@ -104,6 +104,46 @@ def test_menus_reach_the_operator_so_a_loop_of_menus_is_not_stuck() -> None:
     ]
 
 
+def silent_caller(*nodes: Node) -> list[str]:
+    """Messages for a flow whose root menu, when nobody presses, goes to the first of `nodes`."""
+    root = Menu(id="root", options=(MenuOption(key="1", target="agent"),), on_exhausted=nodes[0].id)
+    agent = Queue(id="agent", queue="general")
+    flow = Flow(id="g", version="1", start="root", nodes={n.id: n for n in (root, *nodes, agent)})
+    return [m.split(": ", 2)[2] for m in messages(flow)]
+
+
+LOOP = "forever: on silence no queue, transfer, voicemail or hang-up is ever reached"
+
+
+def test_a_caller_who_presses_nothing_must_not_go_round_forever() -> None:
+    assert silent_caller(Announcement(id="sorry", prompts=("x",), next="root")) == [
+        f"menu 'root': a caller who presses nothing goes round 'root', 'sorry' {LOOP}"
+    ]
+    assert silent_caller(
+        Menu(id="more", options=(MenuOption(key="1", target="agent"),), on_exhausted="ask"),
+        Collect(id="ask", variable="pin", next="agent", on_failure="more"),
+    ) == [f"menu 'more': a caller who presses nothing goes round 'more', 'ask' {LOOP}"]
+    # Before the loop: the nodes leading into it are not a loop of their own.
+    assert silent_caller(
+        Announcement(id="sorry", prompts=("x",), next="again"),
+        Menu(id="again", options=(MenuOption(key="1", target="agent"),), on_exhausted="again"),
+    ) == [f"menu 'again': a caller who presses nothing goes round 'again' {LOOP}"]
+
+
+def test_a_silent_caller_who_may_leave_the_round_is_not_an_error() -> None:
+    assert silent_caller(Queue(id="busy", queue="overflow", next="root")) == []  # handed to agents first
+    assert silent_caller(Announcement(id="sorry", prompts=("x",))) == []  # then hangs up
+    assert silent_caller(Announcement(id="sorry", prompts=("x",), next="nowhere")) == [
+        "announcement 'sorry': next 'nowhere' does not exist"  # said once, not also as a loop
+    ]
+    # Office hours may have begun by the next round: a condition may take any of its ways.
+    hours = Condition(id="hours", branches=(Branch(when=When(weekdays=(0,)), target="agent"),), default="root")
+    assert silent_caller(hours) == []
+    hook = "ivr_engine.flow.demo_hooks:vaccination_appointment"
+    lookup = Lookup(id="crm", hook=hook, branches=(("booked", "agent"),), default="root", on_error="root")
+    assert silent_caller(lookup) == []  # the next answer may be another
+
+
 def test_missing_audio_is_a_warning_or_an_error_on_request() -> None:
     flow = load_flow(CASES / "minimal.yaml")
     catalog = load_catalog(flow)

@@ -33,6 +33,8 @@ from ivr_engine.prompts.catalog import DurationSource, PromptCatalog
 # Bindings a menu option may not reuse; bookmark and personal_menu only act at leaves and in the
 # personal root menu, so ordinary menus may use those keys.
 MENU_BINDINGS = ("operator", "back", "repeat")
+BINDINGS = (*MENU_BINDINGS, "bookmark", "personal_menu")
+DEFAULT_KEYS = KeyBindings()
 # The field a silent caller leaves each kind of node by (tree.on_silence); "next" for the others.
 SILENCE_FIELDS = {"menu": "on_exhausted", "collect": "on_failure", "goto": "target", "condition": "default", "lookup": "default"}
 
@@ -146,8 +148,11 @@ class _Checker:
         self.key_bindings(flow.keys)
 
     def key_bindings(self, keys: KeyBindings) -> None:
-        used: dict[str, str] = {}
-        for name in ("operator", "back", "repeat", "bookmark", "personal_menu"):
+        """Each binding is phone keys, and no two are the same keys. Bookmark is a sequence listened
+        for at leaves only: "**" may start with back's "*" (a lone "*" is handed on to the next menu
+        after a pause), but a bookmark of "*" would take every "*" typed ahead for going back."""
+        holders: dict[str, list[str]] = {}
+        for name in BINDINGS:
             key = getattr(keys, name)
             if key is None:
                 continue
@@ -155,9 +160,23 @@ class _Checker:
             if not key or any(k not in DTMF_KEYS for k in key) or (single and len(key) != 1):
                 what = "one phone key (0-9, *, #)" if single else "one to four phone keys (0-9, *, #)"
                 self.report(self.flow.loc_of(f"keys.{name}"), f"key binding {name!r}: {key!r} is not {what}")
-            elif name in MENU_BINDINGS and key in used:
-                self.report(self.flow.loc_of(f"keys.{name}"), f"keys {used[key]!r} and {name!r} are both {key!r}")
-            used.setdefault(key, name)
+            else:
+                holders.setdefault(key, []).append(name)
+        for key, names in holders.items():
+            # The binding least likely to be the mistake keeps the key; the others are reported where
+            # they were written: a default left alone, then one set to its default, then the first.
+            owner, *others = sorted(names, key=self.binding_blame)
+            note = "" if self.written(f"keys.{owner}") else f" ({owner!r} is {key!r} unless set otherwise)"
+            for name in others:
+                self.report(self.flow.loc_of(f"keys.{name}"), f"keys {name!r} and {owner!r} are both {key!r}{note}")
+
+    def written(self, setting: str) -> SourceLocation | None:
+        return dict(self.flow.field_locs).get(setting)
+
+    def binding_blame(self, name: str) -> tuple[bool, bool, int, int]:
+        where = self.written(f"keys.{name}")
+        changed = getattr(self.flow.keys, name) != getattr(DEFAULT_KEYS, name)
+        return (changed, where is not None, where.line if where else 0, where.col if where else 0)
 
     # --- nodes ---
 

@@ -90,6 +90,14 @@ def test_warnings_do_not_stop_loading(name: str, place: str, message: str) -> No
     assert load_flow(CASES / name).id  # warnings are not errors
 
 
+def test_a_binding_clash_is_reported_where_the_author_wrote_the_key() -> None:
+    case = CASES / "binding_clash.yaml"
+    assert [str(d) for d in check_paths([case])] == [
+        f"{case}:7:13: error: keys 'operator' and 'back' are both '*' ('back' is '*' unless set otherwise)",
+        f"{case}:9:18: error: keys 'personal_menu' and 'repeat' are both '#'",
+    ]
+
+
 def test_a_disabled_binding_frees_its_key() -> None:
     assert check_paths([CASES / "key_clash_disabled.yaml"]) == []
     flow = load_flow(CASES / "key_clash_disabled.yaml")

@@ -56,9 +56,9 @@ def test_flow_settings() -> None:
         "language 'en' is listed twice",
         "default language 'fr' is not one of the flow's languages (en, en)",
         "unknown time zone 'Mars/Olympus' (e.g. Asia/Shanghai)",
-        "keys 'operator' and 'back' are both '0'",
         "key binding 'repeat': '##' is not one phone key (0-9, *, #)",
         "key binding 'bookmark': '*x' is not one to four phone keys (0-9, *, #)",
+        "keys 'back' and 'operator' are both '0' ('operator' is '0' unless set otherwise)",
     ]
 
 
@@ -102,6 +102,17 @@ def test_menus_reach_the_operator_so_a_loop_of_menus_is_not_stuck() -> None:
         "<generated>:0:0: error: calls entering 'root', 'other' loop forever: "
         "no service or hang-up can be reached from there"
     ]
+
+
+def test_no_two_bindings_share_keys() -> None:
+    clashes = KeyBindings(operator="0", bookmark="0", personal_menu="*", repeat="*")
+    assert [m.split(": ", 2)[2] for m in messages(flow_of(Hangup(id="end"), keys=clashes))] == [
+        "keys 'bookmark' and 'operator' are both '0' ('operator' is '0' unless set otherwise)",
+        "keys 'repeat' and 'back' are both '*' ('back' is '*' unless set otherwise)",
+        "keys 'personal_menu' and 'back' are both '*' ('back' is '*' unless set otherwise)",
+    ]
+    # A bookmark pressed at a leaf is the whole sequence: "**" leaves a lone "*" meaning back.
+    assert messages(flow_of(Hangup(id="end"), keys=KeyBindings(bookmark="**", back="*"))) == []
 
 
 def silent_caller(*nodes: Node) -> list[str]:

@@ -47,6 +47,12 @@ def test_validate_a_directory() -> None:
     assert "24 flow file(s)" in err
 
 
+def test_validate_a_directory_without_flows_is_an_error(tmp_path: Path) -> None:
+    code, _, err = run("validate", str(CASES), str(tmp_path))
+    assert code == 1
+    assert f"no flow files (*.yaml, *.yml) directly in {tmp_path}: nothing to validate" in err
+
+
 def test_validate_warns_about_missing_audio(tmp_path: Path) -> None:
     code, out, _ = run("validate", "--audio", str(tmp_path), str(CASES / "minimal.yaml"))  # no manifest.json yet
     assert code == 0

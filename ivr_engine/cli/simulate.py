@@ -18,6 +18,7 @@ import json
 import sys
 import tempfile
 import uuid
+import zoneinfo
 from pathlib import Path
 from typing import Any
 
@@ -41,14 +42,23 @@ def _read_key_line(question: str) -> str:
     return line.rstrip("\n") if line else HANG_UP  # end of input: the caller is gone
 
 
-def _parse_at(value: str | None) -> dt.datetime:
+def _parse_at(value: str | None) -> dt.datetime | None:
+    """The --at moment as written; without an offset it is naive, read later in the flow's zone."""
     if value is None:
-        return dt.datetime.now(dt.UTC)
+        return None
     try:
-        moment = dt.datetime.fromisoformat(value)
+        return dt.datetime.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not an ISO date and time like 2026-11-23T10:00+08:00") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+        raise click.BadParameter(
+            f"{value!r} is not an ISO date and time like 2026-11-23T10:00+08:00", param_hint="--at"
+        ) from None
+
+
+def _call_time(moment: dt.datetime | None, flow: Flow) -> dt.datetime:
+    if moment is None:
+        return dt.datetime.now(dt.UTC)
+    # The validator has checked the flow's time zone.
+    return moment if moment.tzinfo else moment.replace(tzinfo=zoneinfo.ZoneInfo(flow.timezone))
 
 
 def _variables(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -130,7 +140,12 @@ def report(flow: Flow, result: CallResult, channel: ConsoleChannel, voicemail_di
 @click.option("--typeahead", is_flag=True, help="Press every key of the script at time 0.")
 @click.option("--json", "as_json", is_flag=True, help="Print the call as JSON.")
 @click.option("--language", default=None, help="The channel's language (default: the flow's).")
-@click.option("--at", "at", default=None, help="When the call happens, ISO 8601 (default: now).")
+@click.option(
+    "--at",
+    "at",
+    default=None,
+    help="When the call happens, ISO 8601 (default: now); without an offset, in the flow's timezone.",
+)
 @click.option("--variable", "-V", "variables", multiple=True, help="NAME=VALUE from the dialplan, e.g. tier=vip.")
 @click.option("--queue-status", default="CONTINUE", show_default=True, help="QUEUESTATUS the queue answers.")
 @click.option("--dial-status", default="ANSWER", show_default=True, help="DIALSTATUS a transfer answers.")
@@ -168,10 +183,11 @@ def simulate(
         script = parse_script(keys) if keys is not None else []
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--keys") from None
-    moment = _parse_at(at)
+    written_at = _parse_at(at)
     flow, prompts = _load(flow_file, audio_dir)
     if language is not None and language not in flow.languages:
         raise click.BadParameter(f"the flow speaks {', '.join(flow.languages)}", param_hint="--language")
+    moment = _call_time(written_at, flow)
     voicemail_dir = voicemail_dir or Path(tempfile.mkdtemp(prefix="ivr-simulate-voicemail-"))
     interactive = keys is None
     info = CallInfo(

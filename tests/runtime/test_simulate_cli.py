@@ -8,7 +8,8 @@ from click.testing import CliRunner
 
 from ivr_engine.cli.main import main
 
-MINI = str(Path(__file__).parent / "data" / "mini.yaml")
+DATA = Path(__file__).parent / "data"
+MINI = str(DATA / "mini.yaml")
 MONDAY_10 = "2026-11-23T10:00+08:00"
 
 
@@ -56,6 +57,12 @@ def test_timeouts_retries_and_the_call_time_of_day() -> None:
     assert silent["outcome"] == "zeroed_out"
     closed = simulate_json("--keys", "", "--at", "2026-11-28T10:00+08:00")
     assert (closed["visited"], closed["outcome"]) == (["hours", "closed"], "served")
+
+
+def test_a_time_without_an_offset_is_in_the_flows_timezone() -> None:
+    # 16:00 in Shanghai, the flow's zone, is within office hours; 16:00 UTC is midnight there.
+    assert simulate_json("--keys", "", "--at", "2026-11-23T16:00")["visited"][:2] == ["hours", "root"]
+    assert simulate_json("--keys", "", "--at", "2026-11-23T16:00+00:00")["visited"] == ["hours", "closed"]
 
 
 def test_human_readable_transcript() -> None:

@@ -61,6 +61,21 @@ def _call_time(moment: dt.datetime | None, flow: Flow) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=zoneinfo.ZoneInfo(flow.timezone))
 
 
+def _voicemail_dir(path: Path | None) -> Path:
+    """Made and written to once up front: a directory that cannot take a message is a usage error,
+    not a call that fails with a traceback when it reaches the voicemail node."""
+    if path is None:
+        return Path(tempfile.mkdtemp(prefix="ivr-simulate-voicemail-"))
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise click.BadParameter(f"{path} cannot take messages: {reason}", param_hint="--voicemail-dir") from None
+    return path
+
+
 def _variables(pairs: tuple[str, ...]) -> dict[str, str]:
     result = {}
     for pair in pairs:
@@ -188,7 +203,7 @@ def simulate(
     if language is not None and language not in flow.languages:
         raise click.BadParameter(f"the flow speaks {', '.join(flow.languages)}", param_hint="--language")
     moment = _call_time(written_at, flow)
-    voicemail_dir = voicemail_dir or Path(tempfile.mkdtemp(prefix="ivr-simulate-voicemail-"))
+    voicemail_dir = _voicemail_dir(voicemail_dir)
     interactive = keys is None
     info = CallInfo(
         call_id=f"console-{uuid.uuid4().hex[:12]}",

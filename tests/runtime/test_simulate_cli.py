@@ -94,3 +94,7 @@ def test_bad_input_is_a_clear_error(tmp_path: Path) -> None:
     assert "none.yaml:1:1: error: no such file" in missing.output
     assert "the flow speaks en" in run("--language", "fr", "--keys", "1").output
     assert "NAME=VALUE" in run("-V", "tier", "--keys", "1").output
+    (tmp_path / "a-file").write_text("")
+    unwritable = run("--keys", "1", "--voicemail-dir", str(tmp_path / "a-file" / "messages"))
+    assert unwritable.exit_code == 2 and "Traceback" not in unwritable.output
+    assert f"--voicemail-dir: {tmp_path}/a-file/messages cannot take messages: Not a directory" in unwritable.output

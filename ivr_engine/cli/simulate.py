@@ -13,12 +13,15 @@ seconds reported are what a real caller would spend.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime as dt
 import json
 import sys
 import tempfile
+import threading
 import uuid
 import zoneinfo
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +77,27 @@ def _voicemail_dir(path: Path | None) -> Path:
         reason = exc.strerror or str(exc)
         raise click.BadParameter(f"{path} cannot take messages: {reason}", param_hint="--voicemail-dir") from None
     return path
+
+
+class _DaemonThreads(concurrent.futures.ThreadPoolExecutor):
+    """Each job in a daemon thread of its own. A plain hook outliving its lookup's timeout keeps
+    running in its thread, and the pool's threads are joined at exit: the command would end long
+    after the call. A pool in type only, as asyncio's default executor must be; it has no threads
+    to wait for at shutdown. (The service keeps a real pool: it does not exit after a call.)"""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+        def work() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                future.set_result(fn(*args, **kwargs))
+            except BaseException as exc:  # handed to whoever awaits the future, as an executor does
+                future.set_exception(exc)
+
+        threading.Thread(target=work, daemon=True, name="ivr-simulate-worker").start()
+        return future
 
 
 def _variables(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -222,7 +246,9 @@ def simulate(
         show=None if as_json else click.echo,
     )
     settings = RuntimeSettings(voicemail_dir=voicemail_dir, clock=lambda: moment)
-    result = asyncio.run(run_call(flow, channel, prompts=prompts, settings=settings, channel_kind="console"))
+    with asyncio.Runner() as runner:
+        runner.get_loop().set_default_executor(_DaemonThreads())
+        result = runner.run(run_call(flow, channel, prompts=prompts, settings=settings, channel_kind="console"))
     document = report(flow, result, channel, voicemail_dir)
     if as_json:
         click.echo(json.dumps(document, ensure_ascii=False, indent=2))

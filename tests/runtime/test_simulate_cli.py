@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +66,29 @@ def test_a_time_without_an_offset_is_in_the_flows_timezone() -> None:
     # 16:00 in Shanghai, the flow's zone, is within office hours; 16:00 UTC is midnight there.
     assert simulate_json("--keys", "", "--at", "2026-11-23T16:00")["visited"][:2] == ["hours", "root"]
     assert simulate_json("--keys", "", "--at", "2026-11-23T16:00+00:00")["visited"] == ["hours", "closed"]
+
+
+SLOW_HOOK_FLOW = f"""\
+id: slow
+version: "1"
+languages: [en]
+start: look
+prompts: {DATA / "mini-prompts.yaml"}
+nodes:
+  look: {{kind: lookup, hook: "slow_hooks:sleep_a_minute", timeout: 100ms, on_error: food}}
+  food: {{kind: announcement, prompts: [food.info]}}
+"""
+
+
+def test_the_command_ends_with_the_call_not_with_a_hook_that_outlives_it(tmp_path: Path) -> None:
+    (tmp_path / "slow_hooks.py").write_text("import time\n\ndef sleep_a_minute(params):\n    time.sleep(60)\n")
+    flow = tmp_path / "slow.yaml"
+    flow.write_text(SLOW_HOOK_FLOW)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+    command = [sys.executable, "-m", "ivr_engine.cli.main", "simulate", str(flow), "--keys", "", "--json"]
+    # Well under the hook's minute, however slow the machine: the call itself takes a few seconds.
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=40, check=True)
+    assert json.loads(done.stdout)["visited"] == ["look", "food"]
 
 
 def test_human_readable_transcript() -> None:

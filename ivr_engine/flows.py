@@ -1,7 +1,8 @@
 """The flows a running service answers with, and their safe hot reload.
 
-A flow is reloaded when one of its files (the flow, its includes, its prompt texts) changes on
-disk or the manifest of built audio changes. The new version replaces the old one only when it
+A flow is reloaded when one of its files (the flow, its includes, its prompt texts and their
+directory) changes on disk or the manifest of built audio changes; after a rejected edit, also when
+a file only that edit read or looked for changes (a new include, created or corrected later). The new version replaces the old one only when it
 loads and validates without errors: a bad edit is logged with every diagnostic and the good flow
 keeps serving. Calls already running keep the flow object they started with.
 """
@@ -41,25 +42,38 @@ def _stamp(path: Path) -> float | None:
         return None
 
 
-def _watched_files(flow: Flow, manifest_path: Path) -> list[Path]:
-    files = [Path(f) for f in flow.files]
-    if flow.prompts:
-        prompts = Path(flow.prompts)
-        files.extend(sorted(prompts.glob("*.yaml")) if prompts.is_dir() else [prompts])
-    files.append(manifest_path)
-    return files
+class Rejected(FlowError):
+    """A version that did not load: its errors, and stamps of every file it read or looked for
+    (with those of the version in service), so a fix in any of them is seen at the next poll."""
+
+    def __init__(self, diagnostics: Iterable[Diagnostic], stamps: Mapping[Path, float | None]) -> None:
+        super().__init__(diagnostics)
+        self.stamps = stamps
 
 
 def load_one(
     name: str, path: Path, manifest_path: Path, known_files: Iterable[Path] = ()
 ) -> LoadedFlow:
-    """Raises FlowError with every error (a malformed manifest is one too).
+    """Raises Rejected with every error (a malformed manifest is one too).
 
     The files the previous version was read from are stamped before reading, so an edit that
     lands while we read is seen at the next poll rather than hidden behind a newer stamp.
     """
     before = {file: _stamp(file) for file in known_files}
-    flow = load_flow(path)
+    sources: list[Path] = []
+
+    def stamps(files: Iterable[Path]) -> dict[Path, float | None]:
+        return {file: before[file] if file in before else _stamp(file) for file in [*files, manifest_path]}
+
+    try:
+        flow, prompts = _read(path, manifest_path, sources)
+    except FlowError as exc:
+        raise Rejected(exc.diagnostics, stamps([*before, *sources])) from None
+    return LoadedFlow(name, flow, prompts, stamps(sources))
+
+
+def _read(path: Path, manifest_path: Path, sources: list[Path]) -> tuple[Flow, CatalogPrompts]:
+    flow = load_flow(path, sources=sources)
     catalog = load_catalog(flow)
     if catalog is None:
         where = flow.loc_of("prompts") or SourceLocation(str(path), 1, 1)
@@ -68,11 +82,7 @@ def load_one(
         manifest = Manifest.load(manifest_path)
     except ManifestError as exc:
         raise FlowError([Diagnostic(SourceLocation(str(manifest_path), 1, 1), str(exc))]) from None
-    stamps = {
-        file: before[file] if file in before else _stamp(file)
-        for file in _watched_files(flow, manifest_path)
-    }
-    return LoadedFlow(name, flow, CatalogPrompts(catalog, manifest), stamps)
+    return flow, CatalogPrompts(catalog, manifest)
 
 
 class FlowLibrary:
@@ -128,13 +138,12 @@ class FlowLibrary:
             log = logger.bind(flow=name, path=str(self._paths[name]))
             try:
                 fresh = load_one(name, self._paths[name], self._manifest_path, loaded.stamps)
-            except FlowError as exc:
+            except Rejected as exc:
                 for diagnostic in exc.diagnostics:
                     log.error("flow.reload_rejected", diagnostic=str(diagnostic))
-                # Remember the bad files' stamps so the same bad edit is not reported every poll.
-                self._loaded[name] = LoadedFlow(
-                    name, loaded.flow, loaded.prompts, {f: _stamp(f) for f in loaded.stamps}
-                )
+                # The attempt's stamps: the same bad edit is not reported every poll, and a fix in
+                # a file only the rejected version used (a new include) is still seen.
+                self._loaded[name] = LoadedFlow(name, loaded.flow, loaded.prompts, exc.stamps)
                 attempts.append((name, list(exc.diagnostics)))
                 continue
             self._loaded[name] = fresh

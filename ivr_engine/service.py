@@ -121,13 +121,22 @@ class Service:
         await self.agi.stop(grace)
         logger.info("service.stopped", calls=self.calls_finished)
 
-    async def reload_forever(self) -> None:
+    async def reload_forever(self, interval: float = RELOAD_INTERVAL) -> None:
+        """Polls for edited flows until cancelled. Nothing but cancelling ends it: an error that
+        escaped would end the task unnoticed, and no later edit would ever be served."""
         while True:
-            await asyncio.sleep(RELOAD_INTERVAL)
-            attempts = await asyncio.to_thread(self.library.reload_changed)
+            await asyncio.sleep(interval)
+            try:
+                attempts = await asyncio.to_thread(self.library.reload_changed)
+            except Exception:
+                logger.exception("flow.reload_failed")
+                continue
             for name, errors in attempts:
                 if not errors and self.on_reload is not None:
-                    self.on_reload(self.library.get(name))
+                    try:
+                        self.on_reload(self.library.get(name))
+                    except Exception:
+                        logger.exception("flow.on_reload_failed", flow=name)
 
 
 async def wait_for_stop_signal() -> None:

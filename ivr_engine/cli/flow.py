@@ -45,10 +45,14 @@ def _load(path: Path) -> Flow:
     help="Audio directory (or its manifest.json): also warn about prompts with no built audio.",
 )
 def validate(paths: tuple[Path, ...], audio: Path | None) -> None:
-    """Check flow files (a directory means the *.yaml directly in it).
+    """Check flow files (a directory means the *.yaml directly in it; one with none is an error).
 
     Prints each problem as file:line:col: severity: message; exits 1 if any is an error.
     """
+    # A directory holding no flow file is most likely the wrong one: passing it would check nothing.
+    empty = [str(path) for path in paths if path.is_dir() and not flow_files([path])]
+    if empty:
+        raise click.ClickException(f"no flow files (*.yaml, *.yml) directly in {', '.join(empty)}: nothing to validate")
     diagnostics = check_paths(paths, manifest=_manifest(audio))
     for diagnostic in diagnostics:
         click.echo(str(diagnostic))

@@ -13,11 +13,15 @@ seconds reported are what a real caller would spend.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime as dt
 import json
 import sys
 import tempfile
+import threading
 import uuid
+import zoneinfo
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,14 +45,59 @@ def _read_key_line(question: str) -> str:
     return line.rstrip("\n") if line else HANG_UP  # end of input: the caller is gone
 
 
-def _parse_at(value: str | None) -> dt.datetime:
+def _parse_at(value: str | None) -> dt.datetime | None:
+    """The --at moment as written; without an offset it is naive, read later in the flow's zone."""
     if value is None:
-        return dt.datetime.now(dt.UTC)
+        return None
     try:
-        moment = dt.datetime.fromisoformat(value)
+        return dt.datetime.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not an ISO date and time like 2026-11-23T10:00+08:00") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+        raise click.BadParameter(
+            f"{value!r} is not an ISO date and time like 2026-11-23T10:00+08:00", param_hint="--at"
+        ) from None
+
+
+def _call_time(moment: dt.datetime | None, flow: Flow) -> dt.datetime:
+    if moment is None:
+        return dt.datetime.now(dt.UTC)
+    # The validator has checked the flow's time zone.
+    return moment if moment.tzinfo else moment.replace(tzinfo=zoneinfo.ZoneInfo(flow.timezone))
+
+
+def _voicemail_dir(path: Path | None) -> Path:
+    """Made and written to once up front: a directory that cannot take a message is a usage error,
+    not a call that fails with a traceback when it reaches the voicemail node."""
+    if path is None:
+        return Path(tempfile.mkdtemp(prefix="ivr-simulate-voicemail-"))
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise click.BadParameter(f"{path} cannot take messages: {reason}", param_hint="--voicemail-dir") from None
+    return path
+
+
+class _DaemonThreads(concurrent.futures.ThreadPoolExecutor):
+    """Each job in a daemon thread of its own. A plain hook outliving its lookup's timeout keeps
+    running in its thread, and the pool's threads are joined at exit: the command would end long
+    after the call. A pool in type only, as asyncio's default executor must be; it has no threads
+    to wait for at shutdown. (The service keeps a real pool: it does not exit after a call.)"""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+        def work() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                future.set_result(fn(*args, **kwargs))
+            except BaseException as exc:  # handed to whoever awaits the future, as an executor does
+                future.set_exception(exc)
+
+        threading.Thread(target=work, daemon=True, name="ivr-simulate-worker").start()
+        return future
 
 
 def _variables(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -130,7 +179,12 @@ def report(flow: Flow, result: CallResult, channel: ConsoleChannel, voicemail_di
 @click.option("--typeahead", is_flag=True, help="Press every key of the script at time 0.")
 @click.option("--json", "as_json", is_flag=True, help="Print the call as JSON.")
 @click.option("--language", default=None, help="The channel's language (default: the flow's).")
-@click.option("--at", "at", default=None, help="When the call happens, ISO 8601 (default: now).")
+@click.option(
+    "--at",
+    "at",
+    default=None,
+    help="When the call happens, ISO 8601 (default: now); without an offset, in the flow's timezone.",
+)
 @click.option("--variable", "-V", "variables", multiple=True, help="NAME=VALUE from the dialplan, e.g. tier=vip.")
 @click.option("--queue-status", default="CONTINUE", show_default=True, help="QUEUESTATUS the queue answers.")
 @click.option("--dial-status", default="ANSWER", show_default=True, help="DIALSTATUS a transfer answers.")
@@ -168,11 +222,12 @@ def simulate(
         script = parse_script(keys) if keys is not None else []
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--keys") from None
-    moment = _parse_at(at)
+    written_at = _parse_at(at)
     flow, prompts = _load(flow_file, audio_dir)
     if language is not None and language not in flow.languages:
         raise click.BadParameter(f"the flow speaks {', '.join(flow.languages)}", param_hint="--language")
-    voicemail_dir = voicemail_dir or Path(tempfile.mkdtemp(prefix="ivr-simulate-voicemail-"))
+    moment = _call_time(written_at, flow)
+    voicemail_dir = _voicemail_dir(voicemail_dir)
     interactive = keys is None
     info = CallInfo(
         call_id=f"console-{uuid.uuid4().hex[:12]}",
@@ -191,7 +246,9 @@ def simulate(
         show=None if as_json else click.echo,
     )
     settings = RuntimeSettings(voicemail_dir=voicemail_dir, clock=lambda: moment)
-    result = asyncio.run(run_call(flow, channel, prompts=prompts, settings=settings, channel_kind="console"))
+    with asyncio.Runner() as runner:
+        runner.get_loop().set_default_executor(_DaemonThreads())
+        result = runner.run(run_call(flow, channel, prompts=prompts, settings=settings, channel_kind="console"))
     document = report(flow, result, channel, voicemail_dir)
     if as_json:
         click.echo(json.dumps(document, ensure_ascii=False, indent=2))

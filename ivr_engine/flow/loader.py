@@ -24,7 +24,7 @@ from ivr_engine.flow.fields import (
     read_node,
 )
 from ivr_engine.flow.model import Flow, Node, SourceLocation
-from ivr_engine.flow.source import DataPath, parse_yaml
+from ivr_engine.flow.source import DataPath, parse_yaml, yaml_files
 
 # Fields only a file on disk has: where its prompt texts live and which files it includes.
 FILE_FIELDS = {"prompts": Text(what="a path to the prompt texts"), "include": TextList(Text(what="a file path"))}
@@ -33,18 +33,26 @@ MAIN_FLOW_FIELDS = {**FLOW_FIELDS, **FILE_FIELDS, "nodes": None}
 _NODE_ID = Text(ID_PATTERN, "a node id (a letter or _, then letters, digits, _ . -)")
 
 
-def load_flow(path: Path, *, check: bool = True) -> Flow:
+def load_flow(path: Path, *, check: bool = True, sources: list[Path] | None = None) -> Flow:
     """Load a flow file and its includes; with `check`, also validate it against its prompt texts.
 
     Raises FlowError with every problem found (errors only; warnings need `check_paths`).
+    `sources`, when given, is extended with every file read or looked for, also when loading fails:
+    a watcher must see a fix that lands in a file no good version used yet (a new include, a
+    prompt file added to the catalog directory), so missing files and the directory count too.
     """
-    flow = _FileLoader().load(Path(path))
-    if check:
-        from ivr_engine.flow.validate import validate_with_catalog
+    loader = _FileLoader()
+    try:
+        flow = loader.load(Path(path))
+        if check:
+            from ivr_engine.flow.validate import validate_with_catalog
 
-        errors = [d for d in validate_with_catalog(flow) if d.is_error]
-        if errors:
-            raise FlowError(errors)
+            errors = [d for d in validate_with_catalog(flow) if d.is_error]
+            if errors:
+                raise FlowError(errors)
+    finally:
+        if sources is not None:
+            sources.extend(loader.sources)
     return flow
 
 
@@ -105,8 +113,10 @@ class _FileLoader:
         self.node_locs: dict[str, SourceLocation] = {}
         self.files: list[str] = []
         self.loaded: dict[Path, str] = {}  # resolved path -> the file name diagnostics use
+        self.sources: list[Path] = []  # see load_flow
 
     def load(self, path: Path) -> Flow:
+        self.sources.append(path)
         data, r = self.read(path, None)
         if r is None:
             raise FlowError(self.diagnostics)
@@ -155,6 +165,7 @@ class _FileLoader:
             self.include(path.parent / include, r.source.loc(item_path))
 
     def include(self, path: Path, at: SourceLocation) -> None:
+        self.sources.append(path)
         if not path.is_file():
             self.diagnostics.append(Diagnostic(at, f"included file {path} does not exist"))
             return
@@ -165,18 +176,25 @@ class _FileLoader:
         self.read_body(r, path, data)
         self.diagnostics.extend(r.diagnostics)
 
-    @staticmethod
-    def prompts_path(r: Reader, path: Path, data: dict[str, Any]) -> str | None:
+    def prompts_path(self, r: Reader, path: Path, data: dict[str, Any]) -> str | None:
         """The prompt catalog: `prompts:` relative to the flow file, else ../prompts if it exists."""
         if "prompts" not in data:
             default = path.parent.parent / "prompts"
+            self.watch_catalog(default)
             return str(default.resolve()) if default.is_dir() else None
         try:
             written = FILE_FIELDS["prompts"].read(r, ("prompts",), data["prompts"], "prompts")
         except Invalid:
             return None
         catalog = path.parent / written
+        self.watch_catalog(catalog)
         if not catalog.exists():
             r.fail(("prompts",), f"prompt texts {catalog} do not exist")
             return None
         return str(catalog.resolve())
+
+    def watch_catalog(self, catalog: Path) -> None:
+        # A directory's own stamp changes when a prompt file is added to it or removed.
+        self.sources.append(catalog)
+        if catalog.is_dir():
+            self.sources.extend(yaml_files(catalog))

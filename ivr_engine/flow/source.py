@@ -10,6 +10,7 @@ readers can build a flow from YAML (with positions) or from exported JSON (witho
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeAlias
 
 import yaml
@@ -46,6 +47,11 @@ class Source:
     def key_loc(self, path: DataPath) -> SourceLocation:
         """Where the mapping key naming the value at `path` was written."""
         return self.keys.get(path) or self.loc(path)
+
+
+def yaml_files(directory: Path) -> list[Path]:
+    """The *.yaml and *.yml files directly in `directory`, sorted."""
+    return sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
 
 
 def _location(file: str, mark: yaml.Mark | None) -> SourceLocation:

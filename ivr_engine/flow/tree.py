@@ -7,12 +7,16 @@ A menu also leads, implicitly, to the flow's operator (the operator key, and exh
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 
-from ivr_engine.flow.model import ROUTING_KINDS, Condition, Flow, Goto, Menu, Node
+from ivr_engine.flow.model import ROUTING_KINDS, Collect, Condition, Flow, Goto, Lookup, Menu, Node
 
 # Beyond this many menus callers get lost; the validator warns (docs/flows.md).
 MAX_MENU_DEPTH = 4
 MAX_MENU_OPTIONS = 5
+
+# Where a caller who presses nothing leaves the menus: handed to people, to the mailbox, or hung up.
+HAND_OFF_KINDS = frozenset({"queue", "transfer", "voicemail", "hangup"})
 
 
 def successors(flow: Flow, node: Node) -> tuple[str, ...]:
@@ -54,19 +58,80 @@ def can_end(flow: Flow, node: Node) -> bool:
 def stuck(flow: Flow) -> set[str]:
     """Reachable nodes from which no service and no hang-up can be reached: calls loop forever."""
     live = reachable(flow)
-    escapes = {n for n in live if can_end(flow, flow.nodes[n])}
-    predecessors: dict[str, list[str]] = {n: [] for n in live}
-    for node_id in live:
-        for target in successors(flow, flow.nodes[node_id]):
+    ways = {n: successors(flow, flow.nodes[n]) for n in live}
+    return _cannot_reach(ways, {n for n in live if can_end(flow, flow.nodes[n])})
+
+
+def _cannot_reach(ways: dict[str, Sequence[str | None]], escapes: set[str]) -> set[str]:
+    """The nodes of `ways` (node -> where it may go) from which no node of `escapes` is reached."""
+    predecessors: dict[str, list[str]] = {n: [] for n in ways}
+    for node_id, targets in ways.items():
+        for target in targets:
             if target in predecessors:
                 predecessors[target].append(node_id)
+    reached = set(escapes)
     todo = list(escapes)
     while todo:
         for before in predecessors[todo.pop()]:
-            if before not in escapes:
-                escapes.add(before)
+            if before not in reached:
+                reached.add(before)
                 todo.append(before)
-    return live - escapes
+    return ways.keys() - reached
+
+
+def on_silence(flow: Flow, node: Node) -> tuple[str | None, ...]:
+    """Where a call may go from `node` when the caller presses nothing (None: the call ends).
+
+    A condition or a lookup may take any of its ways: what decides is not the caller's keys but the
+    time, the call's variables or another system's answer, which can change from one round to the
+    next, so a loop through one of them counts as one the caller might leave.
+    """
+    if isinstance(node, Menu):
+        return (node.on_exhausted or flow.operator,)
+    if isinstance(node, Collect):
+        return (node.on_failure,)  # no digits is never a valid answer (min_length >= 1)
+    if isinstance(node, Condition):
+        return (*(b.target for b in node.branches), node.default)
+    if isinstance(node, Lookup):
+        return (*(target for _, target in node.branches), node.default, node.on_error)
+    if isinstance(node, Goto):
+        return (node.target,)
+    return (getattr(node, "next", None),)  # announcement, set, language, survey
+
+
+def silent_loops(flow: Flow) -> list[list[str]]:
+    """Loops a caller who presses nothing never leaves: on silence (timeouts, exhausted retries,
+    an announcement's `next`, ...) the call comes round again without reaching a node that hands
+    it off or ends it. Each loop is its node ids in the order written; loops are in that order too."""
+    live = reachable(flow)
+    ways = {n: on_silence(flow, flow.nodes[n]) for n in live}
+    # A way to a node that does not exist is reported as such; it is not taken for a loop here.
+    exits = {
+        n
+        for n, targets in ways.items()
+        if flow.nodes[n].kind in HAND_OFF_KINDS or any(t is None or t not in flow.nodes for t in targets)
+    }
+    trapped = _cannot_reach(ways, exits)
+    after = {n: _after(n, ways, trapped) for n in trapped}
+    loops: list[list[str]] = []
+    placed: set[str] = set()
+    for node_id in (n for n in flow.nodes if n in trapped and n not in placed and n in after[n]):
+        loop = [m for m in flow.nodes if m == node_id or (m in after[node_id] and node_id in after[m])]
+        placed.update(loop)
+        loops.append(loop)
+    return loops
+
+
+def _after(node_id: str, ways: dict[str, Sequence[str | None]], within: set[str]) -> set[str]:
+    """Nodes of `within` reached from `node_id` in one step or more."""
+    seen: set[str] = set()
+    todo = [node_id]
+    while todo:
+        for target in ways[todo.pop()]:
+            if target in within and target not in seen:
+                seen.add(target)
+                todo.append(target)
+    return seen
 
 
 def menu_depths(flow: Flow) -> dict[str, int]:

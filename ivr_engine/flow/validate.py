@@ -6,7 +6,6 @@ the `loc` / `field_locs` the loader recorded, so generated flows are reported wi
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import zoneinfo
 from collections.abc import Iterable
@@ -27,12 +26,17 @@ from ivr_engine.flow.model import (
     Node,
     SourceLocation,
 )
-from ivr_engine.flow.tree import MAX_MENU_DEPTH, MAX_MENU_OPTIONS, menu_depths, reachable, stuck
+from ivr_engine.flow.source import yaml_files
+from ivr_engine.flow.tree import MAX_MENU_DEPTH, MAX_MENU_OPTIONS, menu_depths, reachable, silent_loops, stuck
 from ivr_engine.prompts.catalog import DurationSource, PromptCatalog
 
 # Bindings a menu option may not reuse; bookmark and personal_menu only act at leaves and in the
 # personal root menu, so ordinary menus may use those keys.
 MENU_BINDINGS = ("operator", "back", "repeat")
+BINDINGS = (*MENU_BINDINGS, "bookmark", "personal_menu")
+DEFAULT_KEYS = KeyBindings()
+# The field a silent caller leaves each kind of node by (tree.on_silence); "next" for the others.
+SILENCE_FIELDS = {"menu": "on_exhausted", "collect": "on_failure", "goto": "target", "condition": "default", "lookup": "default"}
 
 
 def validate(
@@ -84,7 +88,7 @@ def flow_files(paths: Iterable[Path]) -> list[Path]:
     files: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
-            files.extend(sorted([*path.glob("*.yaml"), *path.glob("*.yml")]))
+            files.extend(yaml_files(path))
         else:
             files.append(path)
     return files
@@ -144,8 +148,11 @@ class _Checker:
         self.key_bindings(flow.keys)
 
     def key_bindings(self, keys: KeyBindings) -> None:
-        used: dict[str, str] = {}
-        for name in ("operator", "back", "repeat", "bookmark", "personal_menu"):
+        """Each binding is phone keys, and no two are the same keys. Bookmark is a sequence listened
+        for at leaves only: "**" may start with back's "*" (a lone "*" is handed on to the next menu
+        after a pause), but a bookmark of "*" would take every "*" typed ahead for going back."""
+        holders: dict[str, list[str]] = {}
+        for name in BINDINGS:
             key = getattr(keys, name)
             if key is None:
                 continue
@@ -153,9 +160,23 @@ class _Checker:
             if not key or any(k not in DTMF_KEYS for k in key) or (single and len(key) != 1):
                 what = "one phone key (0-9, *, #)" if single else "one to four phone keys (0-9, *, #)"
                 self.report(self.flow.loc_of(f"keys.{name}"), f"key binding {name!r}: {key!r} is not {what}")
-            elif name in MENU_BINDINGS and key in used:
-                self.report(self.flow.loc_of(f"keys.{name}"), f"keys {used[key]!r} and {name!r} are both {key!r}")
-            used.setdefault(key, name)
+            else:
+                holders.setdefault(key, []).append(name)
+        for key, names in holders.items():
+            # The binding least likely to be the mistake keeps the key; the others are reported where
+            # they were written: a default left alone, then one set to its default, then the first.
+            owner, *others = sorted(names, key=self.binding_blame)
+            note = "" if self.written(f"keys.{owner}") else f" ({owner!r} is {key!r} unless set otherwise)"
+            for name in others:
+                self.report(self.flow.loc_of(f"keys.{name}"), f"keys {name!r} and {owner!r} are both {key!r}{note}")
+
+    def written(self, setting: str) -> SourceLocation | None:
+        return dict(self.flow.field_locs).get(setting)
+
+    def binding_blame(self, name: str) -> tuple[bool, bool, int, int]:
+        where = self.written(f"keys.{name}")
+        changed = getattr(self.flow.keys, name) != getattr(DEFAULT_KEYS, name)
+        return (changed, where is not None, where.line if where else 0, where.col if where else 0)
 
     # --- nodes ---
 
@@ -212,13 +233,15 @@ class _Checker:
         if (node.hook is None) == (node.url is None):
             self.at(node, "hook", "a lookup needs exactly one of 'hook' (module:function) or 'url'")
         if node.hook is not None:
-            module = node.hook.partition(":")[0]
+            # Imported as a call would, not just looked up: only that tells whether the function
+            # exists, and a module failing at import is then caught whether it is top-level or in
+            # a package (find_spec runs a package's __init__ but never the module itself).
+            from ivr_engine.runtime.lookup import LookupFailed, import_hook
+
             try:
-                found = importlib.util.find_spec(module) is not None
-            except (ImportError, ValueError):
-                found = False
-            if not found:
-                self.at(node, "hook", f"hook module {module!r} cannot be imported")
+                import_hook(node.hook)
+            except LookupFailed as exc:
+                self.at(node, "hook", str(exc))
 
     def condition(self, node: Condition) -> None:
         for i, branch in enumerate(node.branches):
@@ -284,6 +307,16 @@ class _Checker:
                 first.loc,
                 f"calls entering {', '.join(map(repr, ids))} loop forever: "
                 "no service or hang-up can be reached from there",
+            )
+        for loop in silent_loops(flow):
+            if loop[0] in trapped:
+                continue  # reported above: not even a key leads out
+            culprit = next((flow.nodes[n] for n in loop if isinstance(flow.nodes[n], Menu)), flow.nodes[loop[0]])
+            self.at(
+                culprit,
+                SILENCE_FIELDS.get(culprit.kind, "next"),
+                f"a caller who presses nothing goes round {', '.join(map(repr, loop))} forever: "
+                "on silence no queue, transfer, voicemail or hang-up is ever reached",
             )
         depths = menu_depths(flow)
         for menu in flow.menus():

@@ -23,7 +23,7 @@ from ivr_engine.flow.diagnostics import Diagnostic, FlowError
 from ivr_engine.flow.fields import ID_PATTERN, LANGUAGE_PATTERN, Reader, describe
 from ivr_engine.flow.loader import read_text
 from ivr_engine.flow.model import SourceLocation
-from ivr_engine.flow.source import parse_yaml
+from ivr_engine.flow.source import parse_yaml, yaml_files
 from ivr_engine.prompts.clip import Clip
 
 # Speaking rates of the text-to-speech voices and of announcers reading IVR prompts.
@@ -76,7 +76,7 @@ class PromptCatalog:
     def load(cls, path: Path) -> PromptCatalog:
         """A catalog file, or every *.yaml / *.yml file of a directory; raises FlowError."""
         path = Path(path)
-        files = sorted([*path.glob("*.yaml"), *path.glob("*.yml")]) if path.is_dir() else [path]
+        files = yaml_files(path) if path.is_dir() else [path]
         catalog = cls(files=tuple(str(f) for f in files))
         diagnostics: list[Diagnostic] = []
         for file in files:

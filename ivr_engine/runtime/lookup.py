@@ -34,10 +34,13 @@ def import_hook(spec: str) -> Hook:
         raise LookupFailed(f"hook {spec!r} is not written as module:function")
     try:
         target: Any = importlib.import_module(module_name)
+    except (Exception, SystemExit) as exc:  # the hook's code runs here: a script's sys.exit() must not end us
+        raise LookupFailed(f"hook module {module_name!r} cannot be imported: {type(exc).__name__}: {exc}") from None
+    try:
         for part in attribute.split("."):
             target = getattr(target, part)
-    except (ImportError, AttributeError) as exc:
-        raise LookupFailed(f"hook {spec!r} cannot be imported: {exc}") from None
+    except AttributeError:
+        raise LookupFailed(f"hook {spec!r}: module {module_name!r} has no {attribute!r}") from None
     if not callable(target):
         raise LookupFailed(f"hook {spec!r} is not callable")
     hook: Hook = target

@@ -22,6 +22,12 @@ CASE_ERRORS = [
         "11:3",
         "calls entering 'ping', 'pong' loop forever: no service or hang-up can be reached from there",
     ),
+    (
+        "silent_loop.yaml",
+        "10:19",
+        "menu 'root': a caller who presses nothing goes round 'root', 'sorry' forever: "
+        "on silence no queue, transfer, voicemail or hang-up is ever reached",
+    ),
     ("bad_key.yaml", "9:7", "menu 'root': key 'A' is not on a phone keypad (0-9, *, #)"),
     (
         "key_clash.yaml",
@@ -82,6 +88,14 @@ def test_warnings_do_not_stop_loading(name: str, place: str, message: str) -> No
     diagnostics = check_paths([CASES / name])
     assert [str(d) for d in diagnostics] == [f"{CASES / name}:{place}: warning: {message}"]
     assert load_flow(CASES / name).id  # warnings are not errors
+
+
+def test_a_binding_clash_is_reported_where_the_author_wrote_the_key() -> None:
+    case = CASES / "binding_clash.yaml"
+    assert [str(d) for d in check_paths([case])] == [
+        f"{case}:7:13: error: keys 'operator' and 'back' are both '*' ('back' is '*' unless set otherwise)",
+        f"{case}:9:18: error: keys 'personal_menu' and 'repeat' are both '#'",
+    ]
 
 
 def test_a_disabled_binding_frees_its_key() -> None:

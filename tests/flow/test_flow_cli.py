@@ -6,6 +6,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from flow_fixtures import CASES, HOTLINE
 
@@ -43,7 +44,13 @@ def test_validate_a_directory() -> None:
     code, out, err = run("validate", str(CASES))
     assert code == 1
     assert f"{CASES}/syntax.yaml:8:7: error: YAML syntax" in out
-    assert "22 flow file(s)" in err
+    assert "24 flow file(s)" in err
+
+
+def test_validate_a_directory_without_flows_is_an_error(tmp_path: Path) -> None:
+    code, _, err = run("validate", str(CASES), str(tmp_path))
+    assert code == 1
+    assert f"no flow files (*.yaml, *.yml) directly in {tmp_path}: nothing to validate" in err
 
 
 def test_validate_warns_about_missing_audio(tmp_path: Path) -> None:
@@ -54,6 +61,60 @@ def test_validate_warns_about_missing_audio(tmp_path: Path) -> None:
         f"{CASES}/minimal.yaml:11:35: warning: menu 'root': prompt 'opt.one' has no built en audio",
         f"{CASES}/minimal.yaml:14:15: warning: announcement 'info': prompt 'info' has no built en audio",
     ]
+
+
+HOOKED_FLOW = """\
+id: hooked
+version: "1"
+start: look
+prompts: {prompts}
+nodes:
+  look:
+    kind: lookup
+    hook: {hook}
+    default: info
+    on_error: info
+  info: {{kind: announcement, prompts: [info]}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("modules", "hook", "problem"),
+    [
+        (
+            {"boom_top.py": "raise RuntimeError('boom at import')\ndef f(p): return 'x'\n"},
+            "boom_top:f",
+            "hook module 'boom_top' cannot be imported: RuntimeError: boom at import",
+        ),
+        (
+            {"boom_pkg/__init__.py": "raise RuntimeError('boom at import')\n", "boom_pkg/sub.py": "def f(p): pass\n"},
+            "boom_pkg.sub:f",
+            "hook module 'boom_pkg.sub' cannot be imported: RuntimeError: boom at import",
+        ),
+        (
+            {"typo_pkg/__init__.py": "def (\n", "typo_pkg/sub.py": "def f(p): pass\n"},
+            "typo_pkg.sub:f",
+            "hook module 'typo_pkg.sub' cannot be imported: SyntaxError: invalid syntax (__init__.py, line 1)",
+        ),
+        (
+            {"script_hooks.py": "import sys\nsys.exit(2)  # a script's argument check, run at import\n"},
+            "script_hooks:f",
+            "hook module 'script_hooks' cannot be imported: SystemExit: 2",
+        ),
+        ({"fine_hooks.py": "def f(p): pass\n"}, "fine_hooks:g", "hook 'fine_hooks:g': module 'fine_hooks' has no 'g'"),
+    ],
+)
+def test_a_hook_that_fails_at_import_is_an_error_at_its_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, modules: dict[str, str], hook: str, problem: str
+) -> None:
+    for name, text in modules.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(text)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    flow = tmp_path / "hooked.yaml"
+    flow.write_text(HOOKED_FLOW.format(prompts=CASES.parent / "prompts", hook=hook))
+    code, out, _ = run("validate", str(flow))
+    assert (code, out) == (1, f"{flow}:8:11: error: lookup 'look': {problem}\n")
 
 
 def test_show_draws_an_svg_with_every_node(tmp_path: Path, hotline: Flow) -> None:

@@ -56,9 +56,9 @@ def test_flow_settings() -> None:
         "language 'en' is listed twice",
         "default language 'fr' is not one of the flow's languages (en, en)",
         "unknown time zone 'Mars/Olympus' (e.g. Asia/Shanghai)",
-        "keys 'operator' and 'back' are both '0'",
         "key binding 'repeat': '##' is not one phone key (0-9, *, #)",
         "key binding 'bookmark': '*x' is not one to four phone keys (0-9, *, #)",
+        "keys 'back' and 'operator' are both '0' ('operator' is '0' unless set otherwise)",
     ]
 
 
@@ -78,7 +78,8 @@ def test_node_checks() -> None:
         "collect 'ask': min_length 6 exceeds max_length 4",
         "collect 'ask': terminator 'x' is not one phone key",
         "lookup 'look': a lookup needs exactly one of 'hook' (module:function) or 'url'",
-        "lookup 'look': hook module 'no_such_module_here' cannot be imported",
+        "lookup 'look': hook module 'no_such_module_here' cannot be imported: "
+        "ModuleNotFoundError: No module named 'no_such_module_here'",
         "condition 'when': unknown holiday calendar 'cn' (none defined)",
         "condition 'when': language 'fr' is not one of the flow's (en)",
         "condition 'when': weekdays run from 0 (Monday) to 6 (Sunday)",
@@ -101,6 +102,57 @@ def test_menus_reach_the_operator_so_a_loop_of_menus_is_not_stuck() -> None:
         "<generated>:0:0: error: calls entering 'root', 'other' loop forever: "
         "no service or hang-up can be reached from there"
     ]
+
+
+def test_no_two_bindings_share_keys() -> None:
+    clashes = KeyBindings(operator="0", bookmark="0", personal_menu="*", repeat="*")
+    assert [m.split(": ", 2)[2] for m in messages(flow_of(Hangup(id="end"), keys=clashes))] == [
+        "keys 'bookmark' and 'operator' are both '0' ('operator' is '0' unless set otherwise)",
+        "keys 'repeat' and 'back' are both '*' ('back' is '*' unless set otherwise)",
+        "keys 'personal_menu' and 'back' are both '*' ('back' is '*' unless set otherwise)",
+    ]
+    # A bookmark pressed at a leaf is the whole sequence: "**" leaves a lone "*" meaning back.
+    assert messages(flow_of(Hangup(id="end"), keys=KeyBindings(bookmark="**", back="*"))) == []
+
+
+def silent_caller(*nodes: Node) -> list[str]:
+    """Messages for a flow whose root menu, when nobody presses, goes to the first of `nodes`."""
+    root = Menu(id="root", options=(MenuOption(key="1", target="agent"),), on_exhausted=nodes[0].id)
+    agent = Queue(id="agent", queue="general")
+    flow = Flow(id="g", version="1", start="root", nodes={n.id: n for n in (root, *nodes, agent)})
+    return [m.split(": ", 2)[2] for m in messages(flow)]
+
+
+LOOP = "forever: on silence no queue, transfer, voicemail or hang-up is ever reached"
+
+
+def test_a_caller_who_presses_nothing_must_not_go_round_forever() -> None:
+    assert silent_caller(Announcement(id="sorry", prompts=("x",), next="root")) == [
+        f"menu 'root': a caller who presses nothing goes round 'root', 'sorry' {LOOP}"
+    ]
+    assert silent_caller(
+        Menu(id="more", options=(MenuOption(key="1", target="agent"),), on_exhausted="ask"),
+        Collect(id="ask", variable="pin", next="agent", on_failure="more"),
+    ) == [f"menu 'more': a caller who presses nothing goes round 'more', 'ask' {LOOP}"]
+    # Before the loop: the nodes leading into it are not a loop of their own.
+    assert silent_caller(
+        Announcement(id="sorry", prompts=("x",), next="again"),
+        Menu(id="again", options=(MenuOption(key="1", target="agent"),), on_exhausted="again"),
+    ) == [f"menu 'again': a caller who presses nothing goes round 'again' {LOOP}"]
+
+
+def test_a_silent_caller_who_may_leave_the_round_is_not_an_error() -> None:
+    assert silent_caller(Queue(id="busy", queue="overflow", next="root")) == []  # handed to agents first
+    assert silent_caller(Announcement(id="sorry", prompts=("x",))) == []  # then hangs up
+    assert silent_caller(Announcement(id="sorry", prompts=("x",), next="nowhere")) == [
+        "announcement 'sorry': next 'nowhere' does not exist"  # said once, not also as a loop
+    ]
+    # Office hours may have begun by the next round: a condition may take any of its ways.
+    hours = Condition(id="hours", branches=(Branch(when=When(weekdays=(0,)), target="agent"),), default="root")
+    assert silent_caller(hours) == []
+    hook = "ivr_engine.flow.demo_hooks:vaccination_appointment"
+    lookup = Lookup(id="crm", hook=hook, branches=(("booked", "agent"),), default="root", on_error="root")
+    assert silent_caller(lookup) == []  # the next answer may be another
 
 
 def test_missing_audio_is_a_warning_or_an_error_on_request() -> None:

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -8,7 +11,8 @@ from click.testing import CliRunner
 
 from ivr_engine.cli.main import main
 
-MINI = str(Path(__file__).parent / "data" / "mini.yaml")
+DATA = Path(__file__).parent / "data"
+MINI = str(DATA / "mini.yaml")
 MONDAY_10 = "2026-11-23T10:00+08:00"
 
 
@@ -58,6 +62,35 @@ def test_timeouts_retries_and_the_call_time_of_day() -> None:
     assert (closed["visited"], closed["outcome"]) == (["hours", "closed"], "served")
 
 
+def test_a_time_without_an_offset_is_in_the_flows_timezone() -> None:
+    # 16:00 in Shanghai, the flow's zone, is within office hours; 16:00 UTC is midnight there.
+    assert simulate_json("--keys", "", "--at", "2026-11-23T16:00")["visited"][:2] == ["hours", "root"]
+    assert simulate_json("--keys", "", "--at", "2026-11-23T16:00+00:00")["visited"] == ["hours", "closed"]
+
+
+SLOW_HOOK_FLOW = f"""\
+id: slow
+version: "1"
+languages: [en]
+start: look
+prompts: {DATA / "mini-prompts.yaml"}
+nodes:
+  look: {{kind: lookup, hook: "slow_hooks:sleep_a_minute", timeout: 100ms, on_error: food}}
+  food: {{kind: announcement, prompts: [food.info]}}
+"""
+
+
+def test_the_command_ends_with_the_call_not_with_a_hook_that_outlives_it(tmp_path: Path) -> None:
+    (tmp_path / "slow_hooks.py").write_text("import time\n\ndef sleep_a_minute(params):\n    time.sleep(60)\n")
+    flow = tmp_path / "slow.yaml"
+    flow.write_text(SLOW_HOOK_FLOW)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+    command = [sys.executable, "-m", "ivr_engine.cli.main", "simulate", str(flow), "--keys", "", "--json"]
+    # Well under the hook's minute, however slow the machine: the call itself takes a few seconds.
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=40, check=True)
+    assert json.loads(done.stdout)["visited"] == ["look", "food"]
+
+
 def test_human_readable_transcript() -> None:
     result = run("--keys", "1")
     assert result.exit_code == 0, result.output
@@ -87,3 +120,7 @@ def test_bad_input_is_a_clear_error(tmp_path: Path) -> None:
     assert "none.yaml:1:1: error: no such file" in missing.output
     assert "the flow speaks en" in run("--language", "fr", "--keys", "1").output
     assert "NAME=VALUE" in run("-V", "tier", "--keys", "1").output
+    (tmp_path / "a-file").write_text("")
+    unwritable = run("--keys", "1", "--voicemail-dir", str(tmp_path / "a-file" / "messages"))
+    assert unwritable.exit_code == 2 and "Traceback" not in unwritable.output
+    assert f"--voicemail-dir: {tmp_path}/a-file/messages cannot take messages: Not a directory" in unwritable.output

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
 import pytest
+import structlog
+from waiting import until
 
 from ivr_engine import flows as flows_module
+from ivr_engine.config import Settings
 from ivr_engine.flow.diagnostics import FlowError
-from ivr_engine.flows import FlowLibrary
+from ivr_engine.flows import FlowLibrary, LoadedFlow
+from ivr_engine.service import Service
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -25,11 +30,16 @@ nodes:
 """
 
 
-def write(path: Path, version: str, prompt: str = "goodbye") -> None:
-    path.write_text(FLOW.format(version=version, prompts=REPO / "prompts", prompt=prompt))
-    # Make each write visible to an mtime check even within one clock tick.
-    stamp = path.stat().st_mtime_ns + 1_000_000_000 * int(version.split(".")[-1])
+def save(path: Path, text: str) -> None:
+    """Write `text` with an mtime later than the file had, so the next poll sees the edit."""
+    before = path.stat().st_mtime_ns if path.exists() else 0
+    path.write_text(text)
+    stamp = max(path.stat().st_mtime_ns, before + 1_000_000_000)
     os.utime(path, ns=(stamp, stamp))
+
+
+def write(path: Path, version: str, prompt: str = "goodbye") -> None:
+    save(path, FLOW.format(version=version, prompts=REPO / "prompts", prompt=prompt))
 
 
 @pytest.fixture
@@ -60,6 +70,42 @@ def test_a_valid_edit_is_served_and_a_broken_one_is_not(library: tuple[FlowLibra
     write(path, "1.4")
     flows.reload_changed()
     assert flows.get("default").flow.version == "1.4"
+
+
+def test_a_hook_that_fails_at_import_rejects_the_edit(
+    library: tuple[FlowLibrary, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flows, path = library
+    (tmp_path / "failing_hooks.py").write_text("raise RuntimeError('boom at import')\ndef f(p): return 'x'\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    text = FLOW.format(version="1.2", prompts=REPO / "prompts", prompt="goodbye").replace("start: goodbye", "start: look")
+    save(path, text + "  look: {kind: lookup, hook: 'failing_hooks:f', default: goodbye}\n")
+    ((_, errors),) = flows.reload_changed()
+    assert [d.message for d in errors] == [
+        "lookup 'look': hook module 'failing_hooks' cannot be imported: RuntimeError: boom at import"
+    ]
+    assert flows.get(None).flow.version == "1.1"
+
+
+async def test_the_reload_loop_logs_an_error_and_serves_later_edits(library: tuple[FlowLibrary, Path]) -> None:
+    flows, path = library
+    reloaded: list[str] = []
+
+    def lay_out_personal_menus(loaded: LoadedFlow) -> None:
+        reloaded.append(loaded.flow.version)
+        if len(reloaded) == 1:
+            raise RuntimeError("the personal menus could not be laid out")
+
+    service = Service(Settings(), library=flows, on_reload=lay_out_personal_menus)
+    with structlog.testing.capture_logs() as logs:
+        polling = asyncio.create_task(service.reload_forever(interval=0.01))
+        write(path, "1.2")
+        await until(lambda: reloaded == ["1.2"], "the first reload")
+        write(path, "1.3")
+        await until(lambda: reloaded == ["1.2", "1.3"], "a reload after the failed one")
+        polling.cancel()
+    assert flows.get(None).flow.version == "1.3"
+    assert [log["flow"] for log in logs if log["event"] == "flow.on_reload_failed"] == ["default"]
 
 
 def test_unknown_script_names_get_the_default_flow(library: tuple[FlowLibrary, Path]) -> None:
@@ -94,3 +140,57 @@ def test_an_edit_made_while_the_flow_is_being_read_is_seen_at_the_next_poll(
     monkeypatch.setattr(flows_module, "load_flow", real_load)
     flows.reload_changed()
     assert flows.get("default").flow.version == "1.3"
+
+
+NEW_VERSION = """\
+id: fix-test
+version: "{version}"
+languages: [en]
+start: {start}
+include: {include}
+nodes:
+  bye: {{kind: hangup, prompt: goodbye}}
+"""
+EXTRA = "nodes:\n  extra: {{kind: announcement, prompts: [{prompt}], {next}: bye}}\n"
+GOOD_EXTRA = EXTRA.format(prompt="goodbye", next="next")
+
+
+@pytest.mark.parametrize(
+    ("broken", "fix"),
+    [
+        pytest.param(
+            {"flows/extra.yaml": EXTRA.format(prompt="goodbye", next="nxt")},
+            {"flows/extra.yaml": GOOD_EXTRA},
+            id="a typo in the new include, then corrected",
+        ),
+        pytest.param({}, {"flows/extra.yaml": GOOD_EXTRA}, id="an include not written yet, then written"),
+        pytest.param(
+            {"flows/extra.yaml": EXTRA.format(prompt="thanks", next="next")},
+            {"prompts/more.yaml": "prompts:\n  thanks: {en: Thank you.}\n"},
+            id="a prompt no catalog file has, then a new catalog file",
+        ),
+    ],
+)
+def test_a_fix_in_a_file_only_the_rejected_version_uses_goes_into_service(
+    tmp_path: Path, broken: dict[str, str], fix: dict[str, str]
+) -> None:
+    (tmp_path / "flows").mkdir()
+    (tmp_path / "prompts").mkdir()
+    save(tmp_path / "prompts/base.yaml", "prompts:\n  goodbye: {en: Goodbye.}\n")
+    main = tmp_path / "flows/main.yaml"
+    save(main, NEW_VERSION.format(version="1", start="bye", include="[]"))
+    flows = FlowLibrary({"default": main}, tmp_path / "audio")
+    flows.load_all()
+
+    for name, text in broken.items():
+        save(tmp_path / name, text)
+    save(main, NEW_VERSION.format(version="2", start="extra", include="[extra.yaml]"))
+    ((_, errors),) = flows.reload_changed()
+    assert errors and flows.get(None).flow.version == "1"
+    assert flows.reload_changed() == []  # nothing new: the rejection is not repeated
+
+    for name, text in fix.items():
+        save(tmp_path / name, text)
+    assert flows.reload_changed() == [("default", [])]
+    assert flows.get(None).flow.version == "2"
+    assert flows.reload_changed() == []

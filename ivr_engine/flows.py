@@ -2,9 +2,10 @@
 
 A flow is reloaded when one of its files (the flow, its includes, its prompt texts and their
 directory) changes on disk or the manifest of built audio changes; after a rejected edit, also when
-a file only that edit read or looked for changes (a new include, created or corrected later). The new version replaces the old one only when it
-loads and validates without errors: a bad edit is logged with every diagnostic and the good flow
-keeps serving. Calls already running keep the flow object they started with.
+a file only that edit read or looked for changes (a new include, created or corrected later). The
+new version replaces the old one only when it loads and validates without errors: a bad edit is
+logged with every diagnostic and the good flow keeps serving. Calls already running keep the flow
+object they started with.
 """
 
 from __future__ import annotations

@@ -36,7 +36,9 @@ MENU_BINDINGS = ("operator", "back", "repeat")
 BINDINGS = (*MENU_BINDINGS, "bookmark", "personal_menu")
 DEFAULT_KEYS = KeyBindings()
 # The field a silent caller leaves each kind of node by (tree.on_silence); "next" for the others.
-SILENCE_FIELDS = {"menu": "on_exhausted", "collect": "on_failure", "goto": "target", "condition": "default", "lookup": "default"}
+SILENCE_FIELDS = {
+    "menu": "on_exhausted", "collect": "on_failure", "goto": "target", "condition": "default", "lookup": "default"
+}
 
 
 def validate(

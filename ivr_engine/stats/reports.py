@@ -18,11 +18,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import InstrumentedAttribute
 
+from ivr_engine.flow.model import KeyBindings
 from ivr_engine.runtime.events import Outcome
 from ivr_engine.stats.models import PATH_SEPARATOR, Bookmark, Call, NodeHour, Visit
 from ivr_engine.stats.store import StatsStore
 
 SERVED_OUTCOMES = (Outcome.SERVED.value, Outcome.QUEUED.value, Outcome.TRANSFERRED.value)
+# The runtime sends a call to the operator only from a menu: on the operator key, which it records
+# as that visit's key, or when the menu's retries run out, which records no key. The store does not
+# know each flow's key bindings, so the key looked for is the default one.
+OPERATOR_KEY = KeyBindings().operator
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,20 +249,35 @@ def edge_counts(store: StatsStore, flt: ReportFilter) -> Counter[tuple[str, str]
     return edges
 
 
+def _zeroed_out_from(flt: ReportFilter) -> sa.Executable:
+    """(node, calls) of the `zeroed_out` calls started in the window, charged to the visit each left
+    for the operator: its first visit left by the operator key, else its last menu (retries ran out).
+    The operator's own steps (a condition in front of queues) come after it on the path."""
+    per_call = (
+        sa.select(
+            Visit.call_id,
+            sa.func.min(sa.case((Visit.key == OPERATOR_KEY, Visit.seq))).label("by_key"),
+            sa.func.max(sa.case((Visit.kind == "menu", Visit.seq))).label("last_menu"),
+        )
+        .join(Call, Call.call_id == Visit.call_id)
+        .where(*flt.where(Call), Call.outcome == Outcome.ZEROED_OUT.value)
+        .group_by(Visit.call_id)
+        .subquery()
+    )
+    zero_seq = sa.func.coalesce(per_call.c.by_key, per_call.c.last_menu)
+    at = (Visit.call_id == per_call.c.call_id) & (Visit.seq == zero_seq)
+    return sa.select(Visit.node_id, sa.func.count()).join(per_call, at).group_by(Visit.node_id)
+
+
 def _ends_by_node(store: StatsStore, flt: ReportFilter) -> tuple[Counter[str], Counter[str]]:
-    """Per node: calls abandoned in it, and calls zeroed out from it (the node before the operator)."""
+    """Per node: calls abandoned in it, and calls zeroed out from it."""
     abandoned_q = (
         sa.select(Call.final_node, sa.func.count())
         .where(*flt.where(Call), Call.outcome == Outcome.ABANDONED.value, Call.final_node.is_not(None))
         .group_by(Call.final_node)
     )
     abandoned = Counter({node: n for node, n in _rows(store, abandoned_q)})
-    zeroed: Counter[str] = Counter()
-    for row in _path_counts(store, flt, Call.outcome == Outcome.ZEROED_OUT.value):
-        if len(row.path) >= 2:
-            zeroed[row.path[-2]] += row.calls
-        elif row.path:
-            zeroed[row.path[-1]] += row.calls
+    zeroed = Counter({node: n for node, n in _rows(store, _zeroed_out_from(flt))})
     return abandoned, zeroed
 
 

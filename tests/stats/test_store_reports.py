@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from hotline_calls import run_hotline
 
 from ivr_engine.stats import reports
 from ivr_engine.stats.batch import Batch, CallRow, VisitRow, call_row, visit_values
@@ -119,6 +120,27 @@ def test_recorder_to_reports_exact_counts(store: StatsStore, tmp_path: Path) -> 
     uses = list(store.service_uses(SYNTHETIC_FLOW))
     served = [e for e in oracle.ends(events) if e.leaf]
     assert sum(u.calls for u in uses) == len(served)
+
+
+def test_zero_outs_are_charged_to_the_menu_the_caller_left_for_the_operator(
+    store: StatsStore, tmp_path: Path
+) -> None:
+    # The hotline's operator is a condition in front of queue.general, so a zeroed-out path ends
+    # "... > main > operator > queue.general": the node before the last is never where 0 was pressed.
+    scripts = [
+        "1 0",  # 0 in main
+        "1 2 0",  # 0 in vaccination
+        "1 2 1 0",  # 0 in vax.children
+        "1 7 7 7 7 7 7",  # main's retries run out: to the operator without a key
+        "1 2 1 1 h",  # served
+    ]
+    recorder = StatsRecorder(store, tmp_path / "spool").start()
+    results = run_hotline(scripts, recorder)
+    assert recorder.close(timeout=30)
+    assert [r.outcome.value for r in results] == ["zeroed_out"] * 4 + ["served"]
+    assert all(r.path[-2:] == ["operator", "queue.general"] for r in results[:4])
+    zeroed = {n.node_id: n.zeroed_out_here for n in reports.node_stats(store, reports.ReportFilter())}
+    assert {node: n for node, n in zeroed.items() if n} == {"main": 2, "vaccination": 1, "vax.children": 1}
 
 
 def test_filters_by_version_and_window(store: StatsStore, tmp_path: Path) -> None:

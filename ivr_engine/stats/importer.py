@@ -19,11 +19,13 @@ from ivr_engine.flow.model import ROUTING_KINDS
 from ivr_engine.runtime.events import Outcome
 from ivr_engine.stats.batch import Batch, CallRow, VisitRow, call_row, visit_values
 from ivr_engine.stats.privacy import CallerKeyer
+from ivr_engine.stats.reports import OPERATOR_KEY
 from ivr_engine.stats.store import StatsStore
 
 BATCH_CALLS = 1000
 MAX_REPORTED_ERRORS = 50
 _OUTCOMES = {o.value for o in Outcome}
+_ZEROED_OUTCOMES = {Outcome.ZEROED_OUT.value, Outcome.QUEUE_HANGUP.value, Outcome.ERROR.value}
 
 
 class ImportFileError(Exception):
@@ -68,10 +70,29 @@ def _moment(record: dict[str, Any], name: str, *, required: bool = True) -> dt.d
     return moment.astimezone(dt.UTC) if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
-def _first_leaf(path: list[VisitRow]) -> VisitRow | None:
-    """The runtime's rule: the first node after a menu that is not a routing step."""
-    menu_seen = False
+def _zeroed_out_at(path: list[VisitRow], outcome: str) -> int | None:
+    """The seq of the visit the call left for the operator, None if it never went there. The runtime
+    sends a call there from a menu, on the operator key or when the menu's retries run out (no key);
+    such a call ends zeroed_out, queue_hangup (hung up waiting for an agent) or error, so a key 0
+    in a call that ended otherwise is a menu option of a flow with another operator key. This is
+    the rule the reports charge zero-outs by (reports._zeroed_out_from)."""
+    if outcome not in _ZEROED_OUTCOMES:
+        return None
+    last_menu = None
     for visit in path:
+        if visit.key == OPERATOR_KEY:
+            return visit.seq
+        if visit.kind == "menu":
+            last_menu = visit.seq
+    return last_menu if outcome == Outcome.ZEROED_OUT.value else None
+
+
+def _first_leaf(path: list[VisitRow], outcome: str) -> VisitRow | None:
+    """The runtime's rule: the first node after a menu that is not a routing step, entered before
+    the call zeroed out (the operator's queue is no service the caller chose)."""
+    zeroed_at = _zeroed_out_at(path, outcome)
+    menu_seen = False
+    for visit in path[:zeroed_at]:
         if visit.kind == "menu":
             menu_seen = True
         elif menu_seen and visit.kind not in ROUTING_KINDS and visit.kind != "unknown":
@@ -106,7 +127,7 @@ def parse_record(record: Any, keyer: CallerKeyer) -> tuple[CallRow, list[VisitRo
     leaf = _field(record, "leaf", str, required=False)
     seconds_to_leaf = _field(record, "seconds_to_leaf", (int, float), required=False)
     if leaf is None:
-        found = _first_leaf(visits)
+        found = _first_leaf(visits, outcome)
         leaf = found.node_id if found else None
         if found and seconds_to_leaf is None:
             seconds_to_leaf = round((times[found.seq][0] - started).total_seconds(), 3)

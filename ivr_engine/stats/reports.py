@@ -252,7 +252,8 @@ def edge_counts(store: StatsStore, flt: ReportFilter) -> Counter[tuple[str, str]
 def _zeroed_out_from(flt: ReportFilter) -> sa.Executable:
     """(node, calls) of the `zeroed_out` calls started in the window, charged to the visit each left
     for the operator: its first visit left by the operator key, else its last menu (retries ran out).
-    The operator's own steps (a condition in front of queues) come after it on the path."""
+    The operator's own steps (a condition in front of queues) come after it on the path. The importer
+    denies a leaf after the same visit (importer._zeroed_out_at)."""
     per_call = (
         sa.select(
             Visit.call_id,

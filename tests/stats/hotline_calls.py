@@ -20,17 +20,40 @@ AT = dt.datetime(2026, 11, 23, 2, tzinfo=dt.UTC)  # a Monday, 10:00 in Shanghai:
 
 
 def run_hotline(
-    scripts: list[str], observer: CallObserver, *, queue_status: str = "CONTINUE"
+    scripts: list[str], observer: CallObserver, *, queue_status: str = "CONTINUE", first: int = 0
 ) -> list[CallResult]:
-    """One call per key script, a minute apart from AT, each from its own number."""
+    """One call per key script, a minute apart from AT, each from its own number; numbered from
+    `first` (the call id and the minute), so that calls of several runs do not collide."""
     flow = load_flow(HOTLINE)
     assert flow.prompts is not None
     prompts = CatalogPrompts(PromptCatalog.load(Path(flow.prompts)))
     results = []
-    for n, script in enumerate(scripts):
-        info = CallInfo(call_id=f"hotline-{n}", caller=f"+861380000{n:04d}", language=flow.default_language)
+    for n, script in enumerate(scripts, start=first):
+        info = CallInfo(call_id=f"hotline-{n}", caller=_caller(n), language=flow.default_language)
         channel = ConsoleChannel(info, parse_script(script), queue_status=queue_status)
-        settings = RuntimeSettings(clock=lambda n=n: AT + dt.timedelta(minutes=n))
+        settings = RuntimeSettings(clock=lambda n=n: _start(n))
         call = run_call(flow, channel, prompts=prompts, observer=observer, settings=settings, channel_kind="console")
         results.append(asyncio.run(call))
     return results
+
+
+def _start(n: int) -> dt.datetime:
+    return AT + dt.timedelta(minutes=n)
+
+
+def _caller(n: int) -> str:
+    return f"+861380000{n:04d}"
+
+
+def _number(result: CallResult) -> int:
+    return int(result.call_id.removeprefix("hotline-"))
+
+
+def started_at(result: CallResult) -> dt.datetime:
+    """When a call `run_hotline` made started."""
+    return _start(_number(result))
+
+
+def caller(result: CallResult) -> str:
+    """Who made a call `run_hotline` made."""
+    return _caller(_number(result))

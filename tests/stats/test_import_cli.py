@@ -6,12 +6,17 @@ import json
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
+from hotline_calls import caller, run_hotline, started_at
 
 from ivr_engine.cli.main import main
+from ivr_engine.runtime.engine import CallResult
 from ivr_engine.stats import reports
 from ivr_engine.stats.importer import ImportFileError, import_file
+from ivr_engine.stats.models import Call
 from ivr_engine.stats.privacy import caller_keyer
+from ivr_engine.stats.recorder import StatsRecorder
 from ivr_engine.stats.store import StatsStore
 
 SECRET = "test-secret-0123456789"
@@ -83,6 +88,48 @@ def test_import_errors_name_file_and_line(tmp_path: Path, calls_file: Path) -> N
     assert errors[3].startswith(f"{bad}:6: call ") and errors[3].endswith("already on line 1")
     assert reports.summary(store, reports.ReportFilter()).calls == 0  # all or nothing
     store.close()
+
+
+def import_line(result: CallResult) -> str:
+    """A call the runtime made, written as another system's log would have it (no leaf given)."""
+    path = [
+        {"node": v.node_id, "kind": v.node_kind, "entered_at": v.entered_at.isoformat(),
+         "left_at": v.left_at.isoformat(), "key": v.key, "timeouts": v.timeouts, "invalid_keys": v.invalid_keys}
+        for v in result.visits
+    ]  # fmt: skip
+    return json.dumps(
+        {"call_id": result.call_id, "caller": caller(result), "flow_id": "hotline-12320",
+         "flow_version": "2026.11", "started_at": started_at(result).isoformat(), "outcome": result.outcome.value,
+         "path": path}
+    )  # fmt: skip
+
+
+def test_import_gives_a_leaf_only_where_the_runtime_does(stats_url: str, tmp_path: Path) -> None:
+    keyer = caller_keyer(SECRET)
+    recorded = StatsStore.open(f"sqlite:///{tmp_path / 'recorded.db'}", keyer=keyer)
+    recorder = StatsRecorder(recorded, tmp_path / "spool").start()
+    # to the operator by key 0 (twice), by main's retries running out; served; a queue chosen in a
+    # menu (a service); to the operator and hung up waiting for an agent
+    results = run_hotline(["1 0", "1 2 0", "1 7 7 7 7 7 7", "1 2 1 1 h", "1 3 1 1 h"], recorder)
+    results += run_hotline(["1 0"], recorder, queue_status="HANGUP", first=len(results))
+    assert recorder.close(timeout=30)
+    assert [r.outcome.value for r in results] == ["zeroed_out"] * 3 + ["served", "queued", "queue_hangup"]
+    lines = tmp_path / "runtime.jsonl"
+    lines.write_text("".join(import_line(r) + "\n" for r in results))
+    imported = StatsStore.open(stats_url, keyer=keyer)
+    import_file(imported, lines, keyer)
+
+    def leaves(store: StatsStore) -> list[tuple[str, str | None, float | None]]:
+        query = sa.select(Call.call_id, Call.leaf, Call.seconds_to_leaf).order_by(Call.call_id)
+        with store.engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(query)]
+
+    assert leaves(imported) == leaves(recorded)
+    assert sum(leaf is not None for _, leaf, _ in leaves(imported)) == 2
+    by_caller = sorted((u.caller_key, u.leaf, u.calls) for u in imported.service_uses("hotline-12320"))
+    assert by_caller == sorted((u.caller_key, u.leaf, u.calls) for u in recorded.service_uses("hotline-12320"))
+    recorded.close()
+    imported.close()
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> str:

@@ -90,6 +90,59 @@ def test_import_errors_name_file_and_line(tmp_path: Path, calls_file: Path) -> N
     store.close()
 
 
+GOOD = {
+    "call_id": "c", "flow_id": "f", "flow_version": "1", "outcome": "served", "started_at": "2026-11-05T10:00:00Z",
+    "path": [
+        {"node": "m", "kind": "menu", "entered_at": "2026-11-05T10:00:00Z", "left_at": "2026-11-05T10:00:05Z",
+         "key": "1"},
+        {"node": "info", "kind": "announcement", "entered_at": "2026-11-05T10:00:05Z"},
+    ],
+}  # fmt: skip
+
+
+def changed(path: tuple[str | int, ...], value: object) -> dict[str, object]:
+    """GOOD with the field at `path` (keys and list indexes) set to `value`."""
+    record = json.loads(json.dumps(GOOD))
+    into = record
+    for step in path[:-1]:
+        into = into[step]
+    into[path[-1]] = value
+    return record
+
+
+@pytest.mark.parametrize(
+    ("record", "error"),
+    [
+        (changed(("seconds_to_leaf",), -50), "'seconds_to_leaf' must be a number of seconds, 0 or more, got -50"),
+        (changed(("seconds_to_leaf",), float("nan")), "'seconds_to_leaf' must be a number of seconds, 0 or more, got NaN"),
+        (changed(("seconds_to_leaf",), float("inf")),
+         "'seconds_to_leaf' must be a number of seconds, 0 or more, got Infinity"),
+        (changed(("ended_at",), "2026-11-05T09:00:00Z"), "'ended_at' is before the last visit was entered"),
+        (changed(("ended_at",), "2026-11-05T09:00:00Z") | {"path": []}, "'ended_at' is before 'started_at'"),
+        (changed(("path", 0, "entered_at"), "2026-11-05T09:59:59Z"), "path[0]: 'entered_at' is before 'started_at'"),
+        (changed(("path", 0, "timeouts"), -5), "path[0]: 'timeouts' must not be negative, got -5"),
+        (changed(("path", 0, "invalid_keys"), -1), "path[0]: 'invalid_keys' must not be negative, got -1"),
+        (changed(("path", 1, "entered_at"), "2026-11-05T10:00:05+08:00"),
+         "path[1]: 'entered_at' is before the previous visit's 'entered_at'"),
+        (changed(("path", 0, "key"), "123456789012"), "path[0]: 'key' is longer than 8 characters: '123456789012'"),
+        (changed(("path", 0, "node"), "m" * 129), f"path[0]: 'node' is longer than 128 characters: '{'m' * 129}'"),
+        (changed(("path", 0, "node"), "a>b"),
+         "path[0]: 'node' must not contain '>', which separates the nodes of a stored path"),
+        (changed(("flow_version",), "v" * 65), f"'flow_version' is longer than 64 characters: '{'v' * 65}'"),
+    ],
+)  # fmt: skip
+def test_import_refuses_impossible_values(stats_url: str, tmp_path: Path, record: dict, error: str) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(GOOD | {"call_id": "fine"}) + "\n" + json.dumps(record) + "\n")
+    keyer = caller_keyer(SECRET)
+    store = StatsStore.open(stats_url, keyer=keyer)
+    with pytest.raises(ImportFileError) as caught:
+        import_file(store, bad, keyer)
+    assert caught.value.errors == [f"{bad}:2: {error}"]
+    assert reports.summary(store, reports.ReportFilter()).calls == 0  # not even the good line
+    store.close()
+
+
 def import_line(result: CallResult) -> str:
     """A call the runtime made, written as another system's log would have it (no leaf given)."""
     path = [

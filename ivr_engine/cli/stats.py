@@ -37,18 +37,30 @@ def parse_age(text: str) -> dt.timedelta:
     match = _AGE.match(text)
     if not match:
         raise click.BadParameter(f"expected an age such as 90d, 12h or 30m, got {text!r}")
-    return dt.timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    try:
+        return dt.timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    except OverflowError:
+        raise click.BadParameter(str(reports.MomentOutOfRange(text))) from None
+
+
+def ago(text: str, now: dt.datetime | None = None) -> dt.datetime:
+    """The moment the age `text` ('90d') back from now."""
+    try:
+        return reports.in_range((now or dt.datetime.now(dt.UTC)) - parse_age(text), text)
+    except (OverflowError, reports.MomentOutOfRange):
+        raise click.BadParameter(str(reports.MomentOutOfRange(text))) from None
 
 
 def parse_moment(text: str, now: dt.datetime | None = None) -> dt.datetime:
     """An ISO 8601 date or date-time (UTC unless it has an offset), or an age back from now ('7d')."""
     if _AGE.match(text):
-        return (now or dt.datetime.now(dt.UTC)) - parse_age(text)
+        return ago(text, now)
     try:
-        moment = dt.datetime.fromisoformat(text.strip())
+        return reports.parse_moment(text)
+    except reports.MomentOutOfRange as exc:
+        raise click.BadParameter(str(exc)) from None
     except ValueError:
         raise click.BadParameter(f"expected an ISO 8601 date or date-time, or an age like 7d, got {text!r}") from None
-    return moment.astimezone(dt.UTC) if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 class _Moment(click.ParamType):
@@ -56,6 +68,15 @@ class _Moment(click.ParamType):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> dt.datetime:
         return value if isinstance(value, dt.datetime) else parse_moment(str(value))
+
+
+class _Ago(click.ParamType):
+    """An age ('90d'), converted to the moment that long ago, so a bad one names its option."""
+
+    name = "AGE"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> dt.datetime:
+        return value if isinstance(value, dt.datetime) else ago(str(value))
 
 
 @dataclass(slots=True)
@@ -262,11 +283,10 @@ def import_(opts: _Options, files: tuple[Path, ...], dev_secret_dir: Path | None
 
 
 @stats.command()
-@click.option("--older-than", required=True, help="Age such as 90d, 12h or 30m.")
+@click.option("--older-than", "cutoff", required=True, type=_Ago(), help="Age such as 90d, 12h or 30m.")
 @click.pass_obj
-def purge(opts: _Options, older_than: str) -> None:
+def purge(opts: _Options, cutoff: dt.datetime) -> None:
     """Delete calls, visits and caller counts older than the given age (bookmarks stay)."""
-    cutoff = dt.datetime.now(dt.UTC) - parse_age(older_than)
     with opts.open() as store:
         result = store.purge(cutoff)
     click.echo(

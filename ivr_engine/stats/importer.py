@@ -23,7 +23,7 @@ from ivr_engine.runtime.events import Outcome
 from ivr_engine.stats.batch import Batch, CallRow, VisitRow, call_row, visit_values
 from ivr_engine.stats.models import PATH_SEPARATOR, Call, Visit
 from ivr_engine.stats.privacy import CallerKeyer
-from ivr_engine.stats.reports import OPERATOR_KEY
+from ivr_engine.stats.reports import OPERATOR_KEY, MomentOutOfRange, parse_moment
 from ivr_engine.stats.store import StatsStore
 
 BATCH_CALLS = 1000
@@ -84,10 +84,11 @@ def _moment(record: dict[str, Any], name: str, *, required: bool = True) -> dt.d
     if text is None:
         return None
     try:
-        moment = dt.datetime.fromisoformat(text)
+        return parse_moment(text)
+    except MomentOutOfRange as exc:
+        raise _Bad(f"{name!r}: {exc}") from None
     except ValueError:
         raise _Bad(f"{name!r} is not an ISO 8601 date-time: {text!r}") from None
-    return moment.astimezone(dt.UTC) if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def _zeroed_out_at(path: list[VisitRow], outcome: str) -> int | None:

@@ -30,6 +30,39 @@ SERVED_OUTCOMES = (Outcome.SERVED.value, Outcome.QUEUED.value, Outcome.TRANSFERR
 OPERATOR_KEY = KeyBindings().operator
 
 
+# Report windows and imported times stay a day inside what datetime can hold, so that turning a
+# time to UTC or a window's edge to a whole hour can never overflow (a 500 or a traceback before).
+EARLIEST = dt.datetime(1, 1, 2, tzinfo=dt.UTC)
+LATEST = dt.datetime(9999, 12, 30, tzinfo=dt.UTC)
+
+
+class MomentOutOfRange(ValueError):
+    def __init__(self, text: str) -> None:
+        super().__init__(
+            f"{text!r} is out of range: times from {EARLIEST.date()} to {LATEST.date()} UTC are accepted"
+        )
+
+
+def in_range(moment: dt.datetime, text: str) -> dt.datetime:
+    """`moment` (aware) in UTC; raises MomentOutOfRange naming `text`, what it was written as."""
+    try:
+        utc = moment.astimezone(dt.UTC)
+    except OverflowError:
+        raise MomentOutOfRange(text) from None
+    if not EARLIEST <= utc <= LATEST:
+        raise MomentOutOfRange(text)
+    return utc
+
+
+def parse_moment(text: str) -> dt.datetime:
+    """An ISO 8601 date or date-time, UTC unless it has an offset, as an aware UTC datetime.
+
+    Raises MomentOutOfRange (a ValueError) outside EARLIEST..LATEST, ValueError for other text.
+    """
+    moment = dt.datetime.fromisoformat(text.strip())
+    return in_range(moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC), text)
+
+
 @dataclass(frozen=True, slots=True)
 class ReportFilter:
     flow_id: str | None = None

@@ -231,6 +231,49 @@ def test_cli_bad_import_reports_line(tmp_path: Path) -> None:
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize(
+    ("args", "option", "text"),
+    [
+        (["--since", "99999999999d", "summary"], "--since", "99999999999d"),  # more days than timedelta holds
+        (["--since", "1000000d", "summary"], "--since", "1000000d"),  # before year 1
+        (["--since", "9999-12-31T23:59:59-05:00", "summary"], "--since", "9999-12-31T23:59:59-05:00"),
+        (["--until", "0001-01-01T00:00+01:00", "summary"], "--until", "0001-01-01T00:00+01:00"),
+        (["--since", "9999-12-31T23:30", "nodes"], "--since", "9999-12-31T23:30"),  # its next hour
+        (["purge", "--older-than", "99999999999d"], "--older-than", "99999999999d"),
+        (["purge", "--older-than", "1000000d"], "--older-than", "1000000d"),
+    ],
+)
+def test_cli_times_at_the_ends_of_the_calendar_name_the_option(
+    tmp_path: Path, args: list[str], option: str, text: str
+) -> None:
+    result = CliRunner().invoke(main, ["stats", "--db", f"sqlite:///{tmp_path / 'x.db'}", *args])
+    assert result.exit_code == 2, result.output
+    assert (
+        f"Invalid value for '{option}': '{text}' is out of range: times from 0001-01-02 to 9999-12-30 UTC are accepted"
+        in result.output
+    )
+
+
+def test_cli_a_bad_age_names_the_option(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["stats", "--db", f"sqlite:///{tmp_path / 'x.db'}", "purge", "--older-than", "90x"])
+    assert result.exit_code == 2
+    assert "Invalid value for '--older-than': expected an age such as 90d, 12h or 30m, got '90x'" in result.output
+
+
+def test_import_of_a_time_past_the_calendar_names_the_line(tmp_path: Path) -> None:
+    far = tmp_path / "far.jsonl"
+    far.write_text(json.dumps(GOOD | {"started_at": "9999-12-31T23:59:00-01:00", "path": []}) + "\n")
+    keyer = caller_keyer(SECRET)
+    store = StatsStore.open(f"sqlite:///{tmp_path / 's.db'}", keyer=keyer)
+    with pytest.raises(ImportFileError) as caught:
+        import_file(store, far, keyer)
+    assert caught.value.errors == [
+        f"{far}:1: 'started_at': '9999-12-31T23:59:00-01:00' is out of range: times from 0001-01-02 to 9999-12-30"
+        " UTC are accepted"
+    ]
+    store.close()
+
+
 def test_cli_tree_draws_hits_and_edge_counts(tmp_path: Path, calls_file: Path) -> None:
     db = f"sqlite:///{tmp_path / 'cli.db'}"
     run("--db", db, "import", str(calls_file))

@@ -13,6 +13,7 @@ import functools
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 import structlog
 import uvicorn
 
@@ -28,11 +29,13 @@ from ivr_engine.runtime.events import CallObserver
 from ivr_engine.service import Service, wait_for_stop_signal
 from ivr_engine.stats.privacy import caller_keyer
 from ivr_engine.stats.recorder import StatsRecorder
-from ivr_engine.stats.store import StatsStore, StatsStoreError
+from ivr_engine.stats.store import StatsStore, StatsStoreError, database_reason
 from ivr_engine.web.app import create_app
-from ivr_engine.web.health import CheckResult
+from ivr_engine.web.health import CachedCheck, CheckResult
 
 logger = structlog.get_logger(__name__)
+HEALTH_QUERY_SECONDS = 2.0  # a statistics database slower than this to answer counts as failing
+HEALTH_CACHE_SECONDS = 5.0  # /healthz queries the database at most this often
 
 
 def open_store(settings: Settings, *, dev: bool = False) -> StatsStore:
@@ -126,7 +129,7 @@ class Engine:
             live_calls=self.service.live_calls,
             checks={
                 "agi": self._agi_check,
-                "stats": self._stats_check,
+                "stats": CachedCheck(self._stats_check, seconds=HEALTH_CACHE_SECONDS),
                 **({"peers": self._peers_check} if self.store.announces else {}),
                 **({"ami": self.acd.health} if self.acd else {}),
             },
@@ -150,6 +153,12 @@ class Engine:
         # the dashboard's figures lag until the replay, which is what an operator must know.
         if self.recorder.spool.pending:
             return CheckResult(False, "database unreachable: visits are spooled to disk")
+        # An empty spool only says the last write went through: the dashboard reads too, and a
+        # missing table or a server gone since then must show here before analysts see a 503.
+        try:
+            self.store.check(timeout=HEALTH_QUERY_SECONDS)
+        except sa.exc.SQLAlchemyError as exc:
+            return CheckResult(False, f"database cannot be read: {database_reason(exc)}")
         return CheckResult(True, f"{self.recorder.backlog} visits waiting to be written")
 
     def _peers_check(self) -> CheckResult:

@@ -25,7 +25,7 @@ from ivr_engine.stats.privacy import (
     CallerSecretError,
     caller_keyer,
 )
-from ivr_engine.stats.store import StatsStore, StatsStoreError
+from ivr_engine.stats.store import StatsStore, StatsStoreError, database_reason
 
 DEFAULT_URL = "sqlite:///var/stats.db"
 _AGE = re.compile(r"^\s*(\d+)\s*([dhm])\s*$")
@@ -108,8 +108,7 @@ class _StatsGroup(click.Group):
             return super().invoke(ctx)
         except sa.exc.SQLAlchemyError as exc:
             url = ctx.obj.url if isinstance(ctx.obj, _Options) else "the statistics database"
-            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-            raise click.ClickException(f"{url}: {reason}") from None
+            raise click.ClickException(f"{url}: {database_reason(exc)}") from None
 
 
 @click.group(cls=_StatsGroup)

@@ -62,6 +62,11 @@ class StatsStoreError(Exception):
     """The statistics database cannot be used as configured; the message names the URL."""
 
 
+def database_reason(exc: sa.exc.SQLAlchemyError) -> str:
+    """The driver's own first line ("no such table: stats_calls"), without the SQL statement."""
+    return str(getattr(exc, "orig", None) or exc).splitlines()[0]
+
+
 @dataclass(frozen=True, slots=True)
 class WriteResult:
     visits: int  # visits in the batch (committed, whether new or replayed)
@@ -246,6 +251,15 @@ class StatsStore:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def check(self, timeout: float = 2.0) -> None:
+        """Raise SQLAlchemyError unless every statistics table can be read. Cheap enough for a health
+        check polled every few seconds: LIMIT 0 reads no row, yet the table must be there."""
+        with self.engine.connect() as conn:
+            if self.dialect == "postgresql":  # LOCAL: for this transaction, not the pooled connection
+                conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(timeout * 1000)}")
+            for table in Base.metadata.sorted_tables:
+                conn.execute(sa.select(sa.literal(1)).select_from(table).limit(0))
 
     @property
     def dialect(self) -> str:

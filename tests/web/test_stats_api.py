@@ -181,6 +181,21 @@ def test_times_at_the_ends_of_the_calendar_are_a_bad_filter(api: TestClient, pat
         assert str(escape(message)) in response.text
 
 
+def test_a_database_that_cannot_be_read_is_a_503_with_the_reason(api: TestClient, store: StatsStore) -> None:
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE stats_calls RENAME TO stats_calls_gone")
+    response = api.get("/api/flows/hotline/summary")
+    assert response.status_code == 503
+    error = response.json()["error"]
+    assert error.startswith("the statistics database cannot be read: ") and "stats_calls" in error
+    assert "SELECT" not in error  # the reason, not the statement
+    for page in ("/", "/flows/hotline"):
+        response = api.get(page)
+        assert response.status_code == 503, page
+        assert response.headers["content-type"].startswith("text/html")
+        assert "Statistics unavailable" in response.text and str(escape(error)) in response.text
+
+
 def test_personal_use(api: TestClient) -> None:
     body = api.get("/api/flows/hotline/personal", params={"version": "1"}).json()
     assert body["version"] == "1"

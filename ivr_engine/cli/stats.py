@@ -87,10 +87,11 @@ class _Options:
     limit: int
 
     @contextlib.contextmanager
-    def open(self, keyer: CallerKeyer | None = None) -> Iterator[StatsStore]:
-        """The store for one command, closed however the command ends."""
+    def open(self, keyer: CallerKeyer | None = None, *, create: bool = False) -> Iterator[StatsStore]:
+        """The store for one command, closed however the command ends. Only a command that records
+        `create`s the database: a report on a mistyped path must fail, not show an empty one."""
         try:
-            store = StatsStore.open(self.url, keyer=keyer)
+            store = StatsStore.open(self.url, keyer=keyer, create=create)
         except StatsStoreError as exc:
             raise click.ClickException(str(exc)) from None
         try:
@@ -163,7 +164,7 @@ def _seconds(value: float | None) -> str:
 @click.pass_obj
 def migrate(opts: _Options) -> None:
     """Create or upgrade the statistics schema."""
-    with opts.open():
+    with opts.open(create=True):
         pass
     click.echo(f"statistics schema is up to date in {opts.url}")
 
@@ -272,7 +273,7 @@ def import_(opts: _Options, files: tuple[Path, ...], dev_secret_dir: Path | None
     from ivr_engine.stats.importer import ImportFileError, import_file
 
     keyer = _keyer(dev_secret_dir)
-    with opts.open(keyer) as store:
+    with opts.open(keyer, create=True) as store:
         for path in files:
             try:
                 result = import_file(store, path, keyer)

@@ -37,7 +37,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from ivr_engine.personal.history import FlowHistory, ServiceUse
 from ivr_engine.personal.peer_events import CHANNEL, PeerBookmark, PeerCall, PeerEvent, encode
 from ivr_engine.stats.batch import Batch, CallRow, CallValues, VisitRow, VisitValues, db_time_seconds
-from ivr_engine.stats.models import Base, Bookmark, Call, CallerLeaf, NodeHour, Visit
+from ivr_engine.stats.models import VERSION_TABLE, Base, Bookmark, Call, CallerLeaf, NodeHour, Visit
 from ivr_engine.stats.privacy import CallerKeyer, CallerSecretError
 
 SQLITE_BUSY_TIMEOUT = 5.0
@@ -104,7 +104,9 @@ def _sqlite_pragmas(busy_timeout: float) -> Any:
     return on_connect
 
 
-def create_stats_engine(url: str, *, busy_timeout: float = SQLITE_BUSY_TIMEOUT) -> Engine:
+def create_stats_engine(url: str, *, busy_timeout: float = SQLITE_BUSY_TIMEOUT, create: bool = True) -> Engine:
+    """The engine for `url`. `create=False` refuses a SQLite file that does not exist, which SQLite
+    would otherwise create (with its folders, made here), so that a mistyped path is an error."""
     try:
         parsed = make_url(url)
     except sa.exc.ArgumentError:
@@ -112,6 +114,8 @@ def create_stats_engine(url: str, *, busy_timeout: float = SQLITE_BUSY_TIMEOUT) 
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         if parsed.database and parsed.database != ":memory:":
+            if not create and not Path(parsed.database).is_file():
+                raise StatsStoreError(f"{parsed.render_as_string()}: no such database")
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(parsed, connect_args={"timeout": busy_timeout})
         sa.event.listen(engine, "connect", _sqlite_pragmas(busy_timeout))
@@ -239,8 +243,24 @@ class StatsStore:
         keyer: CallerKeyer | None = None,
         run_migrations: bool = True,
         busy_timeout: float = SQLITE_BUSY_TIMEOUT,
+        create: bool = True,
     ) -> StatsStore:
-        engine = create_stats_engine(url, busy_timeout=busy_timeout)
+        """The store at `url`, its schema brought up to date. `create=False` (for what only reads):
+        a database that does not exist, or holds no statistics schema, is a StatsStoreError rather
+        than made empty; an existing schema is still upgraded."""
+        engine = create_stats_engine(url, busy_timeout=busy_timeout, create=create)
+        if not create:
+            try:
+                found = sa.inspect(engine).has_table(VERSION_TABLE)
+            except sa.exc.OperationalError as exc:
+                engine.dispose()
+                raise StatsStoreError(f"{engine.url.render_as_string()}: {database_reason(exc)}") from None
+            if not found:
+                engine.dispose()
+                raise StatsStoreError(
+                    f"{engine.url.render_as_string()}: no such database: it holds no statistics"
+                    " (`ivr stats migrate` or `ivr stats import` creates them)"
+                )
         if run_migrations:
             try:
                 migrate(engine)

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -272,6 +274,41 @@ def test_import_of_a_time_past_the_calendar_names_the_line(tmp_path: Path) -> No
         " UTC are accepted"
     ]
     store.close()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["summary"], ["nodes"], ["top"], ["paths"], ["personal"], ["purge", "--older-than", "1d"],
+     ["tree", str(FLOWS / "minimal.yaml"), "-o", "heat.svg"]],
+)  # fmt: skip
+def test_cli_reports_on_a_missing_database_fail_and_create_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for db in (["--db", f"sqlite:///{tmp_path / 'no' / 'such' / 'x.db'}"], []):  # [] : the default, var/stats.db
+        result = CliRunner().invoke(main, ["stats", *db, *command], env={"IVR_STATS_URL": None})
+        assert result.exit_code == 1, result.output
+        assert "no such database" in result.output
+    assert list(tmp_path.iterdir()) == []  # neither the file nor its folders
+
+
+def test_cli_reports_on_a_database_without_statistics_fail(tmp_path: Path) -> None:
+    other = tmp_path / "other.db"
+    with contextlib.closing(sqlite3.connect(other)) as conn:
+        conn.execute("CREATE TABLE accounts (id INTEGER)")
+    result = CliRunner().invoke(main, ["stats", "--db", f"sqlite:///{other}", "summary"])
+    assert result.exit_code == 1
+    assert f"sqlite:///{other}: no such database: it holds no statistics" in result.output
+    with contextlib.closing(sqlite3.connect(other)) as conn:
+        assert [t for (t,) in conn.execute("SELECT name FROM sqlite_master")] == ["accounts"]  # nothing added
+
+
+def test_cli_migrate_and_import_create_the_database(tmp_path: Path, calls_file: Path) -> None:
+    migrated, imported = tmp_path / "new" / "m.db", tmp_path / "new" / "i.db"
+    assert "up to date" in run("--db", f"sqlite:///{migrated}", "migrate")
+    assert "3 new" in run("--db", f"sqlite:///{imported}", "import", str(calls_file))
+    assert migrated.is_file() and imported.is_file()
+    assert "│ 3 " in run("--db", f"sqlite:///{imported}", "summary")
 
 
 def test_cli_tree_draws_hits_and_edge_counts(tmp_path: Path, calls_file: Path) -> None:

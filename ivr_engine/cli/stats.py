@@ -301,6 +301,7 @@ def purge(opts: _Options, cutoff: dt.datetime) -> None:
 @click.pass_obj
 def tree(opts: _Options, flow_file: Path, output: Path) -> None:
     """Draw the flow tree coloured by hits, with the number of calls on each edge."""
+    from ivr_engine.cli.flow import write_drawing
     from ivr_engine.flow.diagnostics import FlowError
     from ivr_engine.flow.loader import load_flow
     from ivr_engine.stats.heat import render_heatmap
@@ -310,8 +311,6 @@ def tree(opts: _Options, flow_file: Path, output: Path) -> None:
     except FlowError as exc:
         raise click.ClickException(str(exc)) from None
     with opts.open() as store:
-        try:
-            render_heatmap(store, flow, dataclasses.replace(opts.flt, flow_id=flow.id), output)
-        except ValueError as exc:
-            raise click.ClickException(str(exc)) from None
+        flt = dataclasses.replace(opts.flt, flow_id=flow.id)
+        write_drawing(lambda: render_heatmap(store, flow, flt, output), output, "'-o' / '--output'")
     click.echo(f"wrote {output}")

@@ -118,6 +118,9 @@ def test_show_png_and_bad_suffix(tmp_path: Path) -> None:
     assert (tmp_path / "t.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     code, _, err = run("flow", "show", str(CASES / "minimal.yaml"), "-o", str(tmp_path / "t.gif"))
     assert code == 2 and "use one of .svg, .png, .pdf, .dot" in err
+    missing = tmp_path / "no" / "t.svg"
+    code, _, err = run("flow", "show", str(CASES / "minimal.yaml"), "-o", str(missing))
+    assert code == 2 and f"Invalid value for '--out': cannot write {missing}: No such file or directory" in err
 
 
 def test_show_refuses_a_broken_flow(tmp_path: Path) -> None:

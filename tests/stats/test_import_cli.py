@@ -319,3 +319,20 @@ def test_cli_tree_draws_hits_and_edge_counts(tmp_path: Path, calls_file: Path) -
     svg = out.read_text()
     assert "3 hits" in svg and "2 hits" in svg
     assert "1 (2)" in svg  # key 1 from root to info, taken by 2 calls
+
+
+@pytest.mark.parametrize(
+    ("name", "error"),
+    [("missing/heat.svg", "cannot write {out}: No such file or directory"),
+     ("missing/heat.dot", "cannot write {out}: No such file or directory"),
+     ("heat.gif", "cannot draw to heat.gif: use one of .svg, .png, .pdf, .dot")],
+)  # fmt: skip
+def test_cli_tree_to_a_path_it_cannot_write_names_the_option(
+    tmp_path: Path, calls_file: Path, name: str, error: str
+) -> None:
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    run("--db", db, "import", str(calls_file))
+    out = tmp_path / name
+    result = CliRunner().invoke(main, ["stats", "--db", db, "tree", str(FLOWS / "minimal.yaml"), "-o", str(out)])
+    assert result.exit_code == 2, result.output
+    assert f"Invalid value for '-o' / '--output': {error.format(out=out)}" in result.output

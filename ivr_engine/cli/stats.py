@@ -290,7 +290,7 @@ def purge(opts: _Options, cutoff: dt.datetime) -> None:
     with opts.open() as store:
         result = store.purge(cutoff)
     click.echo(
-        f"purged before {cutoff.isoformat(timespec='seconds')}: {result.calls} calls, "
+        f"purged before {result.cutoff.isoformat(timespec='seconds')}: {result.calls} calls, "
         f"{result.visits} visits, {result.caller_leaf} caller counts"
     )
 

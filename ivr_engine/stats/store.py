@@ -78,6 +78,7 @@ class PurgeResult:
     calls: int
     visits: int
     caller_leaf: int
+    cutoff: dt.datetime  # what was purged is before this: the time asked for, rounded down to the hour
 
 
 # The sqlite3 module binds only exact int, float, str and bytearray directly; a bool or None first
@@ -369,7 +370,7 @@ class StatsStore:
             visits = conn.execute(sa.delete(Visit).where(Visit.entered_at < older_than)).rowcount
             calls = conn.execute(sa.delete(Call).where(Call.started_at < older_than)).rowcount
             leaves = conn.execute(sa.delete(CallerLeaf).where(CallerLeaf.last_seen < older_than)).rowcount
-        return PurgeResult(calls=calls, visits=visits, caller_leaf=leaves)
+        return PurgeResult(calls=calls, visits=visits, caller_leaf=leaves, cutoff=older_than)
 
     # --- PersonalHistory ---------------------------------------------------------------------
 

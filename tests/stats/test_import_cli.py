@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import datetime as dt
 import io
 import json
 import sqlite3
@@ -336,3 +337,19 @@ def test_cli_tree_to_a_path_it_cannot_write_names_the_option(
     result = CliRunner().invoke(main, ["stats", "--db", db, "tree", str(FLOWS / "minimal.yaml"), "-o", str(out)])
     assert result.exit_code == 2, result.output
     assert f"Invalid value for '-o' / '--output': {error.format(out=out)}" in result.output
+
+
+def test_cli_purge_states_the_cut_off_it_used(tmp_path: Path) -> None:
+    # calls 50 and 10 minutes before the hour now - 10 minutes falls in: the cut-off is that hour
+    hour = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10)).replace(minute=0, second=0, microsecond=0)
+    lines = tmp_path / "recent.jsonl"
+    lines.write_text("".join(
+        json.dumps(GOOD | {"call_id": f"c{m}", "started_at": (hour + dt.timedelta(minutes=m)).isoformat(), "path": []})
+        + "\n" for m in (-50, -10, 10)
+    ))  # fmt: skip
+    db = f"sqlite:///{tmp_path / 's.db'}"
+    run("--db", db, "import", str(lines))
+    said = run("--db", db, "purge", "--older-than", "10m")
+    if f"purged before {hour.isoformat()}: 2 calls" not in said:  # unless the clock passed an hour meanwhile
+        later = hour + dt.timedelta(hours=1)
+        assert f"purged before {later.isoformat()}: 3 calls" in said, said

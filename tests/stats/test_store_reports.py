@@ -194,6 +194,7 @@ def test_purge_removes_old_calls_and_visits(store: StatsStore, tmp_path: Path) -
     events = two_hours_apart()
     record(store, tmp_path / "spool", events)
     result = store.purge(dt.datetime(2026, 11, 1, 1, 30, tzinfo=dt.UTC))  # rounded down to 01:00
+    assert result.cutoff == dt.datetime(2026, 11, 1, 1, tzinfo=dt.UTC)
     assert result.calls == 50
     assert count(store, Call) == 50
     early = [v for v in oracle.visits(events) if v.call_id in {f"call-1-{n}" for n in range(50)}]

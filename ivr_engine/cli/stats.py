@@ -99,6 +99,19 @@ class _Options:
         finally:
             store.close()
 
+    @contextlib.contextmanager
+    def report(self) -> Iterator[StatsStore]:
+        """The store for a report on `flt`: a --flow no call was stored for is a typo to point out,
+        not a flow to show zeros for."""
+        with self.open() as store:
+            flow_id = self.flt.flow_id
+            if flow_id is not None and not reports.has_calls(store, flow_id):
+                known = ", ".join(reports.flow_ids(store)) or "none"
+                raise click.BadParameter(
+                    f"no calls are stored for flow id {flow_id!r} (flows with calls: {known})", param_hint="'--flow'"
+                )
+            yield store
+
 
 class _StatsGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
@@ -132,6 +145,8 @@ def stats(
     limit: int,
 ) -> None:
     """Node-hit statistics: reports, import, retention."""
+    if since is not None and until is not None and since >= until:
+        raise click.BadParameter(f"must be before --until ({until.isoformat()})", param_hint="'--since'")
     ctx.obj = _Options(url, reports.ReportFilter(flow_id, flow_version, since, until), fmt, limit)
 
 
@@ -173,7 +188,7 @@ def migrate(opts: _Options) -> None:
 @click.pass_obj
 def summary(opts: _Options) -> None:
     """Calls, outcomes, abandonment and zero-out rates, time to leaf."""
-    with opts.open() as store:
+    with opts.report() as store:
         result = reports.summary(store, opts.flt)
     rows: list[Sequence[Any]] = [
         ("calls", result.calls),
@@ -192,7 +207,7 @@ def summary(opts: _Options) -> None:
 @click.pass_obj
 def personal(opts: _Options) -> None:
     """Personal menus in service: calls offered one, shortcuts taken, time to a service of each."""
-    with opts.open() as store:
+    with opts.report() as store:
         use = reports.personal_use(store, opts.flt)
     groups = (
         ("took a shortcut", use.via_shortcut),
@@ -230,7 +245,7 @@ NODE_COLUMNS = ("node", "kind", "hits", "calls", "exits", "timeouts", "invalid",
 @click.pass_obj
 def top(opts: _Options) -> None:
     """The most visited nodes."""
-    with opts.open() as store:
+    with opts.report() as store:
         nodes = reports.top_nodes(store, opts.flt, opts.limit)
     _emit(opts.fmt, NODE_COLUMNS, _node_rows(nodes), [dataclasses.asdict(n) for n in nodes])
 
@@ -239,7 +254,7 @@ def top(opts: _Options) -> None:
 @click.pass_obj
 def nodes(opts: _Options) -> None:
     """Every visited node: entries, exits by key, timeouts, invalid keys, abandonment, zero-outs."""
-    with opts.open() as store:
+    with opts.report() as store:
         found = reports.node_stats(store, opts.flt)
     _emit(opts.fmt, NODE_COLUMNS, _node_rows(found), [dataclasses.asdict(n) for n in found])
 
@@ -248,7 +263,7 @@ def nodes(opts: _Options) -> None:
 @click.pass_obj
 def paths(opts: _Options) -> None:
     """The most common paths through the flow."""
-    with opts.open() as store:
+    with opts.report() as store:
         found = reports.common_paths(store, opts.flt, opts.limit)
     rows = [(p.calls, " > ".join(p.path)) for p in found]
     _emit(opts.fmt, ("calls", "path"), rows, [dataclasses.asdict(p) for p in found])

@@ -401,6 +401,16 @@ def top_nodes(store: StatsStore, flt: ReportFilter, limit: int = 10) -> list[Nod
     return node_stats(store, flt)[:limit]
 
 
+def has_calls(store: StatsStore, flow_id: str) -> bool:
+    """Whether any call of the flow is stored (one index probe)."""
+    return bool(_rows(store, sa.select(Call.call_id).where(Call.flow_id == flow_id).limit(1)))
+
+
+def flow_ids(store: StatsStore) -> list[str]:
+    """The flows that have calls stored, sorted."""
+    return [flow_id for (flow_id,) in _rows(store, sa.select(Call.flow_id).distinct().order_by(Call.flow_id))]
+
+
 def flow_versions(store: StatsStore, flow_id: str) -> list[str]:
     """Versions of the flow that have calls, the most recently started first."""
     query = (

@@ -353,3 +353,19 @@ def test_cli_purge_states_the_cut_off_it_used(tmp_path: Path) -> None:
     if f"purged before {hour.isoformat()}: 2 calls" not in said:  # unless the clock passed an hour meanwhile
         later = hour + dt.timedelta(hours=1)
         assert f"purged before {later.isoformat()}: 3 calls" in said, said
+
+
+def test_cli_refuses_a_reversed_window_and_an_unknown_flow(tmp_path: Path, calls_file: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    run("--db", db, "import", str(calls_file))
+    for since, until in (("2026-11-02", "2026-11-01"), ("2026-11-01", "2026-11-01")):
+        result = CliRunner().invoke(main, ["stats", "--db", db, "--since", since, "--until", until, "summary"])
+        assert result.exit_code == 2
+        assert f"Invalid value for '--since': must be before --until ({until}T00:00:00+00:00)" in result.output
+    for command in ("summary", "top", "nodes", "paths", "personal"):
+        result = CliRunner().invoke(main, ["stats", "--db", db, "--flow", "nope", command])
+        assert result.exit_code == 2, command
+        assert "Invalid value for '--flow': no calls are stored for flow id 'nope' (flows with calls: minimal)" in (
+            result.output
+        )
+    assert "│ 3 " in run("--db", db, "--flow", "minimal", "summary")

@@ -7,14 +7,15 @@ import contextlib
 import csv
 import dataclasses
 import datetime as dt
+import functools
 import json
 import os
 import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -27,6 +28,7 @@ from ivr_engine.stats.privacy import (
 )
 from ivr_engine.stats.store import StatsStore, StatsStoreError, database_reason
 
+F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_URL = "sqlite:///var/stats.db"
 _AGE = re.compile(r"^\s*(\d+)\s*([dhm])\s*$")
 _UNITS = {"d": "days", "h": "hours", "m": "minutes"}
@@ -125,14 +127,48 @@ class _StatsGroup(click.Group):
             raise click.ClickException(f"{url}: {database_reason(exc)}") from None
 
 
+_FILTERS = ("flow_id", "flow_version", "since", "until")
+_OUTPUT = ("fmt", "limit")
+
+
+def _options(names: tuple[str, ...], *, defaults: bool) -> Callable[[F], F]:
+    """The report options `names`, for the group (`defaults`) or for a report command, where None
+    means "as given before the command": `ivr stats --format csv nodes` and `ivr stats nodes
+    --format csv` are the same report."""
+    show = {"show_default": True} if defaults else {}
+    declared = {
+        "flow_id": click.option("--flow", "flow_id", help="Only this flow id."),
+        "flow_version": click.option("--flow-version", help="Only this flow version."),
+        "since": click.option(
+            "--since", type=_Moment(), help="From this time (ISO 8601, UTC unless given; or an age like 7d)."
+        ),
+        "until": click.option("--until", type=_Moment(), help="Up to this time (exclusive)."),
+        "fmt": click.option(
+            "--format", "fmt", type=click.Choice(["table", "csv", "json"]),
+            default="table" if defaults else None, **show,
+        ),
+        "limit": click.option(
+            "--limit", type=click.IntRange(min=1), default=10 if defaults else None,
+            help="Rows of top and paths.", **show,
+        ),
+    }
+
+    def decorate(command: F) -> F:
+        for name in reversed(names):
+            command = declared[name](command)
+        return command
+
+    return decorate
+
+
+def _check_window(flt: reports.ReportFilter) -> None:
+    if flt.since is not None and flt.until is not None and flt.since >= flt.until:
+        raise click.BadParameter(f"must be before --until ({flt.until.isoformat()})", param_hint="'--since'")
+
+
 @click.group(cls=_StatsGroup)
 @click.option("--db", "url", envvar="IVR_STATS_URL", default=DEFAULT_URL, show_default=True, help="Database URL.")
-@click.option("--flow", "flow_id", help="Only this flow id.")
-@click.option("--flow-version", help="Only this flow version.")
-@click.option("--since", type=_Moment(), help="From this time (ISO 8601, UTC unless given; or an age like 7d).")
-@click.option("--until", type=_Moment(), help="Up to this time (exclusive).")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
-@click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True, help="Rows of top and paths.")
+@_options(_FILTERS + _OUTPUT, defaults=True)
 @click.pass_context
 def stats(
     ctx: click.Context,
@@ -145,9 +181,29 @@ def stats(
     limit: int,
 ) -> None:
     """Node-hit statistics: reports, import, retention."""
-    if since is not None and until is not None and since >= until:
-        raise click.BadParameter(f"must be before --until ({until.isoformat()})", param_hint="'--since'")
-    ctx.obj = _Options(url, reports.ReportFilter(flow_id, flow_version, since, until), fmt, limit)
+    flt = reports.ReportFilter(flow_id, flow_version, since, until)
+    _check_window(flt)
+    ctx.obj = _Options(url, flt, fmt, limit)
+
+
+def _report(names: tuple[str, ...]) -> Callable[[Callable[..., None]], click.Command]:
+    """A report subcommand taking its `_Options` with the report options `names`, which may also
+    follow the command's name and then win over those before it."""
+
+    def decorate(body: Callable[..., None]) -> click.Command:
+        @functools.wraps(body)
+        @click.pass_obj
+        def command(opts: _Options, **given: Any) -> None:
+            later = {name: given.pop(name) for name in names if given.get(name) is not None}
+            filters = {name: value for name, value in later.items() if name in _FILTERS}
+            flt = dataclasses.replace(opts.flt, **filters)
+            _check_window(flt)
+            output = {name: value for name, value in later.items() if name in _OUTPUT}
+            body(dataclasses.replace(opts, flt=flt, **output), **{k: v for k, v in given.items() if k not in names})
+
+        return stats.command()(_options(names, defaults=False)(command))
+
+    return decorate
 
 
 def _emit(fmt: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], payload: Any) -> None:
@@ -184,8 +240,7 @@ def migrate(opts: _Options) -> None:
     click.echo(f"statistics schema is up to date in {opts.url}")
 
 
-@stats.command()
-@click.pass_obj
+@_report(_FILTERS + _OUTPUT)
 def summary(opts: _Options) -> None:
     """Calls, outcomes, abandonment and zero-out rates, time to leaf."""
     with opts.report() as store:
@@ -203,8 +258,7 @@ def summary(opts: _Options) -> None:
     _emit(opts.fmt, ("figure", "value"), rows, dataclasses.asdict(result))
 
 
-@stats.command()
-@click.pass_obj
+@_report(_FILTERS + _OUTPUT)
 def personal(opts: _Options) -> None:
     """Personal menus in service: calls offered one, shortcuts taken, time to a service of each."""
     with opts.report() as store:
@@ -241,8 +295,7 @@ def _node_rows(nodes: list[reports.NodeStats]) -> list[Sequence[Any]]:
 NODE_COLUMNS = ("node", "kind", "hits", "calls", "exits", "timeouts", "invalid", "abandoned", "zeroed_out", "mean_s")
 
 
-@stats.command()
-@click.pass_obj
+@_report(_FILTERS + _OUTPUT)
 def top(opts: _Options) -> None:
     """The most visited nodes."""
     with opts.report() as store:
@@ -250,8 +303,7 @@ def top(opts: _Options) -> None:
     _emit(opts.fmt, NODE_COLUMNS, _node_rows(nodes), [dataclasses.asdict(n) for n in nodes])
 
 
-@stats.command()
-@click.pass_obj
+@_report(_FILTERS + _OUTPUT)
 def nodes(opts: _Options) -> None:
     """Every visited node: entries, exits by key, timeouts, invalid keys, abandonment, zero-outs."""
     with opts.report() as store:
@@ -259,8 +311,7 @@ def nodes(opts: _Options) -> None:
     _emit(opts.fmt, NODE_COLUMNS, _node_rows(found), [dataclasses.asdict(n) for n in found])
 
 
-@stats.command()
-@click.pass_obj
+@_report(_FILTERS + _OUTPUT)
 def paths(opts: _Options) -> None:
     """The most common paths through the flow."""
     with opts.report() as store:
@@ -310,10 +361,9 @@ def purge(opts: _Options, cutoff: dt.datetime) -> None:
     )
 
 
-@stats.command()
+@_report(("flow_version", "since", "until"))  # the flow is the file's
 @click.argument("flow_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help=".svg, .png, .pdf or .dot")
-@click.pass_obj
 def tree(opts: _Options, flow_file: Path, output: Path) -> None:
     """Draw the flow tree coloured by hits, with the number of calls on each edge."""
     from ivr_engine.cli.flow import write_drawing

@@ -117,7 +117,8 @@ def changed(path: tuple[str | int, ...], value: object) -> dict[str, object]:
     ("record", "error"),
     [
         (changed(("seconds_to_leaf",), -50), "'seconds_to_leaf' must be a number of seconds, 0 or more, got -50"),
-        (changed(("seconds_to_leaf",), float("nan")), "'seconds_to_leaf' must be a number of seconds, 0 or more, got NaN"),
+        (changed(("seconds_to_leaf",), float("nan")),
+         "'seconds_to_leaf' must be a number of seconds, 0 or more, got NaN"),
         (changed(("seconds_to_leaf",), float("inf")),
          "'seconds_to_leaf' must be a number of seconds, 0 or more, got Infinity"),
         (changed(("ended_at",), "2026-11-05T09:00:00Z"), "'ended_at' is before the last visit was entered"),
@@ -252,13 +253,14 @@ def test_cli_times_at_the_ends_of_the_calendar_name_the_option(
     result = CliRunner().invoke(main, ["stats", "--db", f"sqlite:///{tmp_path / 'x.db'}", *args])
     assert result.exit_code == 2, result.output
     assert (
-        f"Invalid value for '{option}': '{text}' is out of range: times from 0001-01-02 to 9999-12-30 UTC are accepted"
-        in result.output
+        f"Invalid value for '{option}': '{text}' is out of range: times from 0001-01-02 to 9999-12-30 UTC"
+        " are accepted" in result.output
     )
 
 
 def test_cli_a_bad_age_names_the_option(tmp_path: Path) -> None:
-    result = CliRunner().invoke(main, ["stats", "--db", f"sqlite:///{tmp_path / 'x.db'}", "purge", "--older-than", "90x"])
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    result = CliRunner().invoke(main, ["stats", "--db", db, "purge", "--older-than", "90x"])
     assert result.exit_code == 2
     assert "Invalid value for '--older-than': expected an age such as 90d, 12h or 30m, got '90x'" in result.output
 
@@ -369,3 +371,23 @@ def test_cli_refuses_a_reversed_window_and_an_unknown_flow(tmp_path: Path, calls
             result.output
         )
     assert "│ 3 " in run("--db", db, "--flow", "minimal", "summary")
+
+
+def test_cli_report_options_may_follow_the_command(tmp_path: Path, calls_file: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    run("--db", db, "import", str(calls_file))
+    assert run("--db", db, "nodes", "--format", "csv") == run("--db", db, "--format", "csv", "nodes")
+    window = ["--since", "2026-11-01T08:30", "--until", "2026-11-01T09:30"]
+    later = json.loads(run("--db", db, "--format", "table", "summary", "--format", "json", *window))
+    assert later == json.loads(run("--db", db, "--format", "json", *window, "summary"))
+    assert later["calls"] == 1  # the 09:00 call only: the filters after the command applied
+    split = json.loads(run("--db", db, "--since", "2026-11-01T08:30", "paths", "--until", "2026-11-01T09:30",
+                           "--format", "json", "--limit", "1"))  # fmt: skip
+    assert split == [{"path": ["root", "info"], "calls": 1}]
+    result = CliRunner().invoke(
+        main, ["stats", "--db", db, "--until", "2026-11-01T08:00", "top", "--since", "2026-11-01T09:00"]
+    )
+    assert result.exit_code == 2 and "must be before --until" in result.output
+    out = tmp_path / "heat.svg"
+    run("--db", db, "tree", str(FLOWS / "minimal.yaml"), "-o", str(out), "--until", "2026-11-01T08:30")
+    assert "1 hits" in out.read_text()  # only the 08:00 call's root

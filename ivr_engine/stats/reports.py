@@ -21,7 +21,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from ivr_engine.flow.model import KeyBindings
 from ivr_engine.runtime.events import Outcome
 from ivr_engine.stats.models import PATH_SEPARATOR, Bookmark, Call, NodeHour, Visit
-from ivr_engine.stats.store import StatsStore
+from ivr_engine.stats.store import LONGEST_CALL, StatsStore
 
 SERVED_OUTCOMES = (Outcome.SERVED.value, Outcome.QUEUED.value, Outcome.TRANSFERRED.value)
 # The runtime sends a call to the operator only from a menu: on the operator key, which it records
@@ -104,7 +104,7 @@ class NodeStats:
     node_id: str
     kind: str
     hits: int  # visits; a call may visit a node more than once
-    calls: int  # distinct calls that visited it
+    calls: int  # distinct calls that visited it in the window
     exits: dict[str, int]  # key pressed to leave the node -> visits
     timeouts: int
     invalid_keys: int
@@ -366,8 +366,38 @@ def _per_node_and_key(flt: ReportFilter) -> list[sa.Executable]:
     return queries
 
 
+def _returned_since(store: StatsStore, flt: ReportFilter) -> Counter[str]:
+    """Per node: calls that visited it in the window but had first entered it before `since`.
+
+    The figures count a call once per node at its first visit (`first_in_call`), so such a call,
+    back in a menu just after the window opened, would show as a hit but no call. Only calls in
+    progress at `since` can be one: started within LONGEST_CALL before it and not ended before it,
+    a handful of calls whose visits are read whole."""
+    if flt.since is None:
+        return Counter()
+    in_progress = sa.select(Call.call_id).where(
+        *dataclasses.replace(flt, since=None, until=None).where(Call),
+        Call.started_at >= flt.since - LONGEST_CALL,
+        Call.started_at < flt.since,
+        Call.ended_at >= flt.since,
+    )
+    visits = sa.select(Visit.call_id, Visit.node_id, Visit.entered_at, Visit.first_in_call).where(
+        Visit.call_id.in_(in_progress), *([Visit.entered_at < flt.until] if flt.until is not None else [])
+    )
+    entered_before: set[tuple[str, str]] = set()
+    back_in_window: set[tuple[str, str]] = set()
+    for call_id, node_id, entered_at, first in _rows(store, visits):
+        if entered_at < flt.since:
+            if first:
+                entered_before.add((call_id, node_id))
+        else:
+            back_in_window.add((call_id, node_id))
+    return Counter(node_id for _, node_id in entered_before & back_in_window)
+
+
 def node_stats(store: StatsStore, flt: ReportFilter) -> list[NodeStats]:
-    """Every node visited in the window, most hit first."""
+    """Every node visited in the window, most hit first. A node's `calls` are the calls that
+    visited it in the window, each once, however the window cuts a call."""
     totals: dict[str, list[Any]] = {}  # node -> [kind, hits, calls, timeouts, invalid, via, seconds]
     exits: dict[str, dict[str, int]] = {}
     rows = [row for query in _per_node_and_key(flt) for row in _rows(store, query)]
@@ -378,12 +408,13 @@ def node_stats(store: StatsStore, flt: ReportFilter) -> list[NodeStats]:
         for i, value in enumerate(figures, start=1):
             into[i] += value or 0
     abandoned, zeroed = _ends_by_node(store, flt)
+    returned = _returned_since(store, flt)
     nodes = [
         NodeStats(
             node_id=node,
             kind=kind,
             hits=hits,
-            calls=int(calls),
+            calls=int(calls) + returned[node],
             exits=dict(sorted(exits.get(node, {}).items())),
             timeouts=int(timeouts),
             invalid_keys=int(invalid),

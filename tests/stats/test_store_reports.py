@@ -235,6 +235,22 @@ def test_windows_across_hours_match_the_visits(store: StatsStore, tmp_path: Path
         assert nodes["root"].timeouts == sum(v.timeouts for v in inside if v.node_id == "root")
 
 
+def test_a_node_counts_each_call_that_visited_it_in_the_window(store: StatsStore, tmp_path: Path) -> None:
+    # back to main twice and to vaccination once: windows opening between the visits cut the calls
+    recorder = StatsRecorder(store, tmp_path / "spool").start()
+    results = run_hotline(["1 2 * 1 * 2 1 1 h", "1 2 * 1 * 2 1 1 h", "1 0"], recorder)
+    assert recorder.close(timeout=30)
+    visits = [v for r in results for v in r.visits]
+    for since in sorted({v.entered_at for v in visits}):
+        for until in (None, since + dt.timedelta(seconds=30), since + dt.timedelta(hours=1)):
+            inside = [v for v in visits if v.entered_at >= since and (until is None or v.entered_at < until)]
+            nodes = reports.node_stats(store, reports.ReportFilter(since=since, until=until))
+            assert {n.node_id: n.hits for n in nodes} == dict(oracle.hits(inside))
+            assert {n.node_id: n.calls for n in nodes} == {
+                node: len({v.call_id for v in inside if v.node_id == node}) for node in oracle.hits(inside)
+            }, (since, until)
+
+
 def test_bookmarks(store: StatsStore) -> None:
     key = store.caller_key("+8613800000001")
     store.add_bookmark(key, "hotline", "vacc_sites")

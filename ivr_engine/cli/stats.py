@@ -206,13 +206,25 @@ def _report(names: tuple[str, ...]) -> Callable[[Callable[..., None]], click.Com
     return decorate
 
 
+@dataclass(frozen=True, slots=True)
+class _Figure:
+    """A number as a table shows it to people ("81.2%", "36.10"), kept whole for CSV, which is for
+    programs: a share as the fraction, seconds unrounded."""
+
+    value: float | None
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
 def _emit(fmt: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], payload: Any) -> None:
     if fmt == "json":
         click.echo(json.dumps(payload, indent=2, default=str))
     elif fmt == "csv":
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(columns)
-        writer.writerows(rows)
+        writer.writerows([v.value if isinstance(v, _Figure) else v for v in row] for row in rows)
     else:
         from rich.console import Console
         from rich.table import Table
@@ -223,12 +235,12 @@ def _emit(fmt: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], paylo
         Console(width=200).print(table)
 
 
-def _share(value: float | None) -> str:
-    return "" if value is None else f"{value:.1%}"
+def _share(value: float | None) -> _Figure:
+    return _Figure(value, "" if value is None else f"{value:.1%}")
 
 
-def _seconds(value: float | None) -> str:
-    return "" if value is None else f"{value:.2f}"
+def _seconds(value: float | None) -> _Figure:
+    return _Figure(value, "" if value is None else f"{value:.2f}")
 
 
 @stats.command()
@@ -275,8 +287,8 @@ def personal(opts: _Options) -> None:
     ]  # fmt: skip
     if opts.fmt == "table":
         click.echo(
-            f"{use.calls} calls; a personal menu offered on {_share(use.offered_rate) or '-'} of them, a "
-            f"shortcut taken on {_share(use.shortcut_rate) or '-'} of those; {use.bookmarks} bookmarks set"
+            f"{use.calls} calls; a personal menu offered on {_share(use.offered_rate).text or '-'} of them, a "
+            f"shortcut taken on {_share(use.shortcut_rate).text or '-'} of those; {use.bookmarks} bookmarks set"
         )
     columns = ("calls", "count", "share", "reached a service", "mean s to service", "p95 s to service")
     _emit(opts.fmt, columns, rows, dataclasses.asdict(use))

@@ -391,3 +391,20 @@ def test_cli_report_options_may_follow_the_command(tmp_path: Path, calls_file: P
     out = tmp_path / "heat.svg"
     run("--db", db, "tree", str(FLOWS / "minimal.yaml"), "-o", str(out), "--until", "2026-11-01T08:30")
     assert "1 hits" in out.read_text()  # only the 08:00 call's root
+
+
+def test_cli_csv_carries_raw_numbers(tmp_path: Path, calls_file: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    run("--db", db, "import", str(calls_file))
+    figures = dict(csv.reader(io.StringIO(run("--db", db, "summary", "--format", "csv"))))
+    summary = json.loads(run("--db", db, "summary", "--format", "json"))
+    for name, key in [("served rate", "served_rate"), ("abandonment rate", "abandonment_rate"),
+                      ("mean seconds to leaf", "mean_seconds_to_leaf")]:  # fmt: skip
+        assert float(figures[name]) == summary[key], name  # the whole number, as JSON has it
+    assert figures["abandonment rate"] == str(1 / 3)  # a fraction, not "33.3%"
+    assert figures["zero-out rate"] == "0.0"
+    nodes = {r["node"]: r for r in csv.DictReader(io.StringIO(run("--db", db, "nodes", "--format", "csv")))}
+    assert float(nodes["root"]["mean_s"]) == pytest.approx(4.0)  # left 4 s after entering
+    personal = list(csv.DictReader(io.StringIO(run("--db", db, "personal", "--format", "csv"))))
+    assert [r["share"] for r in personal] == ["0.0", "0.0", "1.0"]
+    assert "33.3%" in run("--db", db, "summary")  # the table is for people

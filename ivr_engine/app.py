@@ -56,8 +56,10 @@ def open_store(settings: Settings, *, dev: bool = False) -> StatsStore:
         return StatsStore.open(settings.stats.url, keyer=keyer, run_migrations=False)
 
 
-def _personalize(personal: PersonalMenus, fresh: LoadedFlow) -> None:
-    """A reloaded flow gets personal menus laid out for its new tree and prompts."""
+def _reloaded(personal: PersonalMenus, metrics: IvrMetrics, fresh: LoadedFlow) -> None:
+    """A reloaded flow gets personal menus laid out for its new tree and prompts (and, if its id
+    is new, its metric series)."""
+    metrics.serve_flows([fresh.flow.id])
     if has_main_menu(fresh.flow):
         personal.add_flow(fresh.flow, fresh.prompts)
 
@@ -103,6 +105,7 @@ class Engine:
         ).start()
         metrics = IvrMetrics()
         metrics.watch_stats_recorder(recorder.counts)
+        metrics.serve_flows(f.flow.id for f in library.loaded)
         # Other engine nodes may serve the same callers where the store announces what it records:
         # the personal menus take it in (`running` listens).
         personal = PersonalMenus.from_store(
@@ -115,7 +118,7 @@ class Engine:
             personalizer=personal,
             metrics=metrics,
             on_played=on_played,
-            on_reload=functools.partial(_personalize, personal),
+            on_reload=functools.partial(_reloaded, personal, metrics),
         )
         acd = AcdService(settings.ami, metrics) if settings.ami.enabled else None
         return cls(settings, store, recorder, metrics, service, personal, acd)

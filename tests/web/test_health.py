@@ -4,15 +4,12 @@ from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
-from web_fixtures import make_app
+from web_fixtures import engine_settings, make_app
 
 import ivr_engine.app
 from ivr_engine.app import Engine
-from ivr_engine.config import Settings, StatsSettings, WebSettings
 from ivr_engine.metrics import IvrMetrics, LiveCalls
 from ivr_engine.web.health import CachedCheck, CheckResult
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def database_down() -> CheckResult:
@@ -83,17 +80,7 @@ def test_the_engine_health_reports_a_statistics_database_it_cannot_read(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(ivr_engine.app, "HEALTH_CACHE_SECONDS", 0.0)  # every poll asks the database
-    settings = Settings(
-        flows={"default": str(REPO / "flows" / "hotline-12320.yaml")},
-        voicemail_dir=str(tmp_path / "voicemail"),
-        web=WebSettings(token="health-test-token-0123456789"),
-        stats=StatsSettings(
-            url=f"sqlite:///{tmp_path / 'stats.db'}", spool_dir=str(tmp_path / "spool"),
-            caller_key_secret="health-test-secret-0123456789",
-        ),
-        base_dir=str(REPO),
-    )  # fmt: skip
-    engine = Engine.build(settings)
+    engine = Engine.build(engine_settings(tmp_path))
     try:
         client = TestClient(engine.web_server().config.app)
         healthy = client.get("/healthz")

@@ -13,6 +13,7 @@ import functools
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 import structlog
 import uvicorn
 
@@ -28,11 +29,13 @@ from ivr_engine.runtime.events import CallObserver
 from ivr_engine.service import Service, wait_for_stop_signal
 from ivr_engine.stats.privacy import caller_keyer
 from ivr_engine.stats.recorder import StatsRecorder
-from ivr_engine.stats.store import StatsStore, StatsStoreError
+from ivr_engine.stats.store import StatsStore, StatsStoreError, database_reason
 from ivr_engine.web.app import create_app
-from ivr_engine.web.health import CheckResult
+from ivr_engine.web.health import CachedCheck, CheckResult
 
 logger = structlog.get_logger(__name__)
+HEALTH_QUERY_SECONDS = 2.0  # a statistics database slower than this to answer counts as failing
+HEALTH_CACHE_SECONDS = 5.0  # /healthz queries the database at most this often
 
 
 def open_store(settings: Settings, *, dev: bool = False) -> StatsStore:
@@ -53,8 +56,10 @@ def open_store(settings: Settings, *, dev: bool = False) -> StatsStore:
         return StatsStore.open(settings.stats.url, keyer=keyer, run_migrations=False)
 
 
-def _personalize(personal: PersonalMenus, fresh: LoadedFlow) -> None:
-    """A reloaded flow gets personal menus laid out for its new tree and prompts."""
+def _reloaded(personal: PersonalMenus, metrics: IvrMetrics, fresh: LoadedFlow) -> None:
+    """A reloaded flow gets personal menus laid out for its new tree and prompts (and, if its id
+    is new, its metric series)."""
+    metrics.serve_flows([fresh.flow.id])
     if has_main_menu(fresh.flow):
         personal.add_flow(fresh.flow, fresh.prompts)
 
@@ -100,6 +105,7 @@ class Engine:
         ).start()
         metrics = IvrMetrics()
         metrics.watch_stats_recorder(recorder.counts)
+        metrics.serve_flows(f.flow.id for f in library.loaded)
         # Other engine nodes may serve the same callers where the store announces what it records:
         # the personal menus take it in (`running` listens).
         personal = PersonalMenus.from_store(
@@ -112,7 +118,7 @@ class Engine:
             personalizer=personal,
             metrics=metrics,
             on_played=on_played,
-            on_reload=functools.partial(_personalize, personal),
+            on_reload=functools.partial(_reloaded, personal, metrics),
         )
         acd = AcdService(settings.ami, metrics) if settings.ami.enabled else None
         return cls(settings, store, recorder, metrics, service, personal, acd)
@@ -126,7 +132,7 @@ class Engine:
             live_calls=self.service.live_calls,
             checks={
                 "agi": self._agi_check,
-                "stats": self._stats_check,
+                "stats": CachedCheck(self._stats_check, seconds=HEALTH_CACHE_SECONDS),
                 **({"peers": self._peers_check} if self.store.announces else {}),
                 **({"ami": self.acd.health} if self.acd else {}),
             },
@@ -150,6 +156,12 @@ class Engine:
         # the dashboard's figures lag until the replay, which is what an operator must know.
         if self.recorder.spool.pending:
             return CheckResult(False, "database unreachable: visits are spooled to disk")
+        # An empty spool only says the last write went through: the dashboard reads too, and a
+        # missing table or a server gone since then must show here before analysts see a 503.
+        try:
+            self.store.check(timeout=HEALTH_QUERY_SECONDS)
+        except sa.exc.SQLAlchemyError as exc:
+            return CheckResult(False, f"database cannot be read: {database_reason(exc)}")
         return CheckResult(True, f"{self.recorder.backlog} visits waiting to be written")
 
     def _peers_check(self) -> CheckResult:

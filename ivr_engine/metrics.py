@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -67,6 +67,12 @@ class IvrMetrics:
             "Share of the queue's answered calls answered within its service-level threshold.",
             ["queue"], registry=r,
         )  # fmt: skip
+
+    def serve_flows(self, flow_ids: Iterable[str]) -> None:
+        """Flows in service get their calls-in-progress series at 0 before their first call, so a
+        dashboard shows 0 for an idle flow rather than no data, and alerts on it can fire."""
+        for flow_id in flow_ids:
+            self.calls_in_progress.labels(flow_id)
 
     def observe_agi_command(self, name: str, seconds: float) -> None:
         """The FastAGI server's `on_command` callback."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -26,6 +27,21 @@ def _manifest(audio: Path | None) -> DurationSource | None:
         return Manifest.load(audio)
     except ManifestError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def write_drawing(draw: Callable[[], object], out: Path, option: str) -> None:
+    """Run `draw`, a render_flow writing `out`; what can go wrong with `out` is an error naming
+    `option`, not a traceback (a folder that does not exist, a suffix dot cannot draw)."""
+    import graphviz
+
+    try:
+        draw()
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from None
+    except OSError as exc:
+        raise click.BadParameter(f"cannot write {out}: {exc.strerror or exc}", param_hint=option) from None
+    except graphviz.ExecutableNotFound:
+        raise click.ClickException("Graphviz `dot` is not installed (apt-get install graphviz)") from None
 
 
 def _load(path: Path) -> Flow:
@@ -73,16 +89,10 @@ def flow() -> None:
 @click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="tree.svg, tree.png, .pdf or .dot")
 def show(path: Path, out: Path) -> None:
     """Draw the flow's tree with Graphviz."""
-    import graphviz
-
     from ivr_engine.flow.draw import render_flow
 
-    try:
-        render_flow(_load(path), out)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--out") from None
-    except graphviz.ExecutableNotFound:
-        raise click.ClickException("Graphviz `dot` is not installed (apt-get install graphviz)") from None
+    flow = _load(path)
+    write_drawing(lambda: render_flow(flow, out), out, "'--out'")
     click.echo(f"wrote {out}", err=True)
 
 

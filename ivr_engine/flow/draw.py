@@ -84,6 +84,13 @@ def describe_when(when: When) -> str:
     return " ".join(parts) or "always"
 
 
+def text(value: str) -> str:
+    """`value` drawn as written. Graphviz reads a label in <...> as HTML-like (a title such as
+    "<script>...</script>" made `dot` fail) and a backslash as an escape ("\\N" is the node's name,
+    "\\d" of a pattern lost its backslash); the graph's own line breaks are newline characters."""
+    return graphviz.escape(value)
+
+
 def flow_graph(
     flow: Flow,
     *,
@@ -91,7 +98,9 @@ def flow_graph(
     node_style: NodeStyle | None = None,
     edge_label: EdgeLabel | None = None,
 ) -> graphviz.Digraph:
-    graph = graphviz.Digraph(name=flow.id, graph_attr={"rankdir": "LR", "label": flow.title or flow.id})
+    """The flow as a graph. Every label (the callbacks' too) is plain text, escaped here; node ids
+    need no escaping (letters, digits, _ . -, see flow.loader)."""
+    graph = graphviz.Digraph(name=flow.id, graph_attr={"rankdir": "LR", "label": text(flow.title or flow.id)})
     graph.attr("node", fontname="Helvetica", fontsize="10")
     graph.attr("edge", fontname="Helvetica", fontsize="9")
     for node in flow.nodes.values():
@@ -99,13 +108,13 @@ def flow_graph(
         style = {**KIND_STYLES[node.kind], **((node_style(node) if node_style else None) or {})}
         if node.id == flow.start:
             style.setdefault("penwidth", "2")
-        graph.node(node.id, label=label, tooltip=f"{node.kind} {node.id}", **style)
+        graph.node(node.id, label=text(label), tooltip=text(f"{node.kind} {node.id}"), **style)
     for node in flow.nodes.values():
         for target, label, attributes in edges(node):
             if target not in flow.nodes:
                 continue
-            text = (edge_label(node, target, label) if edge_label else None) or label
-            graph.edge(node.id, target, label=text, **attributes)
+            drawn = (edge_label(node, target, label) if edge_label else None) or label
+            graph.edge(node.id, target, label=text(drawn), **attributes)
     return graph
 
 

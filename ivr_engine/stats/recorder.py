@@ -223,7 +223,9 @@ class StatsRecorder:
             logger.warning("stats retention purge failed", error=str(exc).splitlines()[0])
             return
         if result.calls or result.visits:
-            logger.info("stats retention purge", calls=result.calls, visits=result.visits)
+            logger.info(
+                "stats retention purge", calls=result.calls, visits=result.visits, before=result.cutoff.isoformat()
+            )
 
     def _replay(self) -> None:
         batches = self.spool.read()

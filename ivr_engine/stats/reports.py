@@ -18,11 +18,49 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import InstrumentedAttribute
 
+from ivr_engine.flow.model import KeyBindings
 from ivr_engine.runtime.events import Outcome
 from ivr_engine.stats.models import PATH_SEPARATOR, Bookmark, Call, NodeHour, Visit
-from ivr_engine.stats.store import StatsStore
+from ivr_engine.stats.store import LONGEST_CALL, StatsStore
 
 SERVED_OUTCOMES = (Outcome.SERVED.value, Outcome.QUEUED.value, Outcome.TRANSFERRED.value)
+# The runtime sends a call to the operator only from a menu: on the operator key, which it records
+# as that visit's key, or when the menu's retries run out, which records no key. The store does not
+# know each flow's key bindings, so the key looked for is the default one.
+OPERATOR_KEY = KeyBindings().operator
+
+
+# Report windows and imported times stay a day inside what datetime can hold, so that turning a
+# time to UTC or a window's edge to a whole hour can never overflow (a 500 or a traceback before).
+EARLIEST = dt.datetime(1, 1, 2, tzinfo=dt.UTC)
+LATEST = dt.datetime(9999, 12, 30, tzinfo=dt.UTC)
+
+
+class MomentOutOfRange(ValueError):
+    def __init__(self, text: str) -> None:
+        super().__init__(
+            f"{text!r} is out of range: times from {EARLIEST.date()} to {LATEST.date()} UTC are accepted"
+        )
+
+
+def in_range(moment: dt.datetime, text: str) -> dt.datetime:
+    """`moment` (aware) in UTC; raises MomentOutOfRange naming `text`, what it was written as."""
+    try:
+        utc = moment.astimezone(dt.UTC)
+    except OverflowError:
+        raise MomentOutOfRange(text) from None
+    if not EARLIEST <= utc <= LATEST:
+        raise MomentOutOfRange(text)
+    return utc
+
+
+def parse_moment(text: str) -> dt.datetime:
+    """An ISO 8601 date or date-time, UTC unless it has an offset, as an aware UTC datetime.
+
+    Raises MomentOutOfRange (a ValueError) outside EARLIEST..LATEST, ValueError for other text.
+    """
+    moment = dt.datetime.fromisoformat(text.strip())
+    return in_range(moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC), text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +104,7 @@ class NodeStats:
     node_id: str
     kind: str
     hits: int  # visits; a call may visit a node more than once
-    calls: int  # distinct calls that visited it
+    calls: int  # distinct calls that visited it in the window
     exits: dict[str, int]  # key pressed to leave the node -> visits
     timeouts: int
     invalid_keys: int
@@ -244,20 +282,36 @@ def edge_counts(store: StatsStore, flt: ReportFilter) -> Counter[tuple[str, str]
     return edges
 
 
+def _zeroed_out_from(flt: ReportFilter) -> sa.Executable:
+    """(node, calls) of the `zeroed_out` calls started in the window, charged to the visit each left
+    for the operator: its first visit left by the operator key, else its last menu (retries ran out).
+    The operator's own steps (a condition in front of queues) come after it on the path. The importer
+    denies a leaf after the same visit (importer._zeroed_out_at)."""
+    per_call = (
+        sa.select(
+            Visit.call_id,
+            sa.func.min(sa.case((Visit.key == OPERATOR_KEY, Visit.seq))).label("by_key"),
+            sa.func.max(sa.case((Visit.kind == "menu", Visit.seq))).label("last_menu"),
+        )
+        .join(Call, Call.call_id == Visit.call_id)
+        .where(*flt.where(Call), Call.outcome == Outcome.ZEROED_OUT.value)
+        .group_by(Visit.call_id)
+        .subquery()
+    )
+    zero_seq = sa.func.coalesce(per_call.c.by_key, per_call.c.last_menu)
+    at = (Visit.call_id == per_call.c.call_id) & (Visit.seq == zero_seq)
+    return sa.select(Visit.node_id, sa.func.count()).join(per_call, at).group_by(Visit.node_id)
+
+
 def _ends_by_node(store: StatsStore, flt: ReportFilter) -> tuple[Counter[str], Counter[str]]:
-    """Per node: calls abandoned in it, and calls zeroed out from it (the node before the operator)."""
+    """Per node: calls abandoned in it, and calls zeroed out from it."""
     abandoned_q = (
         sa.select(Call.final_node, sa.func.count())
         .where(*flt.where(Call), Call.outcome == Outcome.ABANDONED.value, Call.final_node.is_not(None))
         .group_by(Call.final_node)
     )
     abandoned = Counter({node: n for node, n in _rows(store, abandoned_q)})
-    zeroed: Counter[str] = Counter()
-    for row in _path_counts(store, flt, Call.outcome == Outcome.ZEROED_OUT.value):
-        if len(row.path) >= 2:
-            zeroed[row.path[-2]] += row.calls
-        elif row.path:
-            zeroed[row.path[-1]] += row.calls
+    zeroed = Counter({node: n for node, n in _rows(store, _zeroed_out_from(flt))})
     return abandoned, zeroed
 
 
@@ -312,8 +366,38 @@ def _per_node_and_key(flt: ReportFilter) -> list[sa.Executable]:
     return queries
 
 
+def _returned_since(store: StatsStore, flt: ReportFilter) -> Counter[str]:
+    """Per node: calls that visited it in the window but had first entered it before `since`.
+
+    The figures count a call once per node at its first visit (`first_in_call`), so such a call,
+    back in a menu just after the window opened, would show as a hit but no call. Only calls in
+    progress at `since` can be one: started within LONGEST_CALL before it and not ended before it,
+    a handful of calls whose visits are read whole."""
+    if flt.since is None:
+        return Counter()
+    in_progress = sa.select(Call.call_id).where(
+        *dataclasses.replace(flt, since=None, until=None).where(Call),
+        Call.started_at >= flt.since - LONGEST_CALL,
+        Call.started_at < flt.since,
+        Call.ended_at >= flt.since,
+    )
+    visits = sa.select(Visit.call_id, Visit.node_id, Visit.entered_at, Visit.first_in_call).where(
+        Visit.call_id.in_(in_progress), *([Visit.entered_at < flt.until] if flt.until is not None else [])
+    )
+    entered_before: set[tuple[str, str]] = set()
+    back_in_window: set[tuple[str, str]] = set()
+    for call_id, node_id, entered_at, first in _rows(store, visits):
+        if entered_at < flt.since:
+            if first:
+                entered_before.add((call_id, node_id))
+        else:
+            back_in_window.add((call_id, node_id))
+    return Counter(node_id for _, node_id in entered_before & back_in_window)
+
+
 def node_stats(store: StatsStore, flt: ReportFilter) -> list[NodeStats]:
-    """Every node visited in the window, most hit first."""
+    """Every node visited in the window, most hit first. A node's `calls` are the calls that
+    visited it in the window, each once, however the window cuts a call."""
     totals: dict[str, list[Any]] = {}  # node -> [kind, hits, calls, timeouts, invalid, via, seconds]
     exits: dict[str, dict[str, int]] = {}
     rows = [row for query in _per_node_and_key(flt) for row in _rows(store, query)]
@@ -324,12 +408,13 @@ def node_stats(store: StatsStore, flt: ReportFilter) -> list[NodeStats]:
         for i, value in enumerate(figures, start=1):
             into[i] += value or 0
     abandoned, zeroed = _ends_by_node(store, flt)
+    returned = _returned_since(store, flt)
     nodes = [
         NodeStats(
             node_id=node,
             kind=kind,
             hits=hits,
-            calls=int(calls),
+            calls=int(calls) + returned[node],
             exits=dict(sorted(exits.get(node, {}).items())),
             timeouts=int(timeouts),
             invalid_keys=int(invalid),
@@ -345,6 +430,16 @@ def node_stats(store: StatsStore, flt: ReportFilter) -> list[NodeStats]:
 
 def top_nodes(store: StatsStore, flt: ReportFilter, limit: int = 10) -> list[NodeStats]:
     return node_stats(store, flt)[:limit]
+
+
+def has_calls(store: StatsStore, flow_id: str) -> bool:
+    """Whether any call of the flow is stored (one index probe)."""
+    return bool(_rows(store, sa.select(Call.call_id).where(Call.flow_id == flow_id).limit(1)))
+
+
+def flow_ids(store: StatsStore) -> list[str]:
+    """The flows that have calls stored, sorted."""
+    return [flow_id for (flow_id,) in _rows(store, sa.select(Call.flow_id).distinct().order_by(Call.flow_id))]
 
 
 def flow_versions(store: StatsStore, flow_id: str) -> list[str]:

@@ -37,7 +37,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from ivr_engine.personal.history import FlowHistory, ServiceUse
 from ivr_engine.personal.peer_events import CHANNEL, PeerBookmark, PeerCall, PeerEvent, encode
 from ivr_engine.stats.batch import Batch, CallRow, CallValues, VisitRow, VisitValues, db_time_seconds
-from ivr_engine.stats.models import Base, Bookmark, Call, CallerLeaf, NodeHour, Visit
+from ivr_engine.stats.models import VERSION_TABLE, Base, Bookmark, Call, CallerLeaf, NodeHour, Visit
 from ivr_engine.stats.privacy import CallerKeyer, CallerSecretError
 
 SQLITE_BUSY_TIMEOUT = 5.0
@@ -62,6 +62,11 @@ class StatsStoreError(Exception):
     """The statistics database cannot be used as configured; the message names the URL."""
 
 
+def database_reason(exc: sa.exc.SQLAlchemyError) -> str:
+    """The driver's own first line ("no such table: stats_calls"), without the SQL statement."""
+    return str(getattr(exc, "orig", None) or exc).splitlines()[0]
+
+
 @dataclass(frozen=True, slots=True)
 class WriteResult:
     visits: int  # visits in the batch (committed, whether new or replayed)
@@ -73,6 +78,7 @@ class PurgeResult:
     calls: int
     visits: int
     caller_leaf: int
+    cutoff: dt.datetime  # what was purged is before this: the time asked for, rounded down to the hour
 
 
 # The sqlite3 module binds only exact int, float, str and bytearray directly; a bool or None first
@@ -99,7 +105,9 @@ def _sqlite_pragmas(busy_timeout: float) -> Any:
     return on_connect
 
 
-def create_stats_engine(url: str, *, busy_timeout: float = SQLITE_BUSY_TIMEOUT) -> Engine:
+def create_stats_engine(url: str, *, busy_timeout: float = SQLITE_BUSY_TIMEOUT, create: bool = True) -> Engine:
+    """The engine for `url`. `create=False` refuses a SQLite file that does not exist, which SQLite
+    would otherwise create (with its folders, made here), so that a mistyped path is an error."""
     try:
         parsed = make_url(url)
     except sa.exc.ArgumentError:
@@ -107,6 +115,8 @@ def create_stats_engine(url: str, *, busy_timeout: float = SQLITE_BUSY_TIMEOUT) 
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         if parsed.database and parsed.database != ":memory:":
+            if not create and not Path(parsed.database).is_file():
+                raise StatsStoreError(f"{parsed.render_as_string()}: no such database")
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(parsed, connect_args={"timeout": busy_timeout})
         sa.event.listen(engine, "connect", _sqlite_pragmas(busy_timeout))
@@ -234,8 +244,24 @@ class StatsStore:
         keyer: CallerKeyer | None = None,
         run_migrations: bool = True,
         busy_timeout: float = SQLITE_BUSY_TIMEOUT,
+        create: bool = True,
     ) -> StatsStore:
-        engine = create_stats_engine(url, busy_timeout=busy_timeout)
+        """The store at `url`, its schema brought up to date. `create=False` (for what only reads):
+        a database that does not exist, or holds no statistics schema, is a StatsStoreError rather
+        than made empty; an existing schema is still upgraded."""
+        engine = create_stats_engine(url, busy_timeout=busy_timeout, create=create)
+        if not create:
+            try:
+                found = sa.inspect(engine).has_table(VERSION_TABLE)
+            except sa.exc.OperationalError as exc:
+                engine.dispose()
+                raise StatsStoreError(f"{engine.url.render_as_string()}: {database_reason(exc)}") from None
+            if not found:
+                engine.dispose()
+                raise StatsStoreError(
+                    f"{engine.url.render_as_string()}: no such database: it holds no statistics"
+                    " (`ivr stats migrate` or `ivr stats import` creates them)"
+                )
         if run_migrations:
             try:
                 migrate(engine)
@@ -246,6 +272,15 @@ class StatsStore:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def check(self, timeout: float = 2.0) -> None:
+        """Raise SQLAlchemyError unless every statistics table can be read. Cheap enough for a health
+        check polled every few seconds: LIMIT 0 reads no row, yet the table must be there."""
+        with self.engine.connect() as conn:
+            if self.dialect == "postgresql":  # LOCAL: for this transaction, not the pooled connection
+                conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(timeout * 1000)}")
+            for table in Base.metadata.sorted_tables:
+                conn.execute(sa.select(sa.literal(1)).select_from(table).limit(0))
 
     @property
     def dialect(self) -> str:
@@ -335,7 +370,7 @@ class StatsStore:
             visits = conn.execute(sa.delete(Visit).where(Visit.entered_at < older_than)).rowcount
             calls = conn.execute(sa.delete(Call).where(Call.started_at < older_than)).rowcount
             leaves = conn.execute(sa.delete(CallerLeaf).where(CallerLeaf.last_seen < older_than)).rowcount
-        return PurgeResult(calls=calls, visits=visits, caller_leaf=leaves)
+        return PurgeResult(calls=calls, visits=visits, caller_leaf=leaves, cutoff=older_than)
 
     # --- PersonalHistory ---------------------------------------------------------------------
 

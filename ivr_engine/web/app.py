@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
+import sqlalchemy as sa
+import structlog
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -20,13 +22,15 @@ from starlette.staticfiles import StaticFiles
 from ivr_engine.config import ConfigError, WebSettings
 from ivr_engine.flow.model import Flow
 from ivr_engine.metrics import LiveCalls
-from ivr_engine.stats.store import StatsStore
+from ivr_engine.stats.store import StatsStore, database_reason
 from ivr_engine.web import live, login, stats_api, stats_pages
 from ivr_engine.web import queues as queue_pages
 from ivr_engine.web.auth import TokenCheck, TokenGate
 from ivr_engine.web.headers import SecurityHeaders
 from ivr_engine.web.health import HealthCheck, health_endpoint, metrics_endpoint
 from ivr_engine.web.templating import STATIC_DIR, templates
+
+logger = structlog.get_logger(__name__)
 
 # The login form has no attempt limit, so the token itself must resist guessing.
 MIN_TOKEN_LENGTH = 16
@@ -49,6 +53,20 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     heading = "Not found" if exc.status_code == 404 else "Cannot show this page"
     return templates.TemplateResponse(
         request, "error.html", {"heading": heading, "message": exc.detail}, status_code=exc.status_code
+    )
+
+
+async def _database_error(request: Request, exc: Exception) -> Response:
+    """The statistics database failing is the service being unavailable, not a bug of the page: 503,
+    with the reason, so whoever looks knows whom to call."""
+    assert isinstance(exc, sa.exc.SQLAlchemyError)
+    reason = database_reason(exc)
+    logger.error("web.stats_database_error", path=request.url.path, error=reason)
+    message = f"the statistics database cannot be read: {reason}"
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": message}, status_code=503)
+    return templates.TemplateResponse(
+        request, "error.html", {"heading": "Statistics unavailable", "message": message}, status_code=503
     )
 
 
@@ -91,7 +109,7 @@ def create_app(
     token_check = TokenCheck(settings.token)
     app = Starlette(
         routes=routes,
-        exception_handlers={HTTPException: _http_error},
+        exception_handlers={HTTPException: _http_error, sa.exc.SQLAlchemyError: _database_error},
         middleware=[
             Middleware(SecurityHeaders),
             Middleware(TokenGate, check=token_check, public=_public_paths(settings)),

@@ -8,6 +8,8 @@ as its detail, so a broken component shows up as a 503 rather than as a 500.
 from __future__ import annotations
 
 import inspect
+import threading
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
@@ -27,13 +29,42 @@ class CheckResult:
 HealthCheck = Callable[[], CheckResult] | Callable[[], Awaitable[CheckResult]]
 
 
+def _failed(exc: Exception) -> CheckResult:
+    return CheckResult(False, f"{type(exc).__name__}: {exc}")
+
+
+class CachedCheck:
+    """A synchronous check answered from its last result for `seconds`: load balancers poll /healthz
+    every second or two, and a check that queries the database should not add that load to it."""
+
+    def __init__(
+        self, check: Callable[[], CheckResult], seconds: float = 5.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.check = check
+        self.seconds = seconds
+        self.clock = clock
+        self._lock = threading.Lock()  # concurrent polls wait for one run rather than each running it
+        self._last: tuple[float, CheckResult] | None = None
+
+    def __call__(self) -> CheckResult:
+        with self._lock:
+            now = self.clock()
+            if self._last is None or now - self._last[0] >= self.seconds:
+                try:
+                    result = self.check()
+                except Exception as exc:  # noqa: BLE001  as in _run; the failure is cached like a result
+                    result = _failed(exc)
+                self._last = (now, result)
+            return self._last[1]
+
+
 async def _run(check: HealthCheck) -> CheckResult:
     try:
         if inspect.iscoroutinefunction(check):
             return await check()
         return await run_in_threadpool(check)  # type: ignore[arg-type]
     except Exception as exc:  # noqa: BLE001  a failing component must not take the health endpoint down with it
-        return CheckResult(False, f"{type(exc).__name__}: {exc}")
+        return _failed(exc)
 
 
 def health_endpoint(checks: Mapping[str, HealthCheck]) -> Callable[[Request], Awaitable[Response]]:

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from ivr_engine.flow.model import Flow
+from ivr_engine.stats import reports
 
 
 class BadQuery(ValueError):
@@ -22,12 +23,13 @@ class BadQuery(ValueError):
 
 def parse_moment(name: str, text: str) -> dt.datetime:
     try:
-        moment = dt.datetime.fromisoformat(text.strip())
+        return reports.parse_moment(text)
+    except reports.MomentOutOfRange as exc:
+        raise BadQuery(f"{name}: {exc}") from None
     except ValueError:
         raise BadQuery(
             f"{name}: expected an ISO 8601 date or date-time such as 2026-11-23T08:00, got {text!r}"
         ) from None
-    return moment.astimezone(dt.UTC) if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True, slots=True)

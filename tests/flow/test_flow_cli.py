@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,8 @@ from ivr_engine.flow.draw import render_flow
 from ivr_engine.flow.export import flow_from_export
 from ivr_engine.flow.loader import load_flow
 from ivr_engine.flow.model import Flow, Menu
+
+SVG = "{http://www.w3.org/2000/svg}"
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -127,11 +130,58 @@ def test_show_draws_an_svg_with_every_node(tmp_path: Path, hotline: Flow) -> Non
         assert f"<title>{node_id}</title>" in svg
 
 
+HOSTILE_TITLE = "<script>alert(1)</script>"
+HOSTILE_FLOW = f"""
+id: hostile
+version: "1"
+title: "{HOSTILE_TITLE}"
+start: root
+operator: agent
+nodes:
+  root:
+    kind: menu
+    title: "<b>Main</b> & more"
+    prompt: root
+    options:
+      "1": {{target: check, prompt: opt.one}}
+  check:
+    kind: condition
+    title: 'C:\\Node \\N'
+    branches:
+      - when: {{variables: {{case: '^\\d+$'}}}}
+        target: info
+    default: info
+  info:
+    kind: announcement
+    title: "<i>"
+    prompts: [info]
+  agent:
+    kind: queue
+    queue: general
+"""
+
+
+def test_show_draws_titles_and_patterns_as_written(tmp_path: Path) -> None:
+    flow_file = tmp_path / "hostile.yaml"
+    flow_file.write_text(HOSTILE_FLOW)
+    out = tmp_path / "tree.svg"
+    code, _, err = run("flow", "show", str(flow_file), "-o", str(out))
+    assert code == 0, err
+    texts = [t.text for t in ET.fromstring(out.read_text(encoding="utf-8")).iter(f"{SVG}text")]
+    assert HOSTILE_TITLE in texts  # the graph's label
+    assert "<b>Main</b> & more" in texts and "<i>" in texts
+    assert "C:\\Node \\N" in texts  # not the node's name put in for \N
+    assert "case~^\\d+$" in texts
+
+
 def test_show_png_and_bad_suffix(tmp_path: Path) -> None:
     assert run("flow", "show", str(CASES / "minimal.yaml"), "-o", str(tmp_path / "t.png"))[0] == 0
     assert (tmp_path / "t.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     code, _, err = run("flow", "show", str(CASES / "minimal.yaml"), "-o", str(tmp_path / "t.gif"))
     assert code == 2 and "use one of .svg, .png, .pdf, .dot" in err
+    missing = tmp_path / "no" / "t.svg"
+    code, _, err = run("flow", "show", str(CASES / "minimal.yaml"), "-o", str(missing))
+    assert code == 2 and f"Invalid value for '--out': cannot write {missing}: No such file or directory" in err
 
 
 def test_show_refuses_a_broken_flow(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from hotline_calls import run_hotline
 
 from ivr_engine.stats import reports
 from ivr_engine.stats.batch import Batch, CallRow, VisitRow, call_row, visit_values
@@ -121,6 +122,27 @@ def test_recorder_to_reports_exact_counts(store: StatsStore, tmp_path: Path) -> 
     assert sum(u.calls for u in uses) == len(served)
 
 
+def test_zero_outs_are_charged_to_the_menu_the_caller_left_for_the_operator(
+    store: StatsStore, tmp_path: Path
+) -> None:
+    # The hotline's operator is a condition in front of queue.general, so a zeroed-out path ends
+    # "... > main > operator > queue.general": the node before the last is never where 0 was pressed.
+    scripts = [
+        "1 0",  # 0 in main
+        "1 2 0",  # 0 in vaccination
+        "1 2 1 0",  # 0 in vax.children
+        "1 7 7 7 7 7 7",  # main's retries run out: to the operator without a key
+        "1 2 1 1 h",  # served
+    ]
+    recorder = StatsRecorder(store, tmp_path / "spool").start()
+    results = run_hotline(scripts, recorder)
+    assert recorder.close(timeout=30)
+    assert [r.outcome.value for r in results] == ["zeroed_out"] * 4 + ["served"]
+    assert all(r.path[-2:] == ["operator", "queue.general"] for r in results[:4])
+    zeroed = {n.node_id: n.zeroed_out_here for n in reports.node_stats(store, reports.ReportFilter())}
+    assert {node: n for node, n in zeroed.items() if n} == {"main": 2, "vaccination": 1, "vax.children": 1}
+
+
 def test_filters_by_version_and_window(store: StatsStore, tmp_path: Path) -> None:
     events = all_events(100, "1") + all_events(40, "2")
     record(store, tmp_path / "spool", events)
@@ -172,6 +194,7 @@ def test_purge_removes_old_calls_and_visits(store: StatsStore, tmp_path: Path) -
     events = two_hours_apart()
     record(store, tmp_path / "spool", events)
     result = store.purge(dt.datetime(2026, 11, 1, 1, 30, tzinfo=dt.UTC))  # rounded down to 01:00
+    assert result.cutoff == dt.datetime(2026, 11, 1, 1, tzinfo=dt.UTC)
     assert result.calls == 50
     assert count(store, Call) == 50
     early = [v for v in oracle.visits(events) if v.call_id in {f"call-1-{n}" for n in range(50)}]
@@ -210,6 +233,22 @@ def test_windows_across_hours_match_the_visits(store: StatsStore, tmp_path: Path
         assert {k: n.hits for k, n in nodes.items()} == dict(oracle.hits(inside)), (since, until)
         assert nodes["root"].exits == oracle.exits(inside, "root")
         assert nodes["root"].timeouts == sum(v.timeouts for v in inside if v.node_id == "root")
+
+
+def test_a_node_counts_each_call_that_visited_it_in_the_window(store: StatsStore, tmp_path: Path) -> None:
+    # back to main twice and to vaccination once: windows opening between the visits cut the calls
+    recorder = StatsRecorder(store, tmp_path / "spool").start()
+    results = run_hotline(["1 2 * 1 * 2 1 1 h", "1 2 * 1 * 2 1 1 h", "1 0"], recorder)
+    assert recorder.close(timeout=30)
+    visits = [v for r in results for v in r.visits]
+    for since in sorted({v.entered_at for v in visits}):
+        for until in (None, since + dt.timedelta(seconds=30), since + dt.timedelta(hours=1)):
+            inside = [v for v in visits if v.entered_at >= since and (until is None or v.entered_at < until)]
+            nodes = reports.node_stats(store, reports.ReportFilter(since=since, until=until))
+            assert {n.node_id: n.hits for n in nodes} == dict(oracle.hits(inside))
+            assert {n.node_id: n.calls for n in nodes} == {
+                node: len({v.call_id for v in inside if v.node_id == node}) for node in oracle.hits(inside)
+            }, (since, until)
 
 
 def test_bookmarks(store: StatsStore) -> None:

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+import socket
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from starlette.testclient import TestClient
-from web_fixtures import TOKEN, make_app
+from web_fixtures import TOKEN, make_app, serve
 
 from ivr_engine.config import ConfigError, WebSettings
 from ivr_engine.metrics import IvrMetrics, LiveCalls
@@ -83,6 +84,24 @@ def test_a_forged_or_expired_cookie_is_refused(anonymous: TestClient) -> None:
         assert anonymous.get("/api/live").status_code == 401, cookie
     anonymous.cookies.set(SESSION_COOKIE, check.new_session())
     assert anonymous.get("/api/live").status_code == 200
+
+
+def raw_get(base: str, path: str, cookie: bytes) -> bytes:
+    """The status line of a GET with `cookie` sent as raw bytes (an HTTP client would re-encode it)."""
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: x\r\nCookie: " + SESSION_COOKIE.encode()
+                     + b"=" + cookie + b"\r\nConnection: close\r\n\r\n")  # fmt: skip
+        return conn.makefile("rb").readline()
+
+
+def test_a_malformed_cookie_is_refused_not_an_error(metrics: IvrMetrics, live_calls: LiveCalls) -> None:
+    # a superscript digit (latin-1 byte 0xb2), too many digits for int(), a non-ASCII signature
+    cookies = [b"\xb2.abc", b"1\xb23.abc", b"9" * 5000 + b".abc", b"9999999999.\xe9"]
+    with serve(make_app(metrics, live_calls)) as base:
+        for cookie in cookies:
+            assert raw_get(base, "/api/flows", cookie).split()[1] == b"401", cookie
+            assert raw_get(base, "/flows/hotline", cookie).split()[1] == b"303", cookie
 
 
 def test_login_never_redirects_off_site(anonymous: TestClient) -> None:

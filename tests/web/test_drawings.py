@@ -91,3 +91,11 @@ def test_histogram_svg_draws_one_bar_per_bin_and_the_markers() -> None:
     texts = [t.text for t in root.iter(f"{SVG}text")]
     assert "mean 6.5 s" in texts and "P95 12.0 s" in texts
     assert "No call" in histogram_svg([])
+
+
+def test_heatmap_draws_a_hostile_flow_title_as_text() -> None:
+    # the title starts with "<" and ends with ">": Graphviz would take it for an HTML-like label
+    root = ET.fromstring(heatmap_svg(hotline_flow(title=HOSTILE), {"main": 3}, {}))
+    texts = [t.text for t in root.iter(f"{SVG}text")]
+    assert texts.count(HOSTILE) == 2  # the flow's title and the complaints node's
+    assert root.find(f".//{SVG}script") is None and root.find(f".//{SVG}img") is None

@@ -1,10 +1,15 @@
 from __future__ import annotations
 
-from starlette.testclient import TestClient
-from web_fixtures import make_app
+from pathlib import Path
 
+import pytest
+from starlette.testclient import TestClient
+from web_fixtures import engine_settings, make_app
+
+import ivr_engine.app
+from ivr_engine.app import Engine
 from ivr_engine.metrics import IvrMetrics, LiveCalls
-from ivr_engine.web.health import CheckResult
+from ivr_engine.web.health import CachedCheck, CheckResult
 
 
 def database_down() -> CheckResult:
@@ -48,3 +53,44 @@ def test_healthz_is_503_when_a_check_fails_or_raises(metrics: IvrMetrics, live_c
 
 def test_healthz_without_checks_is_ok(anonymous: TestClient) -> None:
     assert anonymous.get("/healthz").json() == {"ok": True, "checks": {}}
+
+
+def test_a_cached_check_runs_at_most_once_per_period() -> None:
+    now = [100.0]
+    runs: list[float] = []
+
+    def check() -> CheckResult:
+        runs.append(now[0])
+        if len(runs) == 2:
+            raise ConnectionError("connection refused")
+        return CheckResult(True, f"run {len(runs)}")
+
+    cached = CachedCheck(check, seconds=5.0, clock=lambda: now[0])
+    assert cached() == cached() == CheckResult(True, "run 1")
+    now[0] += 4.9
+    assert cached() == CheckResult(True, "run 1")
+    now[0] += 0.1
+    assert cached() == CheckResult(False, "ConnectionError: connection refused")  # a failure is cached too
+    now[0] += 5.0
+    assert cached() == CheckResult(True, "run 3")
+    assert runs == [100.0, 105.0, 110.0]
+
+
+def test_the_engine_health_reports_a_statistics_database_it_cannot_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ivr_engine.app, "HEALTH_CACHE_SECONDS", 0.0)  # every poll asks the database
+    engine = Engine.build(engine_settings(tmp_path))
+    try:
+        client = TestClient(engine.web_server().config.app)
+        healthy = client.get("/healthz")
+        assert healthy.status_code == 200 and healthy.json()["checks"]["stats"]["ok"]
+        with engine.store.engine.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE stats_calls RENAME TO stats_calls_gone")
+        broken = client.get("/healthz")
+        assert broken.status_code == 503
+        assert broken.json()["checks"]["stats"] == {
+            "ok": False, "detail": "database cannot be read: no such table: stats_calls"
+        }  # fmt: skip
+    finally:
+        engine.close()

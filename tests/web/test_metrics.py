@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
-from web_fixtures import T0
+from web_fixtures import T0, engine_settings
 
+from ivr_engine.app import Engine
 from ivr_engine.metrics import (
     UNKNOWN_FLOW,
     IvrMetrics,
@@ -154,3 +156,23 @@ def test_live_calls_snapshot_is_ordered_by_start() -> None:
     live.start(CallStarted("early", "2", "f", "1", T0, "agi"))
     assert [c.call_id for c in live.snapshot()] == ["early", "late"]
     assert len(live) == 2
+
+
+def test_calls_in_progress_is_zero_for_each_flow_in_service_before_any_call(tmp_path: Path) -> None:
+    engine = Engine.build(engine_settings(tmp_path))
+    try:
+        token = {"Authorization": f"Bearer {engine.settings.web.token}"}
+        client = TestClient(engine.web_server().config.app, headers=token)
+        assert scrape(client)[("ivr_calls_in_progress", (("flow", "hotline-12320"),))] == 0.0
+    finally:
+        engine.close()
+
+
+def test_serve_flows_starts_series_at_zero_without_touching_calls_under_way() -> None:
+    metrics = IvrMetrics()
+    observer = MetricsObserver(metrics, LiveCalls())
+    observer.call_started(started("c1", flow="hotline"))
+    metrics.serve_flows(["hotline", "other"])  # a reload of hotline, a new flow
+    sample = metrics.registry.get_sample_value
+    in_progress = {flow: sample("ivr_calls_in_progress", {"flow": flow}) for flow in ("hotline", "other")}
+    assert in_progress == {"hotline": 1.0, "other": 0.0}

@@ -158,6 +158,44 @@ def test_unknown_flow_and_bad_filters_are_named(api: TestClient) -> None:
     assert "&lt;b&gt;soon&lt;/b&gt;" in page.text and "<b>soon" not in page.text
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("until", "9999-12-31T23:59:59-05:00"),  # past the last datetime in UTC
+        ("since", "0001-01-01T00:00+01:00"),  # before the first
+        ("since", "9999-12-31T23:30"),  # its next whole hour is past the last
+        ("until", "0001-01-01T00:30"),
+    ],
+)
+@pytest.mark.parametrize(
+    "path", ["/api/flows/hotline/summary", "/api/flows/hotline/nodes", "/api/flows/hotline/heatmap.svg", "/",
+             "/flows/hotline"],
+)  # fmt: skip
+def test_times_at_the_ends_of_the_calendar_are_a_bad_filter(api: TestClient, path: str, name: str, value: str) -> None:
+    response = api.get(path, params={name: value})
+    assert response.status_code == 400
+    message = f"{name}: {value!r} is out of range: times from 0001-01-02 to 9999-12-30 UTC are accepted"
+    if path.startswith("/api/"):
+        assert response.json() == {"error": message}
+    else:
+        assert str(escape(message)) in response.text
+
+
+def test_a_database_that_cannot_be_read_is_a_503_with_the_reason(api: TestClient, store: StatsStore) -> None:
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE stats_calls RENAME TO stats_calls_gone")
+    response = api.get("/api/flows/hotline/summary")
+    assert response.status_code == 503
+    error = response.json()["error"]
+    assert error.startswith("the statistics database cannot be read: ") and "stats_calls" in error
+    assert "SELECT" not in error  # the reason, not the statement
+    for page in ("/", "/flows/hotline"):
+        response = api.get(page)
+        assert response.status_code == 503, page
+        assert response.headers["content-type"].startswith("text/html")
+        assert "Statistics unavailable" in response.text and str(escape(error)) in response.text
+
+
 def test_personal_use(api: TestClient) -> None:
     body = api.get("/api/flows/hotline/personal", params={"version": "1"}).json()
     assert body["version"] == "1"

@@ -11,7 +11,7 @@ from pathlib import Path
 import uvicorn
 from starlette.applications import Starlette
 
-from ivr_engine.config import WebSettings
+from ivr_engine.config import Settings, StatsSettings, WebSettings
 from ivr_engine.flow.model import Announcement, Flow, Hangup, Menu, MenuOption, Queue
 from ivr_engine.metrics import IvrMetrics, LiveCalls
 from ivr_engine.runtime.events import (
@@ -27,6 +27,7 @@ from ivr_engine.stats.store import StatsStore
 from ivr_engine.web import create_app
 
 TOKEN = "s3cret-dashboard-token-for-tests"
+REPO = Path(__file__).resolve().parents[2]
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
 
@@ -63,6 +64,21 @@ def hotline_flow(version: str = "1", title: str = "12320 hotline") -> Flow:
         title=title,
         nodes={n.id: n for n in nodes},
     )
+
+
+def engine_settings(directory: Path) -> Settings:
+    """Settings of a whole engine serving the shipped hotline, with its statistics in `directory`
+    (SQLite) and no port opened until it runs."""
+    return Settings(
+        flows={"default": str(REPO / "flows" / "hotline-12320.yaml")},
+        voicemail_dir=str(directory / "voicemail"),
+        web=WebSettings(token="engine-test-token-0123456789"),
+        stats=StatsSettings(
+            url=f"sqlite:///{directory / 'stats.db'}", spool_dir=str(directory / "spool"),
+            caller_key_secret="engine-test-secret-0123456789",
+        ),
+        base_dir=str(REPO),
+    )  # fmt: skip
 
 
 def make_app(

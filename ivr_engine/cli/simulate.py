@@ -3,6 +3,7 @@
     ivr simulate flows/hotline-12320.yaml --caller 13800000000 --keys "2 2 1"
     ivr simulate flows/hotline-12320.yaml --keys "2 2 1" --typeahead --json
     ivr simulate flows/hotline-12320.yaml            # interactive: type keys as the caller
+    ivr simulate flows/hotline-12320.yaml --stats var/sim.db --caller 13800000000 --keys "2 2 1 **"
 
 Key scripts: keys are pressed by a caller who knows what they want, right after the option they
 want has been heard; `-` lets one wait for a key time out; `h` hangs up (see runtime/console.py).
@@ -14,14 +15,16 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import datetime as dt
 import json
+import os
 import sys
 import tempfile
 import threading
 import uuid
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +39,8 @@ from ivr_engine.prompts.manifest import Manifest, ManifestError
 from ivr_engine.runtime.channel import CallInfo
 from ivr_engine.runtime.console import HANG_UP, ConsoleChannel, parse_script
 from ivr_engine.runtime.engine import CallResult, RuntimeSettings, run_call
+from ivr_engine.runtime.events import CallObserver
+from ivr_engine.runtime.personal import Personalizer
 from ivr_engine.runtime.prompt_source import CatalogPrompts
 
 
@@ -77,6 +82,41 @@ def _voicemail_dir(path: Path | None) -> Path:
         reason = exc.strerror or str(exc)
         raise click.BadParameter(f"{path} cannot take messages: {reason}", param_hint="--voicemail-dir") from None
     return path
+
+
+@contextlib.contextmanager
+def _statistics(
+    stats_url: str | None, dev_secret_dir: Path | None, flow: Flow, prompts: CatalogPrompts, moment: dt.datetime
+) -> Iterator[tuple[CallObserver | None, Personalizer | None]]:
+    """With a statistics database, the call is recorded as the service records one, and the personal
+    menus are the service's, loaded from that database: a caller it knows hears their shortcuts and
+    `**` bookmarks. The call is only worth recording if it is recorded: a database that cannot take
+    it is an error, not a spool no engine will replay."""
+    if stats_url is None:
+        yield None, None
+        return
+    from ivr_engine.personal.menus import PersonalMenus
+    from ivr_engine.service import FanOut
+    from ivr_engine.stats.privacy import SECRET_ENV, CallerSecretError, caller_keyer
+    from ivr_engine.stats.recorder import StatsRecorder
+    from ivr_engine.stats.store import StatsStore, StatsStoreError
+
+    url = stats_url if "://" in stats_url else f"sqlite:///{stats_url}"
+    try:
+        keyer = caller_keyer(os.environ.get(SECRET_ENV), dev_dir=dev_secret_dir)
+        store = StatsStore.open(url, keyer=keyer)
+    except (CallerSecretError, StatsStoreError) as exc:
+        raise click.ClickException(str(exc)) from None
+    with tempfile.TemporaryDirectory(prefix="ivr-simulate-spool-") as spool:
+        recorder = StatsRecorder(store, Path(spool)).start()
+        try:
+            menus = PersonalMenus.from_store(store, [(flow, prompts)], clock=moment.timestamp)
+            yield FanOut([recorder, menus]), menus
+        finally:
+            recorder.close()
+            store.close()
+        if recorder.counts().spooled:
+            raise click.ClickException(f"{stats_url}: the database did not take the call; it is not recorded")
 
 
 class _DaemonThreads(concurrent.futures.ThreadPoolExecutor):
@@ -200,6 +240,19 @@ def report(flow: Flow, result: CallResult, channel: ConsoleChannel, voicemail_di
     default=None,
     help="Where simulated messages go (default: a new temporary directory).",
 )
+@click.option(
+    "--stats",
+    "stats_url",
+    default=None,
+    help="Statistics database (a URL, or the path of a SQLite file): the call is recorded there, and a --caller "
+    "it knows hears their personal menu; ** at a service bookmarks it. Callers are hashed with "
+    "IVR_STATS_CALLER_KEY_SECRET.",
+)
+@click.option(
+    "--dev-secret-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="With --stats, without IVR_STATS_CALLER_KEY_SECRET: the directory of the engine's generated secret.",
+)
 @click.option("--log-level", default="warning", show_default=True)
 def simulate(
     flow_file: Path,
@@ -214,6 +267,8 @@ def simulate(
     dial_status: str,
     audio_dir: Path | None,
     voicemail_dir: Path | None,
+    stats_url: str | None,
+    dev_secret_dir: Path | None,
     log_level: str,
 ) -> None:
     """Walk FLOW_FILE for one simulated call and show what the caller heard and reached."""
@@ -246,9 +301,19 @@ def simulate(
         show=None if as_json else click.echo,
     )
     settings = RuntimeSettings(voicemail_dir=voicemail_dir, clock=lambda: moment)
-    with asyncio.Runner() as runner:
-        runner.get_loop().set_default_executor(_DaemonThreads())
-        result = runner.run(run_call(flow, channel, prompts=prompts, settings=settings, channel_kind="console"))
+    with _statistics(stats_url, dev_secret_dir, flow, prompts, moment) as (observer, personal):
+        with asyncio.Runner() as runner:
+            runner.get_loop().set_default_executor(_DaemonThreads())
+            call = run_call(
+                flow,
+                channel,
+                prompts=prompts,
+                observer=observer,
+                personalizer=personal,
+                settings=settings,
+                channel_kind="console",
+            )
+            result = runner.run(call)
     document = report(flow, result, channel, voicemail_dir)
     if as_json:
         click.echo(json.dumps(document, ensure_ascii=False, indent=2))

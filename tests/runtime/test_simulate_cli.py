@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -124,3 +125,62 @@ def test_bad_input_is_a_clear_error(tmp_path: Path) -> None:
     unwritable = run("--keys", "1", "--voicemail-dir", str(tmp_path / "a-file" / "messages"))
     assert unwritable.exit_code == 2 and "Traceback" not in unwritable.output
     assert f"--voicemail-dir: {tmp_path}/a-file/messages cannot take messages: Not a directory" in unwritable.output
+
+
+HOTLINE = str(Path(__file__).parents[2] / "flows" / "hotline-12320.yaml")
+SECRET = {"IVR_STATS_CALLER_KEY_SECRET": "simulate-test-secret-0123456789"}
+
+
+def hotline_call(db: Path, caller: str, keys: str, env: dict[str, str | None] = SECRET) -> Any:
+    args = ["simulate", HOTLINE, "--at", MONDAY_10, "--stats", str(db), "--caller", caller, "--keys", keys, "--json"]
+    return CliRunner().invoke(main, args, env=env)
+
+
+def hotline_json(db: Path, caller: str, keys: str) -> dict[str, Any]:
+    result = hotline_call(db, caller, keys)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_with_statistics_a_repeat_caller_hears_their_shortcut_and_a_new_caller_does_not(tmp_path: Path) -> None:
+    db = tmp_path / "stats.db"
+    canonical = "2 2 1 1"  # English, vaccination, children, the national schedule
+    first = hotline_json(db, "13800000001", canonical)
+    assert first["leaf"] == "vax.children.schedule"
+    assert "personal.greeting" not in [h["prompt"] for h in first["heard"]]
+
+    again = hotline_json(db, "13800000001", "2 6")
+    heard = [h["prompt"] for h in again["heard"]]
+    assert heard[heard.index("personal.greeting") + 1] == "shortcut.vax.children.schedule.6"
+    assert again["leaf"] == "vax.children.schedule"
+    assert [v["node"] for v in again["visits"] if v["via_shortcut"]] == ["vax.children.schedule"]
+    assert len(again["keypresses"]) < len(first["keypresses"])
+    assert again["seconds_to_leaf"] < first["seconds_to_leaf"]
+
+    stranger = hotline_json(db, "13900000009", canonical)
+    assert "personal.greeting" not in [h["prompt"] for h in stranger["heard"]]
+    assert stranger["visited"] == first["visited"]
+
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT leaf, personalized, took_shortcut FROM stats_calls ORDER BY started_at").fetchall()
+    assert rows == [("vax.children.schedule", 0, 0), ("vax.children.schedule", 1, 1), ("vax.children.schedule", 0, 0)]
+
+
+def test_with_statistics_a_bookmark_is_stored_and_offered_on_the_next_call(tmp_path: Path) -> None:
+    db = tmp_path / "stats.db"
+    marked = hotline_json(db, "13700000003", "2 2 1 1 ** 5")
+    assert [p["key"] for p in marked["keypresses"]][-3:] == ["*", "*", "5"]
+    assert "bookmark.added" in [h["prompt"] for h in marked["heard"]]
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT node_id FROM stats_bookmarks").fetchall() == [("vax.children.schedule",)]
+    # (the call's own history would offer it too: the personal tests tell bookmarks apart)
+    again = hotline_json(db, "13700000003", "2 6")
+    assert "shortcut.vax.children.schedule.6" in [h["prompt"] for h in again["heard"]]
+    assert again["leaf"] == "vax.children.schedule"
+
+
+def test_with_statistics_but_no_secret_is_a_clear_error(tmp_path: Path) -> None:
+    result = hotline_call(tmp_path / "stats.db", "13800000001", "2 1", env={"IVR_STATS_CALLER_KEY_SECRET": None})
+    assert result.exit_code == 1
+    assert "IVR_STATS_CALLER_KEY_SECRET" in result.output
+    assert "Traceback" not in result.output

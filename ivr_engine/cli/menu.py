@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ivr_engine.cli.flow import _load, _manifest
+from ivr_engine.cli.flow import _load, _manifest, _write
 
 _EXISTING = click.Path(exists=True, path_type=Path)
 
@@ -38,7 +38,9 @@ def menu() -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Dev mode: without IVR_STATS_CALLER_KEY_SECRET, the directory of the engine's generated secret (its spool).",
 )
-@click.option("-o", "--out", type=click.Path(path_type=Path), help="Write to this file instead of stdout.")
+@click.option(
+    "-o", "--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout."
+)
 def export(
     path: Path,
     stats_url: str,
@@ -86,4 +88,4 @@ def export(
     if out is None:
         click.echo(text)
     else:
-        out.write_text(text + "\n", encoding="utf-8")
+        _write(out, text + "\n")

@@ -23,7 +23,7 @@ from pathlib import Path
 import click
 import yaml
 
-from ivr_engine.cli.flow import _load, _manifest
+from ivr_engine.cli.flow import _load, _manifest, _output
 from ivr_engine.flow.model import Flow, Menu, MenuOption
 from ivr_engine.flow.tree import MAX_MENU_OPTIONS
 from ivr_engine.optimizer import (
@@ -445,8 +445,6 @@ def _draw(flow: Flow, new: Flow, changed: tuple[str, ...], directory: Path) -> N
 
     from ivr_engine.flow.draw import render_flow
 
-    directory.mkdir(parents=True, exist_ok=True)
-
     def style(node: object) -> dict[str, str] | None:
         return {"color": "red", "penwidth": "2"} if getattr(node, "id", None) in changed else None
 
@@ -551,7 +549,9 @@ def optimize(
         )
     except (TreeError, DemandError) as exc:
         raise click.ClickException(str(exc)) from None
-    out.parent.mkdir(parents=True, exist_ok=True)
+    _output(out)
+    if draw is not None:
+        _output(draw / "before.svg", "--draw")
     prompts = write_catalog(out, catalog, done.texts) if done.texts else Path(flow.prompts or "")
     written = dataclasses.replace(done.flow, prompts=os.path.relpath(prompts.resolve(), out.parent.resolve()))
     out.write_text(dump_flow(written), encoding="utf-8")

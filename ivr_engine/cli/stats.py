@@ -277,10 +277,13 @@ def purge(opts: _Options, older_than: str) -> None:
 
 @stats.command()
 @click.argument("flow_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help=".svg, .png, .pdf or .dot")
+@click.option(
+    "-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help=".svg, .png, .pdf or .dot"
+)
 @click.pass_obj
 def tree(opts: _Options, flow_file: Path, output: Path) -> None:
     """Draw the flow tree coloured by hits, with the number of calls on each edge."""
+    from ivr_engine.cli.flow import _output
     from ivr_engine.flow.diagnostics import FlowError
     from ivr_engine.flow.loader import load_flow
     from ivr_engine.stats.heat import render_heatmap
@@ -291,7 +294,8 @@ def tree(opts: _Options, flow_file: Path, output: Path) -> None:
         raise click.ClickException(str(exc)) from None
     with opts.open() as store:
         try:
-            render_heatmap(store, flow, dataclasses.replace(opts.flt, flow_id=flow.id), output)
+            flt = dataclasses.replace(opts.flt, flow_id=flow.id)
+            render_heatmap(store, flow, flt, _output(output, "--output"))
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
     click.echo(f"wrote {output}")

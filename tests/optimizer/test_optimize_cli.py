@@ -358,3 +358,15 @@ def test_a_group_that_is_mostly_an_old_menu_is_written_as_that_menu(tmp_path: Pa
     assert not [n for n in new.nodes if n.startswith("auto-") or n.endswith(".regrouped")]
     # nothing generated: the optimizer's figure is the written flow's
     assert report["after"]["expected_seconds"] == pytest.approx(report["after_as_written"]["expected_seconds"])
+
+
+def test_an_output_below_a_file_is_a_usage_error_naming_it(tmp_path: Path) -> None:
+    demand = tmp_path / "demand.json"
+    demand.write_text(json.dumps(DEMAND), encoding="utf-8")
+    afile = tmp_path / "afile"
+    afile.write_text("", encoding="utf-8")
+    for out, draw in ((afile / "x.yaml", tmp_path / "draw"), (tmp_path / "new" / "x.yaml", afile / "draw")):
+        args = ["optimize", str(CLINIC), "--demand", str(demand), "-o", str(out), "--draw", str(draw)]
+        result = CliRunner(mix_stderr=False).invoke(main, args)
+        assert result.exit_code == 2 and f"{afile} is not a directory" in result.stderr, result.output
+        assert not out.exists()

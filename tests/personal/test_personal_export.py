@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from personal_support import CALLER, HOTLINE, ROOT, SECRET, hotline, keyer
 
 from ivr_engine.cli.main import main
@@ -47,11 +47,15 @@ def stats_db(tmp_path: Path) -> Path:
     return path
 
 
-def export(tmp_path: Path, stats_db: Path, *extra: str) -> dict:  # type: ignore[type-arg]
+def invoke(tmp_path: Path, stats_db: Path, *extra: str, env: dict[str, str | None] | None = None) -> Result:
     callers = tmp_path / "callers.txt"
     callers.write_text(f"# callers to evaluate\n{CALLER}\n\n{OTHER}\n", encoding="utf-8")
     args = ["menu", "export", str(HOTLINE), "--stats", str(stats_db), "--callers", str(callers), *extra]
-    result = CliRunner().invoke(main, args, env={SECRET_ENV: SECRET})
+    return CliRunner(mix_stderr=False).invoke(main, args, env={SECRET_ENV: SECRET} if env is None else env)
+
+
+def export(tmp_path: Path, stats_db: Path, *extra: str) -> dict:  # type: ignore[type-arg]
+    result = invoke(tmp_path, stats_db, *extra)
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
 
@@ -91,3 +95,16 @@ def test_a_missing_database_is_a_clear_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, args, env={SECRET_ENV: SECRET})
     assert result.exit_code != 0
     assert "no such statistics database" in result.output
+
+
+
+def test_the_output_directory_is_made_and_a_file_in_its_way_named(tmp_path: Path, stats_db: Path) -> None:
+    out = tmp_path / "build" / "menus.json"
+    result = invoke(tmp_path, stats_db, "-o", str(out))
+    assert (result.exit_code, result.stdout) == (0, "")
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["personal"]["callers"][CALLER]["greeting"] == "personal.greeting"
+    afile = tmp_path / "afile"
+    afile.write_text("", encoding="utf-8")
+    result = invoke(tmp_path, stats_db, "-o", str(afile / "menus.json"))
+    assert result.exit_code == 2 and f"{afile} is not a directory" in result.stderr

@@ -134,7 +134,7 @@ def test_cli_bad_import_reports_line(tmp_path: Path) -> None:
 def test_cli_tree_draws_hits_and_edge_counts(tmp_path: Path, calls_file: Path) -> None:
     db = f"sqlite:///{tmp_path / 'cli.db'}"
     run("--db", db, "import", str(calls_file))
-    out = tmp_path / "heat.svg"
+    out = tmp_path / "reports" / "heat.svg"  # the directory is made
     run("--db", db, "tree", str(FLOWS / "minimal.yaml"), "-o", str(out))
     svg = out.read_text()
     assert "3 hits" in svg and "2 hits" in svg

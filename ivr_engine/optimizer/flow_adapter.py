@@ -109,7 +109,7 @@ def menu_tree_from_flow(
             raise FlowAdapterError(
                 f"{_where(flow, menu.id)}: menu {menu.id!r} has no options"
             )
-        return MenuTree(menu.id, prompt_seconds(menu.prompt), tuple(options), prompt)
+        return MenuTree(menu.id, prompt_seconds(menu.prompt), tuple(options), prompt, generated(menu))
 
     tree = convert(start, 0.0)
     bound = {k for k in (flow.keys.operator, flow.keys.back, flow.keys.repeat) if k}
@@ -139,6 +139,14 @@ def _where(flow: Flow, node_id: str) -> str:
 def prompt_ids(menu_id: str) -> tuple[str, str]:
     """Default prompt ids of a generated menu: (its header, its option in the parent)."""
     return f"{menu_id}.header", f"{menu_id}.option"
+
+
+def generated(menu: Menu) -> bool:
+    """Whether an earlier optimization generated the menu ("auto-<hash>" playing its generated
+    header). Optimizing a released optimized flow again, such a menu is the optimizer's to regroup:
+    it names no topic callers look for ("more options"), so it has none to keep or to say "and
+    more" of."""
+    return menu.id.startswith("auto-") and menu.prompt == prompt_ids(menu.id)[0]
 
 
 def flow_from_tree(

@@ -7,6 +7,7 @@ import dataclasses
 import datetime as dt
 import json
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +16,14 @@ from click.testing import CliRunner
 
 from ivr_engine.cli.main import main
 from ivr_engine.cli.optimize import (
+    GENERATED_PROMPTS,
     ClipTimer,
     generated_costs,
     offered_services,
     optimize_flow,
+    rekeyed_original,
 )
+from ivr_engine.flow.fields import node_prompts
 from ivr_engine.flow.loader import load_flow
 from ivr_engine.flow.model import Flow, Menu
 from ivr_engine.flow.tree import MAX_MENU_OPTIONS
@@ -263,6 +267,14 @@ def test_optimized_hotline_is_faster_and_walks_in_the_simulator(tmp_path: Path) 
     assert call["leaf"] == top and call["flow"]["version"] == new.version
     heard = [h["prompt"] for h in call["heard"]]
     assert "menu.changed" in heard  # the main menu announces it has changed
+    # released, and optimized again for what callers want now
+    original = load_catalog(hotline)
+    assert original is not None
+    check_written(out, hotline, original)
+    again = tmp_path / "again" / "hotline-opt.yaml"
+    later = optimize_file(out, again, zipf_demand(hotline, seed=2), "--audio", AUDIO, "--changed-notice", "menu.changed")
+    assert later["applied"] and later["flow"]["version_before"] == new.version
+    check_written(again, hotline, original)
 
 
 def test_generated_menus_are_named_after_their_most_called_service(tmp_path: Path) -> None:
@@ -370,3 +382,107 @@ def test_an_output_below_a_file_is_a_usage_error_naming_it(tmp_path: Path) -> No
         result = CliRunner(mix_stderr=False).invoke(main, args)
         assert result.exit_code == 2 and f"{afile} is not a directory" in result.stderr, result.output
         assert not out.exists()
+
+
+def played(flow: Flow) -> set[str]:
+    return {prompt for node in flow.nodes.values() for _, prompt in node_prompts(node)}
+
+
+def check_written(out: Path, source: Flow, original: PromptCatalog) -> Flow:
+    """What every optimized flow `ivr optimize` writes must be: it validates, offers the services of
+    `source`, its catalog directory links the `original` catalog's files and generated.yaml holds
+    exactly the prompts it plays that those lack, and every option clip says the key it is on."""
+    new = load_flow(out)
+    assert [d for d in validate_with_catalog(new) if d.is_error] == []
+    assert offered_services(new, "main") == offered_services(source, "main")
+    directory = Path(new.prompts or "")
+    assert directory == out.with_name(f"{out.stem}.prompts").resolve()
+    links = [f for f in directory.iterdir() if f.name != GENERATED_PROMPTS]
+    assert all(f.is_symlink() for f in links)
+    assert {f.resolve() for f in links} == {Path(f).resolve() for f in original.files}
+    generated = PromptCatalog.load(directory / GENERATED_PROMPTS)
+    assert set(generated.ids()) == played(new) - set(original.ids())
+    catalog = load_catalog(new)
+    assert catalog is not None
+    for prompt in played(new):
+        copied = rekeyed_original(prompt)
+        assert copied is None or rekeyed_original(copied) is None  # a copy of a copy is a copy of the original
+        if copied in original.texts:
+            assert generated.texts[prompt] != {lang: original.texts[copied][lang] for lang in new.languages}
+        texts = catalog.texts[prompt].values()
+        assert not any("等服务等服务" in t or "and more and more" in t for t in texts)
+    for menu in new.menus():
+        for option in menu.options:
+            for language in new.languages:
+                said = re.findall(r"\d+", catalog.text(option.prompt or "", language) or "")
+                assert not said or said[-1] == option.key, (menu.id, option)
+    return new
+
+
+def optimize_file(flow_file: Path, out: Path, demand: dict[str, int], *args: str | Path) -> dict[str, Any]:
+    demand_file = out.with_name(f"{out.stem}-demand.json")
+    demand_file.parent.mkdir(parents=True, exist_ok=True)
+    demand_file.write_text(json.dumps(demand), encoding="utf-8")
+    return run(flow_file, "--demand", demand_file, "-o", out, *args)
+
+
+LATER = {"v.travel": 900, "b.teeth": 500, "b.eyes": 300, "h.address": 100}
+LATEST = {"a.sleep": 400, "v.child": 300, "b.skin": 200, "a.cold": 100, "b.eyes": 50}
+
+
+def test_a_released_optimized_flow_is_optimized_again_twice(tmp_path: Path) -> None:
+    source = load_flow(CLINIC)
+    original = load_catalog(source)
+    assert original is not None
+    first = tmp_path / "r1" / "clinic.yaml"
+    assert optimize_file(CLINIC, first, DEMAND)["applied"]
+    check_written(first, source, original)
+    # before release, someone words the generated English clips their own way
+    generated = first.with_name("clinic.prompts") / GENERATED_PROMPTS
+    reworded = generated.read_text(encoding="utf-8").replace(", press", ", please press")
+    generated.write_text(reworded, encoding="utf-8")
+    edited = PromptCatalog.load(generated)
+    second = tmp_path / "r2" / "clinic.yaml"
+    assert optimize_file(first, second, LATER)["applied"]
+    again = check_written(second, source, original)
+    now = PromptCatalog.load(second.with_name("clinic.prompts") / GENERATED_PROMPTS)
+    kept = [i for i in now.ids() if i in edited.texts and now.texts[i] == edited.texts[i]]
+    assert kept and all("please press" in now.texts[i]["en"] for i in kept)  # the edits are carried
+    assert first.with_name("clinic.prompts").is_dir() and generated.read_text(encoding="utf-8")  # r1 untouched
+    third = tmp_path / "r3" / "clinic.yaml"
+    assert optimize_file(second, third, LATEST, "--breadth", "4")["applied"]
+    latest = check_written(third, source, original)
+    assert latest.version.count("+opt.") == 3 and again.version.count("+opt.") == 2
+
+
+def test_a_flow_optimized_in_place_keeps_its_catalog(tmp_path: Path) -> None:
+    source = load_flow(CLINIC)
+    original = load_catalog(source)
+    assert original is not None
+    out = tmp_path / "build" / "clinic-opt.yaml"
+    optimize_file(CLINIC, out, DEMAND)
+    report = optimize_file(out, out, LATER)
+    assert report["applied"] and report["flow"]["version_before"].startswith("7+opt.")
+    check_written(out, source, original)
+    # nothing left behind: no temporary or old catalog
+    assert sorted(f.name for f in out.parent.iterdir()) == [
+        "clinic-opt-demand.json", "clinic-opt.prompts", "clinic-opt.yaml"
+    ]  # fmt: skip
+
+
+def test_files_it_did_not_write_are_never_replaced(tmp_path: Path) -> None:
+    out = tmp_path / "clinic-opt.yaml"
+    optimize_file(CLINIC, out, DEMAND)
+    directory = out.with_name("clinic-opt.prompts")
+    (directory / "notes.txt").write_text("mine", encoding="utf-8")
+    before = {f.name: f.read_bytes() for f in [out, *directory.iterdir()]}
+    demand = tmp_path / "later.json"
+    demand.write_text(json.dumps(LATER), encoding="utf-8")
+    result = CliRunner(mix_stderr=False).invoke(main, ["optimize", str(out), "--demand", str(demand), "-o", str(out)])
+    assert result.exit_code == 1
+    assert f"{directory} holds files `ivr optimize` did not write (notes.txt)" in result.stderr
+    assert {f.name: f.read_bytes() for f in [out, *directory.iterdir()]} == before
+    # and it left nothing behind
+    assert sorted(f.name for f in tmp_path.iterdir()) == [
+        "clinic-opt-demand.json", "clinic-opt.prompts", "clinic-opt.yaml", "later.json"
+    ]  # fmt: skip

@@ -409,6 +409,9 @@ def optimize_flow(
         targets=source.targets,
         held_in_place=held,
         named_on_the_way=(labels.named_share(source.tree), labels.named_share(result.tree)),
+        # as flow_from_tree tells them: a menu is new where the flow has no menu of its id
+        new_menus=tuple(m for m in result.changed_menus if not isinstance(flow.nodes.get(m), Menu)),
+        changed_notice=changed_notice,
     )
     return Optimized(new, texts, result, demand, info, as_written)
 

@@ -78,6 +78,17 @@ def test_output_validates_and_offers_the_same_services_once(tmp_path: Path) -> N
     assert new.version.startswith("7+opt.")
     main_menu = new.nodes["main"]
     assert isinstance(main_menu, Menu) and main_menu.changed_notice == "menu.changed"
+    # the menus of the flow whose options changed say so; generated ones are new to every caller
+    def layout(flow: Flow) -> dict[str, list[tuple[str, str]]]:
+        return {m.id: [(o.key, o.target) for o in m.options] for m in flow.menus()}
+
+    before, after = layout(old), layout(new)
+    changed = [m for m in after if m in before and after[m] != before[m]]
+    generated = [m for m in after if m not in before]
+    assert changed and generated
+    assert sorted(report["changed_menus"]) == sorted(changed) and sorted(report["new_menus"]) == sorted(generated)
+    assert report["changed_notice"] == "menu.changed"
+    assert {m.id for m in new.menus() if m.changed_notice == "menu.changed"} == set(changed)
     # the most called service is one key away now, and its clip says the new key
     teeth = next(o for o in main_menu.options if o.target == "b.teeth")
     catalog = load_catalog(new)
@@ -272,7 +283,7 @@ def test_optimized_hotline_is_faster_and_walks_in_the_simulator(tmp_path: Path) 
     assert original is not None
     check_written(out, hotline, original)
     again = tmp_path / "again" / "hotline-opt.yaml"
-    later = optimize_file(out, again, zipf_demand(hotline, seed=2), "--audio", AUDIO, "--changed-notice", "menu.changed")
+    later = optimize_file(out, again, zipf_demand(hotline, seed=2), "--audio", AUDIO)
     assert later["applied"] and later["flow"]["version_before"] == new.version
     check_written(again, hotline, original)
 
@@ -486,3 +497,21 @@ def test_files_it_did_not_write_are_never_replaced(tmp_path: Path) -> None:
     assert sorted(f.name for f in tmp_path.iterdir()) == [
         "clinic-opt-demand.json", "clinic-opt.prompts", "clinic-opt.yaml", "later.json"
     ]  # fmt: skip
+
+
+def report_table(tmp_path: Path, demand: dict[str, int], *args: str) -> str:
+    demand_file = tmp_path / "demand.json"
+    demand_file.write_text(json.dumps(demand), encoding="utf-8")
+    args = ("optimize", str(CLINIC), "--demand", str(demand_file), "-o", str(tmp_path / "x.yaml"), *args)
+    result = CliRunner(mix_stderr=False).invoke(main, list(args))
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_the_table_tells_changed_menus_from_new_ones(tmp_path: Path) -> None:
+    table = report_table(tmp_path, DEMAND, "--changed-notice", "menu.changed")
+    data = run(CLINIC, "--demand", tmp_path / "demand.json", "-o", tmp_path / "y.yaml", "--changed-notice",
+               "menu.changed")  # fmt: skip
+    changed, generated = ", ".join(data["changed_menus"]), ", ".join(data["new_menus"])
+    assert f"{len(data['changed_menus'])} menu(s) changed (each plays menu.changed first): {changed}\n" in table
+    assert f"{len(data['new_menus'])} new menu(s): {generated}" in table

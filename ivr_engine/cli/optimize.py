@@ -51,6 +51,7 @@ from ivr_engine.optimizer.demand import (
     service_demand,
 )
 from ivr_engine.optimizer.flow_adapter import (
+    MORE_OPTIONS,
     FlowTree,
     PromptSeconds,
     flow_from_tree,
@@ -125,35 +126,42 @@ class ClipTimer:
         return clip.duration * self.rate
 
 
-_PRESS_EN = re.compile(r"^(?:for|to)\s+(.+?),?\s*press\s*\d+\W*$", re.IGNORECASE)
+_PRESS_EN = re.compile(r"^(?:(?:for|to)\s+)?(.+?)[,:]?\s*press\s*\d+\W*$", re.IGNORECASE)
 _PRESS_ZH = re.compile(r"^(.+?)[，,]?请按\d+\W*$")
 _MORE_ZH, _MORE_EN = "等服务", " and more"
 
 
 def service_name(catalog: PromptCatalog, option: MenuOption, flow: Flow, language: str) -> str:
     """What an option offers: in Mandarin as its clip says it ("流感请按1。" -> "流感"), otherwise
-    its title, else the clip's words. A topic an earlier optimization offered "and more" is named
-    without it, as `group_texts` adds it again where it still holds."""
+    its title (short, where clips say more: "Make a suggestion"), else the clip's words ("For
+    colds, press 2." -> "colds"; a generated option's title names nothing). A topic an earlier
+    optimization offered "and more" is named without it, as `group_texts` adds it again where it
+    still holds."""
     text = catalog.text(option.prompt, language) if option.prompt else None
     if language.startswith("zh") and text and (found := _PRESS_ZH.match(text)):
         return found.group(1).removesuffix(_MORE_ZH) or found.group(1)
     node = flow.nodes.get(option.target)
     title = option.title or (node.title if node is not None else "")
-    if title:
-        title = title.removesuffix(_MORE_EN) or title
-        # sentence case inside a sentence, but keep acronyms ("HPV vaccine")
-        return title if title[:2].isupper() else title[0].lower() + title[1:]
+    if title and title != MORE_OPTIONS:
+        return title.removesuffix(_MORE_EN) or title
     found = _PRESS_EN.match(text) if text else None
-    return found.group(1) if found else option.target
+    if found:
+        return found.group(1).removesuffix(_MORE_EN) or found.group(1)
+    return title or option.target
 
 
 def group_texts(names: list[str], key: str, language: str) -> tuple[str, str]:
     """(header, option clip) of a generated menu offering `names`, most called first. The clip
-    names only the first: every name costs every caller who hears the clip about a second."""
+    names only the first: every name costs every caller who hears the clip about a second.
+
+    In English the name leads, as a label ("Dental care and more: press 4."): titles are noun
+    phrases ("Dental care") as often as verb phrases ("Make a suggestion"), and "For ..., press"
+    reads right for the first only ("For make a suggestion and more")."""
     more = len(names) > 1
     if language.startswith("zh"):
         return "更多选项。", f"{names[0]}{_MORE_ZH if more else ''}请按{key}。"
-    return "More options.", f"For {names[0]}{_MORE_EN if more else ''}, press {key}."
+    name = names[0][:1].upper() + names[0][1:]
+    return f"{MORE_OPTIONS}.", f"{name}{_MORE_EN if more else ''}: press {key}."
 
 
 def generated_costs(
@@ -304,9 +312,9 @@ def describe_menus(
                 header_id, option_id = (f"{group.id}.regrouped", f"{group.id}.regrouped.option")
                 menu = nodes[group.id]
                 assert isinstance(menu, Menu)
-                was = menu.title if menu.prompt == header_id else f"More options (was {menu.title or menu.id})"
+                was = menu.title if menu.prompt == header_id else f"{MORE_OPTIONS} (was {menu.title or menu.id})"
                 nodes[group.id] = dataclasses.replace(menu, prompt=header_id, title=was)
-                offer(parent.id, option.key, option_id, "More options")
+                offer(parent.id, option.key, option_id, MORE_OPTIONS)
             for language in flow.languages:
                 names = [service_name(catalog, o, flow, language) for o in named]
                 header, clip = group_texts(names, option.key, language)

@@ -26,6 +26,7 @@ from ivr_engine.optimizer.tree import (
 )
 
 PromptSeconds = Callable[[str | None], float]
+MORE_OPTIONS = "More options"  # title of a generated menu and of its option in the parent
 
 
 class FlowAdapterError(TreeError):
@@ -185,7 +186,7 @@ def flow_from_tree(
         else:
             header, _ = generated_prompts(node.id)
             nodes[node.id] = Menu(
-                id=node.id, title="More options", prompt=header, options=options
+                id=node.id, title=MORE_OPTIONS, prompt=header, options=options
             )
     kept = {n.id for _, n in walk(tree) if isinstance(n, MenuTree)}
     for menu_id in old_menus - kept:
@@ -210,5 +211,5 @@ def _flow_option(
         return dataclasses.replace(original, key=option.key, target=target, loc=None)
     _, clip = generated_prompts(child.id)
     return MenuOption(
-        key=option.key, target=child.id, prompt=clip, title="More options"
+        key=option.key, target=child.id, prompt=clip, title=MORE_OPTIONS
     )

@@ -19,13 +19,15 @@ from ivr_engine.cli.optimize import (
     GENERATED_PROMPTS,
     ClipTimer,
     generated_costs,
+    group_texts,
     offered_services,
     optimize_flow,
     rekeyed_original,
+    service_name,
 )
 from ivr_engine.flow.fields import node_prompts
 from ivr_engine.flow.loader import load_flow
-from ivr_engine.flow.model import Flow, Menu
+from ivr_engine.flow.model import Flow, Menu, MenuOption
 from ivr_engine.flow.tree import MAX_MENU_OPTIONS
 from ivr_engine.flow.validate import load_catalog, validate, validate_with_catalog
 from ivr_engine.optimizer import MenuTree, evaluate, leaf_paths, walk
@@ -302,7 +304,7 @@ def test_generated_menus_are_named_after_their_most_called_service(tmp_path: Pat
         held = [n.id for _, n in walk(tree) if not isinstance(n, MenuTree)]
         top = max(held, key=lambda s: (DEMAND.get(s, 0), -held.index(s)))
         offer = next(o for m in new.menus() for o in m.options if o.target == group.id)
-        assert catalog.text(offer.prompt or "", "en") == f"For {titles[top].lower()} and more, press {offer.key}."
+        assert catalog.text(offer.prompt or "", "en") == f"{titles[top]} and more: press {offer.key}."
         assert catalog.text(group.prompt or "", "zh-CN") == "更多选项。"
 
 
@@ -351,7 +353,7 @@ def test_a_topic_menu_that_takes_in_other_services_says_and_more(tmp_path: Path)
     assert (offer.prompt, offer.title) == ("health.and-more.option", "Health advice and more")
     assert optimized.texts[offer.prompt] == {
         "zh-CN": f"健康咨询等服务请按{offer.key}。",
-        "en": f"For health advice and more, press {offer.key}.",
+        "en": f"Health advice and more: press {offer.key}.",
     }
     timer = ClipTimer(PromptCatalog(texts={**catalog.texts, **optimized.texts}), "zh-CN", None)
     # the optimizer charged it what the written clip says: the topic's clip and "and more"
@@ -450,7 +452,7 @@ def test_a_released_optimized_flow_is_optimized_again_twice(tmp_path: Path) -> N
     check_written(first, source, original)
     # before release, someone words the generated English clips their own way
     generated = first.with_name("clinic.prompts") / GENERATED_PROMPTS
-    reworded = generated.read_text(encoding="utf-8").replace(", press", ", please press")
+    reworded = generated.read_text(encoding="utf-8").replace("press", "please press")
     generated.write_text(reworded, encoding="utf-8")
     edited = PromptCatalog.load(generated)
     second = tmp_path / "r2" / "clinic.yaml"
@@ -515,3 +517,34 @@ def test_the_table_tells_changed_menus_from_new_ones(tmp_path: Path) -> None:
     changed, generated = ", ".join(data["changed_menus"]), ", ".join(data["new_menus"])
     assert f"{len(data['changed_menus'])} menu(s) changed (each plays menu.changed first): {changed}\n" in table
     assert f"{len(data['new_menus'])} new menu(s): {generated}" in table
+
+
+@pytest.mark.parametrize(
+    ("title", "clip", "said"),
+    [
+        ("Dental care", "For dental care, press 3.", "Dental care and more: press 4."),
+        ("Make a suggestion", "To make a suggestion, press 3.", "Make a suggestion and more: press 4."),
+        ("HPV vaccine", "For the HPV vaccine, press 1.", "HPV vaccine and more: press 4."),
+        ("", "To rate our service, press 5.", "Rate our service and more: press 4."),
+        # optimized again: a topic offered "and more", and a generated option (which has no name
+        # of its own but its clip's, in the words of this release or the one before)
+        ("Health advice and more", "Health advice and more: press 1.", "Health advice and more: press 4."),
+        ("More options", "Skin care and more: press 2.", "Skin care and more: press 4."),
+        ("More options", "For skin care and more, press 2.", "Skin care and more: press 4."),
+    ],
+)
+def test_generated_english_clips_read_right_for_noun_and_verb_phrases(title: str, clip: str, said: str) -> None:
+    flow = load_flow(CLINIC)
+    catalog = PromptCatalog(texts={"opt.x": {"en": clip}})
+    name = service_name(catalog, MenuOption(key="3", target="a.cold", prompt="opt.x", title=title), flow, "en")
+    assert group_texts([name, "other"], "4", "en") == ("More options.", said)
+
+
+def test_generated_mandarin_clips_stay_as_they_were() -> None:
+    # the menu benchmark times these texts (docs/benchmarks.md)
+    assert group_texts(["流感", "其他"], "7", "zh-CN") == ("更多选项。", "流感等服务请按7。")
+    assert group_texts(["流感"], "7", "zh-CN") == ("更多选项。", "流感请按7。")
+    flow = load_flow(CLINIC)
+    catalog = PromptCatalog(texts={"opt.x": {"zh-CN": "健康咨询等服务请按1。"}})
+    topic = MenuOption(key="1", target="health", prompt="opt.x", title="Health advice and more")
+    assert service_name(catalog, topic, flow, "zh-CN") == "健康咨询"

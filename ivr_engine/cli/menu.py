@@ -22,6 +22,11 @@ def _callers(path: Path) -> list[str]:
     return list(dict.fromkeys(line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")))
 
 
+def _listed(lines: list[str], most: int = 5) -> str:
+    more = f"\n  ... and {len(lines) - most} more" if len(lines) > most else ""
+    return "\n".join(f"  {line}" for line in lines[:most]) + more
+
+
 @click.group()
 def menu() -> None:
     """Personal menus built from node-access statistics."""
@@ -31,7 +36,12 @@ def menu() -> None:
 @click.argument("path", type=_EXISTING)
 @click.option("--stats", "stats_url", required=True, help="Statistics database: a URL, or the path of a SQLite file.")
 @click.option("--callers", type=_EXISTING, required=True, help="File of caller numbers, one per line.")
-@click.option("--prompts", "prompts_path", type=_EXISTING, help="Prompt catalog (file or directory) instead of the flow's.")
+@click.option(
+    "--prompts",
+    "prompts_path",
+    type=_EXISTING,
+    help="Prompt catalog (file or directory) instead of the flow's: its texts and the shortcut sentences (prompts/).",
+)
 @click.option("--audio", type=_EXISTING, help="Audio directory or manifest.json: measured prompt durations.")
 @click.option(
     "--dev-secret-dir",
@@ -57,7 +67,7 @@ def export(
     from sqlalchemy.exc import DBAPIError
 
     from ivr_engine.flow.diagnostics import FlowError
-    from ivr_engine.flow.validate import load_catalog
+    from ivr_engine.flow.validate import load_catalog, validate
     from ivr_engine.personal.export import export_menus
     from ivr_engine.prompts.catalog import PromptCatalog
     from ivr_engine.stats.privacy import SECRET_ENV, CallerSecretError, caller_keyer
@@ -70,6 +80,16 @@ def export(
         raise click.ClickException(str(exc)) from None
     if catalog is None:
         raise click.ClickException(f"{path}: the flow names no prompt texts; pass --prompts")
+    missing = [d.message for d in validate(flow, catalog) if d.is_error]
+    if missing and prompts_path is not None:
+        raise click.BadParameter(
+            f"{prompts_path} lacks texts the flow plays; it replaces the flow's catalog, so give one that holds"
+            f" those and the shortcut sentences (prompts/personal.yaml), such as the prompts/ directory:\n"
+            + _listed(missing),
+            param_hint="--prompts",
+        )
+    if missing:
+        raise click.ClickException(f"{path}: prompts without texts (ivr validate):\n" + _listed(missing))
     url = stats_url if "://" in stats_url else f"sqlite:///{stats_url}"
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         raise click.BadParameter(f"{stats_url}: no such statistics database", param_hint="--stats")

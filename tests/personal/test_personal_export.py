@@ -108,3 +108,12 @@ def test_the_output_directory_is_made_and_a_file_in_its_way_named(tmp_path: Path
     afile.write_text("", encoding="utf-8")
     result = invoke(tmp_path, stats_db, "-o", str(afile / "menus.json"))
     assert result.exit_code == 2 and f"{afile} is not a directory" in result.stderr
+
+
+def test_a_catalog_without_the_flows_texts_is_a_usage_error_listing_them(tmp_path: Path, stats_db: Path) -> None:
+    personal = ROOT / "prompts" / "personal.yaml"  # the shortcut sentences alone
+    result = invoke(tmp_path, stats_db, "--prompts", str(personal))
+    assert result.exit_code == 2 and "Traceback" not in result.stderr
+    assert f"Invalid value for --prompts: {personal} lacks texts the flow plays" in result.stderr
+    assert f"announcement 'welcome': prompt 'welcome' has no texts in {personal}" in result.stderr
+

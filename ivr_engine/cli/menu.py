@@ -94,7 +94,7 @@ def export(
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         raise click.BadParameter(f"{stats_url}: no such statistics database", param_hint="--stats")
     try:
-        keyer = caller_keyer(os.environ.get(SECRET_ENV), dev_dir=dev_secret_dir)
+        keyer = caller_keyer(os.environ.get(SECRET_ENV), dev_dir=dev_secret_dir, create=False)
         store = StatsStore.open(url, keyer=keyer, run_migrations=False)
     except (CallerSecretError, StatsStoreError) as exc:
         raise click.ClickException(str(exc)) from None

@@ -14,7 +14,7 @@ from personal_support import CALLER, HOTLINE, ROOT, SECRET, hotline, keyer
 from ivr_engine.cli.main import main
 from ivr_engine.flow.export import EXPORT_FORMAT, flow_from_export
 from ivr_engine.stats.batch import Batch, call_row
-from ivr_engine.stats.privacy import SECRET_ENV
+from ivr_engine.stats.privacy import DEV_SECRET_FILE, SECRET_ENV
 from ivr_engine.stats.store import StatsStore
 
 OTHER = "13911112222"
@@ -117,3 +117,15 @@ def test_a_catalog_without_the_flows_texts_is_a_usage_error_listing_them(tmp_pat
     assert f"Invalid value for --prompts: {personal} lacks texts the flow plays" in result.stderr
     assert f"announcement 'welcome': prompt 'welcome' has no texts in {personal}" in result.stderr
 
+
+def test_the_dev_secret_is_read_from_the_engines_directory_and_never_made_up(tmp_path: Path, stats_db: Path) -> None:
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    (spool / DEV_SECRET_FILE).write_text(SECRET, encoding="utf-8")  # as the dev-mode engine kept it
+    result = invoke(tmp_path, stats_db, "--dev-secret-dir", str(spool), env={SECRET_ENV: None})
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["personal"]["callers"][CALLER]["greeting"] == "personal.greeting"
+    typo = tmp_path / "spoool"
+    result = invoke(tmp_path, stats_db, "--dev-secret-dir", str(typo), env={SECRET_ENV: None})
+    assert result.exit_code == 1 and f"{typo / DEV_SECRET_FILE}: no such file" in result.stderr
+    assert not typo.exists()

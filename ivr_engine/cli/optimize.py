@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import math
 import os
 import re
 import secrets
@@ -623,6 +624,13 @@ def _moment(value: str | None, name: str) -> dt.datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
+def _below_one(_ctx: click.Context, _param: click.Parameter, value: float) -> float:
+    # the optimizer's own check names its argument (min_saving), not the option the user typed
+    if not (math.isfinite(value) and value < 1.0):
+        raise click.BadParameter(f"{value:g} is not a fraction below 1 (0.05: apply from a 5% shorter E[T])")
+    return value
+
+
 def _draw(flow: Flow, new: Flow, changed: tuple[str, ...], directory: Path) -> None:
     import graphviz
 
@@ -664,6 +672,7 @@ def _draw(flow: Flow, new: Flow, changed: tuple[str, ...], directory: Path) -> N
     type=float,
     default=0.05,
     show_default=True,
+    callback=_below_one,
     help="Relative E[T] saving below which nothing changes.",
 )
 @click.option("--changed-notice", help="Prompt id played first in every changed menu (e.g. menu.changed).")
@@ -704,7 +713,9 @@ def optimize(
         raise click.ClickException(f"{path}: the flow names no prompt texts (prompts:)")
     language = language or flow.default_language
     if language not in flow.languages:
-        raise click.BadParameter(f"{language!r} is not one of the flow's languages {list(flow.languages)}")
+        raise click.BadParameter(
+            f"{language!r} is not one of the flow's languages {list(flow.languages)}", param_hint="--language"
+        )
     if changed_notice is not None and not set(flow.languages) <= catalog.languages(changed_notice):
         raise click.BadParameter(
             f"prompt {changed_notice!r} needs a text in {', '.join(flow.languages)} in the catalog {flow.prompts}",

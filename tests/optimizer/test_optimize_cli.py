@@ -548,3 +548,23 @@ def test_generated_mandarin_clips_stay_as_they_were() -> None:
     catalog = PromptCatalog(texts={"opt.x": {"zh-CN": "健康咨询等服务请按1。"}})
     topic = MenuOption(key="1", target="health", prompt="opt.x", title="Health advice and more")
     assert service_name(catalog, topic, flow, "zh-CN") == "健康咨询"
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "said"),
+    [
+        ("--min-saving", "1", "Invalid value for '--min-saving': 1 is not a fraction below 1"),
+        ("--min-saving", "nan", "Invalid value for '--min-saving': nan is not a fraction below 1"),
+        ("--language", "fr", "Invalid value for --language: 'fr' is not one of the flow's languages"),
+    ],
+)
+def test_a_bad_option_value_is_a_usage_error_naming_the_option(
+    tmp_path: Path, option: str, value: str, said: str
+) -> None:
+    demand = tmp_path / "demand.json"
+    demand.write_text(json.dumps(DEMAND), encoding="utf-8")
+    out = tmp_path / "x.yaml"
+    args = ["optimize", str(CLINIC), "--demand", str(demand), "-o", str(out), option, value]
+    result = CliRunner(mix_stderr=False).invoke(main, args)
+    assert result.exit_code == 2 and said in result.stderr, result.stderr
+    assert not out.exists()

@@ -10,6 +10,8 @@ from ivr_engine.optimizer.cost import TreeMetrics
 from ivr_engine.optimizer.demand import Demand
 from ivr_engine.optimizer.global_tree import OptimizationResult
 
+UNMATCHED_LISTED = 10  # leaves outside the optimized menus the table lists, most calls first
+
 
 @dataclass(frozen=True)
 class RunInfo:
@@ -129,6 +131,11 @@ def report_text(data: Mapping[str, Any]) -> str:
     unmatched = data["demand"]["unmatched_leaves"]
     if unmatched:
         lines.append(f"calls at leaves outside the optimized menus (ignored): {sum(unmatched.values()):g}")
+        most = sorted(unmatched.items(), key=lambda item: (-item[1], item[0]))
+        lines += [f"  {leaf:<32}{calls:>10g}" for leaf, calls in most[:UNMATCHED_LISTED]]
+        if len(most) > UNMATCHED_LISTED:
+            rest = most[UNMATCHED_LISTED:]
+            lines.append(f"  ... {len(rest)} more leaves, {sum(c for _, c in rest):g} calls (all of them: --json)")
     lines.append(f"{len(data['changed_paths'])} service path(s) changed:")
     lines += [f"  {c['node']:<32}{c['old']:>10} -> {c['new']}" for c in data["changed_paths"]]
     notice = f" (each plays {data['changed_notice']} first)" if data["changed_notice"] and data["changed_menus"] else ""

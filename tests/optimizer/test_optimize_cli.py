@@ -568,3 +568,14 @@ def test_a_bad_option_value_is_a_usage_error_naming_the_option(
     result = CliRunner(mix_stderr=False).invoke(main, args)
     assert result.exit_code == 2 and said in result.stderr, result.stderr
     assert not out.exists()
+
+
+def test_the_table_lists_the_calls_at_leaves_outside_the_optimized_menus(tmp_path: Path) -> None:
+    gone = {f"gone.{i:02d}": 100 - i for i in range(12)}  # leaves of an older version of the flow
+    table = report_table(tmp_path, {**DEMAND, **gone})
+    lines = table.splitlines()
+    at = lines.index("calls at leaves outside the optimized menus (ignored): 1134")
+    listed = [line.split() for line in lines[at + 1 : at + 11]]
+    assert listed == [[f"gone.{i:02d}", f"{100 - i}"] for i in range(10)]  # most calls first
+    assert lines[at + 11] == "  ... 2 more leaves, 179 calls (all of them: --json)"
+    assert "outside the optimized menus" not in report_table(tmp_path, DEMAND)

@@ -16,7 +16,7 @@ _EXISTING = click.Path(exists=True, path_type=Path)
 def _callers(path: Path) -> list[str]:
     """Numbers one per line; blank lines and lines starting with # are skipped."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()  # a BOM would stick to the first number
     except (OSError, UnicodeDecodeError) as exc:
         raise click.BadParameter(f"{path}: cannot read: {exc}", param_hint="--callers") from None
     return list(dict.fromkeys(line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")))

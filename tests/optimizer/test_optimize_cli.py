@@ -31,7 +31,7 @@ from ivr_engine.flow.model import Flow, Menu, MenuOption
 from ivr_engine.flow.tree import MAX_MENU_OPTIONS
 from ivr_engine.flow.validate import load_catalog, validate, validate_with_catalog
 from ivr_engine.optimizer import MenuTree, evaluate, leaf_paths, walk
-from ivr_engine.optimizer.demand import leaf_counts, service_demand
+from ivr_engine.optimizer.demand import leaf_counts, read_demand_file, service_demand
 from ivr_engine.optimizer.flow_adapter import menu_tree_from_flow
 from ivr_engine.optimizer.labels import Labels
 from ivr_engine.prompts.catalog import PromptCatalog, estimate_seconds
@@ -579,3 +579,9 @@ def test_the_table_lists_the_calls_at_leaves_outside_the_optimized_menus(tmp_pat
     assert listed == [[f"gone.{i:02d}", f"{100 - i}"] for i in range(10)]  # most calls first
     assert lines[at + 11] == "  ... 2 more leaves, 179 calls (all of them: --json)"
     assert "outside the optimized menus" not in report_table(tmp_path, DEMAND)
+
+
+def test_a_demand_file_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    demand = tmp_path / "demand.json"
+    demand.write_bytes(b"\xef\xbb\xbf" + json.dumps(DEMAND).encode())  # as Windows editors save UTF-8
+    assert read_demand_file(demand) == DEMAND

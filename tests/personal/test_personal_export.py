@@ -129,3 +129,13 @@ def test_the_dev_secret_is_read_from_the_engines_directory_and_never_made_up(tmp
     result = invoke(tmp_path, stats_db, "--dev-secret-dir", str(typo), env={SECRET_ENV: None})
     assert result.exit_code == 1 and f"{typo / DEV_SECRET_FILE}: no such file" in result.stderr
     assert not typo.exists()
+
+
+def test_a_callers_file_with_a_byte_order_mark_finds_its_first_caller(tmp_path: Path, stats_db: Path) -> None:
+    callers = tmp_path / "bom.txt"
+    callers.write_bytes(b"\xef\xbb\xbf" + f"{CALLER}\n".encode())  # as Windows editors save UTF-8
+    args = ["menu", "export", str(HOTLINE), "--stats", str(stats_db), "--callers", str(callers)]
+    result = CliRunner(mix_stderr=False).invoke(main, args, env={SECRET_ENV: SECRET})
+    assert result.exit_code == 0, result.output
+    assert list(json.loads(result.stdout)["personal"]["callers"]) == [CALLER]
+    assert json.loads(result.stdout)["personal"]["callers"][CALLER] is not None

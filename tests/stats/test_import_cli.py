@@ -139,3 +139,13 @@ def test_cli_tree_draws_hits_and_edge_counts(tmp_path: Path, calls_file: Path) -
     svg = out.read_text()
     assert "3 hits" in svg and "2 hits" in svg
     assert "1 (2)" in svg  # key 1 from root to info, taken by 2 calls
+
+
+def test_a_file_starting_with_a_byte_order_mark_imports(tmp_path: Path, calls_file: Path) -> None:
+    bom = tmp_path / "bom.jsonl"
+    bom.write_bytes(b"\xef\xbb\xbf" + calls_file.read_bytes())  # as Windows editors save UTF-8
+    keyer = caller_keyer(SECRET)
+    store = StatsStore.open(f"sqlite:///{tmp_path / 's.db'}", keyer=keyer)
+    result = import_file(store, bom, keyer)
+    assert (result.calls, result.new_calls, result.visits) == (3, 3, 5)
+    store.close()

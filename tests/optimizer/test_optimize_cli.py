@@ -585,3 +585,15 @@ def test_a_demand_file_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
     demand = tmp_path / "demand.json"
     demand.write_bytes(b"\xef\xbb\xbf" + json.dumps(DEMAND).encode())  # as Windows editors save UTF-8
     assert read_demand_file(demand) == DEMAND
+
+
+def test_texts_added_to_an_optimized_catalog_stay_when_it_is_optimized_in_place(tmp_path: Path) -> None:
+    out = tmp_path / "clinic-opt.yaml"
+    optimize_file(CLINIC, out, DEMAND)
+    extra = out.with_name("clinic-opt.prompts") / "extra.yaml"
+    extra.write_text('prompts:\n  extra.note: {zh-CN: "请注意。", en: "Please note."}\n', encoding="utf-8")
+    assert optimize_file(out, out, LATER)["applied"]
+    assert not extra.is_symlink()  # copied, not linked to itself
+    assert "Please note." in extra.read_text(encoding="utf-8")
+    catalog = load_catalog(load_flow(out))
+    assert catalog is not None and catalog.text("extra.note", "en") == "Please note."

@@ -307,7 +307,9 @@ def describe_menus(
             elif labels.names_topic(group.id, held):
                 option_id = f"{group.id}.and-more.option"
                 topic = source.options[group.id]
-                offer(parent.id, option.key, option_id, f"{topic.title or group.id} and more")
+                # offered "and more" by an earlier optimization already: say it once
+                title = (topic.title or group.id).removesuffix(_MORE_EN)
+                offer(parent.id, option.key, option_id, f"{title}{_MORE_EN}")
                 named.insert(0, topic)
             else:
                 header_id, option_id = (f"{group.id}.regrouped", f"{group.id}.regrouped.option")

@@ -18,6 +18,7 @@ from ivr_engine.cli.main import main
 from ivr_engine.cli.optimize import (
     GENERATED_PROMPTS,
     ClipTimer,
+    describe_menus,
     generated_costs,
     group_texts,
     offered_services,
@@ -30,10 +31,12 @@ from ivr_engine.flow.loader import load_flow
 from ivr_engine.flow.model import Flow, Menu, MenuOption
 from ivr_engine.flow.tree import MAX_MENU_OPTIONS
 from ivr_engine.flow.validate import load_catalog, validate, validate_with_catalog
-from ivr_engine.optimizer import MenuTree, evaluate, leaf_paths, walk
+from ivr_engine.optimizer import MenuTree, Option, evaluate, leaf_paths, walk
 from ivr_engine.optimizer.demand import leaf_counts, read_demand_file, service_demand
-from ivr_engine.optimizer.flow_adapter import menu_tree_from_flow
+from ivr_engine.optimizer.flow_adapter import flow_from_tree, menu_tree_from_flow
+from ivr_engine.optimizer.global_tree import changed_menus
 from ivr_engine.optimizer.labels import Labels
+from ivr_engine.optimizer.tree import services
 from ivr_engine.prompts.catalog import PromptCatalog, estimate_seconds
 from ivr_engine.prompts.manifest import Manifest, ManifestEntry
 from ivr_engine.stats.batch import Batch, call_row
@@ -330,8 +333,8 @@ def test_generated_texts_are_timed_at_the_built_voices_speech_rate() -> None:
     assert slow.as_written.expected_time == pytest.approx(2 * plain.as_written.expected_time, rel=0.2)
 
 
-def test_a_topic_menu_that_takes_in_other_services_says_and_more(tmp_path: Path) -> None:
-    # colds pinned: the health menu stays, and the optimizer files more services under it
+def clinic_with_colds_pinned(tmp_path: Path) -> Flow:
+    """The clinic with colds pinned: the health menu stays, and the optimizer files more services under it."""
     flow_file = tmp_path / "clinic.yaml"
     flow_file.write_text(
         CLINIC.read_text(encoding="utf-8")
@@ -339,7 +342,11 @@ def test_a_topic_menu_that_takes_in_other_services_says_and_more(tmp_path: Path)
         .replace("title: Colds}", "title: Colds, pinned: true}"),
         encoding="utf-8",
     )
-    flow = load_flow(flow_file)
+    return load_flow(flow_file)
+
+
+def test_a_topic_menu_that_takes_in_other_services_says_and_more(tmp_path: Path) -> None:
+    flow = clinic_with_colds_pinned(tmp_path)
     catalog = load_catalog(flow)
     assert catalog is not None
     optimized = optimize_flow(flow, catalog, DEMAND, root="main", language="zh-CN", breadth=4)
@@ -426,6 +433,7 @@ def check_written(out: Path, source: Flow, original: PromptCatalog) -> Flow:
         assert not any("等服务等服务" in t or "and more and more" in t for t in texts)
     for menu in new.menus():
         for option in menu.options:
+            assert "and more and more" not in option.title
             for language in new.languages:
                 said = re.findall(r"\d+", catalog.text(option.prompt or "", language) or "")
                 assert not said or said[-1] == option.key, (menu.id, option)
@@ -597,3 +605,34 @@ def test_texts_added_to_an_optimized_catalog_stay_when_it_is_optimized_in_place(
     assert "Please note." in extra.read_text(encoding="utf-8")
     catalog = load_catalog(load_flow(out))
     assert catalog is not None and catalog.text("extra.note", "en") == "Please note."
+
+
+def test_a_topic_offered_and_more_says_it_once_when_optimized_again(tmp_path: Path) -> None:
+    flow = clinic_with_colds_pinned(tmp_path)
+    catalog = load_catalog(flow)
+    assert catalog is not None
+    first = optimize_flow(flow, catalog, DEMAND, root="main", language="zh-CN", breadth=4)
+    main_menu = first.flow.nodes["main"]
+    assert isinstance(main_menu, Menu)
+    assert [(o.target, o.title) for o in main_menu.options][0] == ("health", "Health advice and more")
+    # released; optimized again, the health menu takes in dental care too while its own services
+    # still draw most of its calls, and its texts (timed at nothing here) are the shorter
+    released = PromptCatalog(texts={**catalog.texts, **first.texts})
+    source = menu_tree_from_flow(first.flow, "main", lambda _: 0.0)
+    teeth = next(o for o in source.tree.options if o.child.id == "b.teeth")
+    health = next(o for o in source.tree.options if o.child.id == "health")
+    assert isinstance(health.child, MenuTree)
+    grown = dataclasses.replace(health.child, options=(*health.child.options, Option("5", teeth.child)))
+    kept = [Option(o.key, grown) if o is health else o for o in source.tree.options if o is not teeth]
+    tree = dataclasses.replace(source.tree, options=tuple(kept))
+    weights = {i: 1.0 for i in services(source.tree)} | {"a.cold": 50.0, "b.eyes": 50.0}
+    labels = Labels(source.tree, generated_costs(first.flow, source, released, "zh-CN"), weights)
+    assert not labels.keeps("health", services(grown)) and labels.names_topic("health", services(grown))
+    new = flow_from_tree(first.flow, source, tree)
+    described, texts = describe_menus(new, source, tree, released, labels, changed_menus(source.tree, tree))
+    offer = next(o for o in described.nodes["main"].options if o.target == "health")  # type: ignore[attr-defined]
+    assert (offer.prompt, offer.title) == ("health.and-more.option", "Health advice and more")
+    assert texts[offer.prompt] == {
+        "zh-CN": f"健康咨询等服务请按{offer.key}。",
+        "en": f"Health advice and more: press {offer.key}.",
+    }

@@ -44,6 +44,25 @@ def write_drawing(draw: Callable[[], object], out: Path, option: str) -> None:
         raise click.ClickException("Graphviz `dot` is not installed (apt-get install graphviz)") from None
 
 
+def _output(out: Path, hint: str = "'--out'") -> Path:
+    """`out`, once the directory it goes in exists: missing directories are created (a build
+    directory need not be made first); a file standing where a directory must go is the user's error."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        blocking = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+        reason = f"{blocking} is not a directory" if blocking else f"cannot create {out.parent}: {exc.strerror}"
+        raise click.BadParameter(f"{out}: {reason}", param_hint=hint) from None
+    return out
+
+
+def _write(out: Path, text: str) -> None:
+    try:
+        _output(out).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise click.BadParameter(f"cannot write {out}: {exc.strerror}", param_hint="'--out'") from None
+
+
 def _load(path: Path) -> Flow:
     try:
         return load_flow(path)
@@ -86,13 +105,19 @@ def flow() -> None:
 
 @flow.command()
 @click.argument("path", type=_EXISTING)
-@click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="tree.svg, tree.png, .pdf or .dot")
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="tree.svg, tree.png, .pdf or .dot",
+)
 def show(path: Path, out: Path) -> None:
     """Draw the flow's tree with Graphviz."""
     from ivr_engine.flow.draw import render_flow
 
     flow = _load(path)
-    write_drawing(lambda: render_flow(flow, out), out, "'--out'")
+    write_drawing(lambda: render_flow(flow, _output(out)), out, "'--out'")
     click.echo(f"wrote {out}", err=True)
 
 
@@ -100,7 +125,9 @@ def show(path: Path, out: Path) -> None:
 @click.argument("path", type=_EXISTING)
 @click.option("--json", "as_json", is_flag=True, default=True, help="JSON export (the only format so far).")
 @click.option("--audio", type=_EXISTING, help="Audio directory or manifest.json: measured prompt durations.")
-@click.option("-o", "--out", type=click.Path(path_type=Path), help="Write to this file instead of stdout.")
+@click.option(
+    "-o", "--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout."
+)
 def export(path: Path, as_json: bool, audio: Path | None, out: Path | None) -> None:
     """Print the resolved flow as JSON (format documented in docs/flows.md)."""
     from ivr_engine.flow.export import export_flow
@@ -114,4 +141,4 @@ def export(path: Path, as_json: bool, audio: Path | None, out: Path | None) -> N
     if out is None:
         click.echo(text)
     else:
-        out.write_text(text + "\n", encoding="utf-8")
+        _write(out, text + "\n")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ivr_engine.cli.flow import _load, _manifest
+from ivr_engine.cli.flow import _load, _manifest, _write
 
 _EXISTING = click.Path(exists=True, path_type=Path)
 
@@ -16,10 +16,15 @@ _EXISTING = click.Path(exists=True, path_type=Path)
 def _callers(path: Path) -> list[str]:
     """Numbers one per line; blank lines and lines starting with # are skipped."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()  # a BOM would stick to the first number
     except (OSError, UnicodeDecodeError) as exc:
         raise click.BadParameter(f"{path}: cannot read: {exc}", param_hint="--callers") from None
     return list(dict.fromkeys(line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")))
+
+
+def _listed(lines: list[str], most: int = 5) -> str:
+    more = f"\n  ... and {len(lines) - most} more" if len(lines) > most else ""
+    return "\n".join(f"  {line}" for line in lines[:most]) + more
 
 
 @click.group()
@@ -31,14 +36,21 @@ def menu() -> None:
 @click.argument("path", type=_EXISTING)
 @click.option("--stats", "stats_url", required=True, help="Statistics database: a URL, or the path of a SQLite file.")
 @click.option("--callers", type=_EXISTING, required=True, help="File of caller numbers, one per line.")
-@click.option("--prompts", "prompts_path", type=_EXISTING, help="Prompt catalog (file or directory) instead of the flow's.")
+@click.option(
+    "--prompts",
+    "prompts_path",
+    type=_EXISTING,
+    help="Prompt catalog (file or directory) instead of the flow's: its texts and the shortcut sentences (prompts/).",
+)
 @click.option("--audio", type=_EXISTING, help="Audio directory or manifest.json: measured prompt durations.")
 @click.option(
     "--dev-secret-dir",
     type=click.Path(file_okay=False, path_type=Path),
     help="Dev mode: without IVR_STATS_CALLER_KEY_SECRET, the directory of the engine's generated secret (its spool).",
 )
-@click.option("-o", "--out", type=click.Path(path_type=Path), help="Write to this file instead of stdout.")
+@click.option(
+    "-o", "--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file instead of stdout."
+)
 def export(
     path: Path,
     stats_url: str,
@@ -55,7 +67,7 @@ def export(
     from sqlalchemy.exc import DBAPIError
 
     from ivr_engine.flow.diagnostics import FlowError
-    from ivr_engine.flow.validate import load_catalog
+    from ivr_engine.flow.validate import load_catalog, validate
     from ivr_engine.personal.export import export_menus
     from ivr_engine.prompts.catalog import PromptCatalog
     from ivr_engine.stats.privacy import SECRET_ENV, CallerSecretError, caller_keyer
@@ -68,11 +80,21 @@ def export(
         raise click.ClickException(str(exc)) from None
     if catalog is None:
         raise click.ClickException(f"{path}: the flow names no prompt texts; pass --prompts")
+    missing = [d.message for d in validate(flow, catalog) if d.is_error]
+    if missing and prompts_path is not None:
+        raise click.BadParameter(
+            f"{prompts_path} lacks texts the flow plays; it replaces the flow's catalog, so give one that holds"
+            f" those and the shortcut sentences (prompts/personal.yaml), such as the prompts/ directory:\n"
+            + _listed(missing),
+            param_hint="--prompts",
+        )
+    if missing:
+        raise click.ClickException(f"{path}: prompts without texts (ivr validate):\n" + _listed(missing))
     url = stats_url if "://" in stats_url else f"sqlite:///{stats_url}"
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         raise click.BadParameter(f"{stats_url}: no such statistics database", param_hint="--stats")
     try:
-        keyer = caller_keyer(os.environ.get(SECRET_ENV), dev_dir=dev_secret_dir)
+        keyer = caller_keyer(os.environ.get(SECRET_ENV), dev_dir=dev_secret_dir, create=False)
         store = StatsStore.open(url, keyer=keyer, run_migrations=False)
     except (CallerSecretError, StatsStoreError) as exc:
         raise click.ClickException(str(exc)) from None
@@ -86,4 +108,4 @@ def export(
     if out is None:
         click.echo(text)
     else:
-        out.write_text(text + "\n", encoding="utf-8")
+        _write(out, text + "\n")

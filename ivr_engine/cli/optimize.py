@@ -13,17 +13,21 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import math
 import os
 import re
+import secrets
+import shutil
 from collections import Counter, deque
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import click
 import yaml
 
-from ivr_engine.cli.flow import _load, _manifest
+from ivr_engine.cli.flow import _load, _manifest, _output
+from ivr_engine.flow.fields import node_prompts
 from ivr_engine.flow.model import Flow, Menu, MenuOption
 from ivr_engine.flow.tree import MAX_MENU_OPTIONS
 from ivr_engine.optimizer import (
@@ -48,6 +52,7 @@ from ivr_engine.optimizer.demand import (
     service_demand,
 )
 from ivr_engine.optimizer.flow_adapter import (
+    MORE_OPTIONS,
     FlowTree,
     PromptSeconds,
     flow_from_tree,
@@ -122,32 +127,42 @@ class ClipTimer:
         return clip.duration * self.rate
 
 
-_PRESS_EN = re.compile(r"^(?:for|to)\s+(.+?),?\s*press\s*\d+\W*$", re.IGNORECASE)
+_PRESS_EN = re.compile(r"^(?:(?:for|to)\s+)?(.+?)[,:]?\s*press\s*\d+\W*$", re.IGNORECASE)
 _PRESS_ZH = re.compile(r"^(.+?)[，,]?请按\d+\W*$")
+_MORE_ZH, _MORE_EN = "等服务", " and more"
 
 
 def service_name(catalog: PromptCatalog, option: MenuOption, flow: Flow, language: str) -> str:
     """What an option offers: in Mandarin as its clip says it ("流感请按1。" -> "流感"), otherwise
-    its title (the hotline's titles are English noun phrases), else the clip's words."""
+    its title (short, where clips say more: "Make a suggestion"), else the clip's words ("For
+    colds, press 2." -> "colds"; a generated option's title names nothing). A topic an earlier
+    optimization offered "and more" is named without it, as `group_texts` adds it again where it
+    still holds."""
     text = catalog.text(option.prompt, language) if option.prompt else None
     if language.startswith("zh") and text and (found := _PRESS_ZH.match(text)):
-        return found.group(1)
+        return found.group(1).removesuffix(_MORE_ZH) or found.group(1)
     node = flow.nodes.get(option.target)
     title = option.title or (node.title if node is not None else "")
-    if title:
-        # sentence case inside a sentence, but keep acronyms ("HPV vaccine")
-        return title if title[:2].isupper() else title[0].lower() + title[1:]
+    if title and title != MORE_OPTIONS:
+        return title.removesuffix(_MORE_EN) or title
     found = _PRESS_EN.match(text) if text else None
-    return found.group(1) if found else option.target
+    if found:
+        return found.group(1).removesuffix(_MORE_EN) or found.group(1)
+    return title or option.target
 
 
 def group_texts(names: list[str], key: str, language: str) -> tuple[str, str]:
     """(header, option clip) of a generated menu offering `names`, most called first. The clip
-    names only the first: every name costs every caller who hears the clip about a second."""
+    names only the first: every name costs every caller who hears the clip about a second.
+
+    In English the name leads, as a label ("Dental care and more: press 4."): titles are noun
+    phrases ("Dental care") as often as verb phrases ("Make a suggestion"), and "For ..., press"
+    reads right for the first only ("For make a suggestion and more")."""
     more = len(names) > 1
     if language.startswith("zh"):
-        return "更多选项。", f"{names[0]}{'等服务' if more else ''}请按{key}。"
-    return "More options.", f"For {names[0]}{' and more' if more else ''}, press {key}."
+        return "更多选项。", f"{names[0]}{_MORE_ZH if more else ''}请按{key}。"
+    name = names[0][:1].upper() + names[0][1:]
+    return f"{MORE_OPTIONS}.", f"{name}{_MORE_EN if more else ''}: press {key}."
 
 
 def generated_costs(
@@ -182,23 +197,30 @@ def _rekeyed(text: str, old: str, new: str) -> str | None:
     return text[: last.start()] + new + text[last.end() :]
 
 
+def rekeyed_original(prompt_id: str) -> str | None:
+    """The clip `prompt_id` copies to say another key ("opt.flu.1.key3" -> "opt.flu.1"), if it is a copy."""
+    original, _, key = prompt_id.rpartition(REKEYED)
+    return original if original and key in DIGIT_KEYS else None
+
+
 @dataclass(frozen=True)
 class RekeyedDurations:
-    """Built durations, where a copy of a clip that only says another key lasts as long as the clip."""
+    """Built durations, where a copy of a clip that only says another key lasts as long as the clip
+    until the copy is built itself."""
 
     manifest: DurationSource | None
 
     def duration(self, prompt_id: str, language: str) -> float | None:
         if self.manifest is None:
             return None
-        original, _, key = prompt_id.rpartition(f"{REKEYED}")
-        if original and key in DIGIT_KEYS:
-            return self.manifest.duration(original, language)
-        return self.manifest.duration(prompt_id, language)
+        measured = self.manifest.duration(prompt_id, language)
+        original = rekeyed_original(prompt_id)
+        return self.manifest.duration(original, language) if measured is None and original else measured
 
 
-def rekey_prompts(old: Flow, new: Flow, catalog: PromptCatalog) -> tuple[Flow, Texts]:
-    """Options whose key changed get a clip that says the new key ("press 1" -> "press 3")."""
+def rekey_prompts(old: Flow, new: Flow, catalog: PromptCatalog, fresh: Collection[str] = ()) -> tuple[Flow, Texts]:
+    """Options whose key changed get a clip that says the new key ("press 1" -> "press 3"), except
+    those whose clip this run wrote (`fresh`), for their new key already."""
     said: dict[str, str] = {}  # option prompt -> the key it was written for
     for menu in old.menus():
         for option in menu.options:
@@ -210,32 +232,53 @@ def rekey_prompts(old: Flow, new: Flow, catalog: PromptCatalog) -> tuple[Flow, T
         options = []
         for option in menu.options:
             old_key = said.get(option.prompt or "")
-            if option.prompt and old_key is not None and old_key != option.key:
+            if option.prompt and option.prompt not in fresh and old_key is not None and old_key != option.key:
                 spoken = {
                     language: _rekeyed(catalog.text(option.prompt, language) or "", old_key, option.key)
                     for language in new.languages
                 }
                 if any(spoken.values()):
-                    prompt_id = f"{option.prompt}{REKEYED}{option.key}"
-                    texts[prompt_id] = {
+                    now = {
                         language: text or catalog.text(option.prompt, language) or ""
                         for language, text in spoken.items()
                     }
+                    prompt_id = _rekeyed_id(option.prompt, option.key, now, catalog)
+                    if any(catalog.text(prompt_id, language) != text for language, text in now.items()):
+                        texts[prompt_id] = now
                     option = dataclasses.replace(option, prompt=prompt_id)
             options.append(option)
         nodes[menu.id] = dataclasses.replace(menu, options=tuple(options))
     return dataclasses.replace(new, nodes=nodes), texts
 
 
+def _rekeyed_id(prompt_id: str, key: str, texts: Mapping[str, str], catalog: PromptCatalog) -> str:
+    """The id of `prompt_id` saying `key` as `texts` do. A flow optimized again moves copies: the copy
+    of a copy is a copy of the original ("opt.flu.1.key3" at 5: "opt.flu.1.key5"), and the original
+    itself where it says the same again."""
+    original = rekeyed_original(prompt_id)
+    if original is None or original not in catalog.texts:
+        return f"{prompt_id}{REKEYED}{key}"
+    if all(catalog.text(original, language) == text for language, text in texts.items()):
+        return original
+    return f"{original}{REKEYED}{key}"
+
+
 def describe_menus(
-    flow: Flow, source: FlowTree, result: MenuTree, catalog: PromptCatalog, labels: Labels
+    flow: Flow,
+    source: FlowTree,
+    result: MenuTree,
+    catalog: PromptCatalog,
+    labels: Labels,
+    changed: Collection[str] = (),
 ) -> tuple[Flow, Texts]:
     """Texts for the menus whose offer is new: generated groups, and kept submenus that lost their
     topic (`keeps_label`: a "Disease prevention" menu the optimizer moved a vaccination service
     into must stop saying only "disease prevention"). Such a menu is offered as its topic "and
     more" while its topic draws most of its calls and that is shorter than generated texts
     (`Labels.names_topic`), as the optimizer charged it; a generated group's header and option
-    clip name the most called service it leads to (`Labels.by_calls`)."""
+    clip name the most called service it leads to (`Labels.by_calls`). A group an earlier
+    optimization generated keeps its texts (edited before its release, perhaps) while its options
+    are not `changed`."""
     texts: Texts = {}
     nodes = dict(flow.nodes)
 
@@ -254,6 +297,8 @@ def describe_menus(
             group = option.child
             if not isinstance(group, MenuTree) or (not group.synthetic and labels.keeps(group.id, services(group))):
                 continue
+            if group.synthetic and group.id in source.options and group.id not in changed:
+                continue
             held = labels.by_calls(services(group))
             named = [source.options[s] for s in held]
             header_id: str | None = None
@@ -262,16 +307,17 @@ def describe_menus(
             elif labels.names_topic(group.id, held):
                 option_id = f"{group.id}.and-more.option"
                 topic = source.options[group.id]
-                offer(parent.id, option.key, option_id, f"{topic.title or group.id} and more")
+                # offered "and more" by an earlier optimization already: say it once
+                title = (topic.title or group.id).removesuffix(_MORE_EN)
+                offer(parent.id, option.key, option_id, f"{title}{_MORE_EN}")
                 named.insert(0, topic)
             else:
                 header_id, option_id = (f"{group.id}.regrouped", f"{group.id}.regrouped.option")
                 menu = nodes[group.id]
                 assert isinstance(menu, Menu)
-                nodes[group.id] = dataclasses.replace(
-                    menu, prompt=header_id, title=f"More options (was {menu.title or menu.id})"
-                )
-                offer(parent.id, option.key, option_id, "More options")
+                was = menu.title if menu.prompt == header_id else f"{MORE_OPTIONS} (was {menu.title or menu.id})"
+                nodes[group.id] = dataclasses.replace(menu, prompt=header_id, title=was)
+                offer(parent.id, option.key, option_id, MORE_OPTIONS)
             for language in flow.languages:
                 names = [service_name(catalog, o, flow, language) for o in named]
                 header, clip = group_texts(names, option.key, language)
@@ -304,7 +350,7 @@ def pins_in_place(source: FlowTree) -> tuple[Constraints, tuple[str, ...]]:
 @dataclass(frozen=True)
 class Optimized:
     flow: Flow
-    texts: Texts  # prompts the catalog lacks
+    texts: Texts  # what the new flow's generated.yaml holds: prompts the catalog lacks or an earlier run wrote
     result: OptimizationResult
     demand: Demand
     info: RunInfo
@@ -326,10 +372,16 @@ def optimize_flow(
     changed_notice: str | None = None,
     version: str | None = None,
     today: dt.date | None = None,
+    earlier: Collection[str] = (),
 ) -> Optimized:
-    """The system-generated flow for per-leaf call `counts`; the flow itself when it saves too little."""
+    """The system-generated flow for per-leaf call `counts`; the flow itself when it saves too little.
+
+    `earlier`: prompts of the catalog an earlier optimization generated (a released optimized
+    flow's generated.yaml). This run may write them again; those the new flow still plays and this
+    run did not write are carried into its texts, so its generated.yaml holds all it plays.
+    """
     rate = catalog.speech_rate(language, manifest)
-    timer = ClipTimer(catalog, language, manifest, rate)
+    timer = ClipTimer(catalog, language, RekeyedDurations(manifest), rate)
     seconds: PromptSeconds = timer
     source = menu_tree_from_flow(flow, root, seconds, breadth)
     demand = service_demand(flow, source, counts, prior)
@@ -341,12 +393,14 @@ def optimize_flow(
     labels = Labels(source.tree, params, demand.weights)
     if result.applied:
         new = flow_from_tree(flow, source, result.tree, changed_notice=changed_notice)
-        new, texts = describe_menus(new, source, result.tree, catalog, labels)
-        new, rekeyed = rekey_prompts(flow, new, catalog)
+        new, texts = describe_menus(new, source, result.tree, catalog, labels, result.changed_menus)
+        new, rekeyed = rekey_prompts(flow, new, catalog, fresh=texts)
         texts |= rekeyed
+        played = {prompt for node in new.nodes.values() for _, prompt in node_prompts(node)}
+        texts = {i: t for i, t in catalog.texts.items() if i in earlier and i in played and i not in texts} | texts
         stamp = (today or dt.datetime.now(dt.UTC).date()).strftime("%Y%m%d")
         new = dataclasses.replace(new, version=version or f"{flow.version}+opt.{stamp}")
-    clashes = sorted(set(texts) & set(catalog.ids()))
+    clashes = sorted(set(texts) & (set(catalog.ids()) - set(earlier)))
     if clashes:
         raise click.ClickException(f"generated prompt ids already exist in the catalog: {', '.join(clashes)}")
     if offered_services(new, root) != offered_services(flow, root):
@@ -366,26 +420,158 @@ def optimize_flow(
         targets=source.targets,
         held_in_place=held,
         named_on_the_way=(labels.named_share(source.tree), labels.named_share(result.tree)),
+        # as flow_from_tree tells them: a menu is new where the flow has no menu of its id
+        new_menus=tuple(m for m in result.changed_menus if not isinstance(flow.nodes.get(m), Menu)),
+        changed_notice=changed_notice,
     )
     return Optimized(new, texts, result, demand, info, as_written)
 
 
-def write_catalog(flow_out: Path, catalog: PromptCatalog, texts: Texts) -> Path:
-    """A catalog directory next to the new flow: links to the original catalog's files (one source
-    of truth for their texts) plus the generated texts."""
-    directory = flow_out.with_name(f"{flow_out.stem}.prompts")
-    directory.mkdir(parents=True, exist_ok=True)
-    for old in [*directory.glob("*.yaml"), *directory.glob("*.yml")]:
-        old.unlink()
-    for file in map(Path, catalog.files):
-        link = directory / file.name
-        if link.name == GENERATED_PROMPTS:
-            raise click.ClickException(f"{file}: the catalog already has a file named {GENERATED_PROMPTS}")
-        link.symlink_to(os.path.relpath(file.resolve(), directory))
+@dataclass(frozen=True)
+class CatalogFiles:
+    """A flow's catalog as the new flow's catalog takes it over: the files people wrote, linked to,
+    and the generated.yaml of an earlier optimization (a released optimized flow's catalog), whose
+    texts describe that run's menus: the new generated.yaml carries those still played instead."""
+
+    own: tuple[Path, ...]
+    earlier: frozenset[str]  # prompt ids of the earlier generated.yaml
+
+    @classmethod
+    def of(cls, flow: Flow, catalog: PromptCatalog) -> CatalogFiles:
+        directory = Path(flow.prompts) if flow.prompts and Path(flow.prompts).is_dir() else None
+        generated = str(directory / GENERATED_PROMPTS) if directory is not None else None
+        return cls(
+            own=tuple(Path(f) for f in catalog.files if f != generated),
+            earlier=frozenset(i for i, loc in catalog.locations.items() if loc.file == generated),
+        )
+
+
+def write_flow(out: Path, flow: Flow, files: CatalogFiles, texts: Texts) -> None:
+    """`flow` to `out`; with generated `texts`, its catalog `<name>.prompts` beside it: links to the
+    files people wrote (one source of truth for their texts) and generated.yaml.
+
+    All or nothing: both are built under temporary names beside their places, the flow is loaded
+    back and validated there, and only then are they moved in. A flow optimized in place reads the
+    catalog directory it replaces; a failure leaves what was there as it was.
+    """
+    directory = out.with_name(f"{out.stem}.prompts")
+    plan = _catalog_plan(directory, files) if texts else {}
+    staged: list[Path] = []
+    try:
+        prompts = Path(flow.prompts or "")
+        if texts:
+            prompts = _unused(directory)
+            prompts.mkdir()
+            staged.append(prompts)
+            _fill_catalog(prompts, plan, texts)
+        staged.append(staged_flow := _unused(out))
+        _dump(staged_flow, flow, prompts)
+        _check_written(staged_flow, out)
+        if texts:
+            _dump(staged_flow, flow, directory)
+            _move_in(prompts, directory, staged_flow, out)
+        else:
+            os.replace(staged_flow, out)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {out}: {exc}") from None
+    finally:
+        for path in staged:
+            if os.path.lexists(path):
+                _remove(path)
+
+
+def _catalog_plan(directory: Path, files: CatalogFiles) -> dict[str, tuple[Path, bool]]:
+    """File name in the new catalog -> (the file it takes the texts of, whether it copies it): a file
+    that lives in the directory being replaced is copied, any other linked to. Refuses (before
+    anything is written) to replace what `ivr optimize` did not write."""
+    here = directory.resolve()
+    plan: dict[str, tuple[Path, bool]] = {}
+    for file in files.own:
+        if file.name == GENERATED_PROMPTS:
+            raise click.ClickException(f"{file}: {GENERATED_PROMPTS} is the name of the generated texts; rename it")
+        real = file.resolve()
+        plan[file.name] = (real, real.parent == here)
+    if os.path.lexists(directory) and not directory.is_dir():
+        raise click.ClickException(f"{directory}: not a directory; the new flow's prompt catalog goes there")
+    if directory.is_dir():
+        copied = {real for real, copy in plan.values() if copy}
+        foreign = sorted(
+            entry.name
+            for entry in directory.iterdir()
+            if not (entry.is_symlink() or entry.name == GENERATED_PROMPTS or entry.resolve() in copied)
+        )
+        if foreign:
+            raise click.ClickException(
+                f"{directory} holds files `ivr optimize` did not write ({', '.join(foreign)}): "
+                "move them, or write the new flow elsewhere (-o)"
+            )
+    return plan
+
+
+def _fill_catalog(directory: Path, plan: Mapping[str, tuple[Path, bool]], texts: Texts) -> None:
+    for name, (file, copy) in plan.items():
+        if copy:
+            shutil.copy2(file, directory / name)
+        else:
+            # relative to where the links are: the temporary directory is a sibling of their place
+            (directory / name).symlink_to(os.path.relpath(file, directory.resolve()))
     header = "# Written by `ivr optimize`: texts of the prompts the optimized flow added. Edit freely.\n"
     body = yaml.safe_dump({"prompts": texts}, allow_unicode=True, sort_keys=False, width=100)
     (directory / GENERATED_PROMPTS).write_text(header + body, encoding="utf-8")
-    return directory
+
+
+def _dump(path: Path, flow: Flow, prompts: Path) -> None:
+    from ivr_engine.flow.export import dump_flow
+
+    relative = os.path.relpath(prompts.resolve(), path.parent.resolve())
+    path.write_text(dump_flow(dataclasses.replace(flow, prompts=relative)), encoding="utf-8")
+
+
+def _check_written(path: Path, out: Path) -> None:
+    from ivr_engine.flow.diagnostics import FlowError, has_errors
+    from ivr_engine.flow.loader import load_flow
+    from ivr_engine.flow.validate import validate_with_catalog
+
+    try:
+        problems = [d for d in validate_with_catalog(load_flow(path, check=False)) if d.is_error]
+    except FlowError as exc:
+        problems = list(exc.diagnostics)
+    if has_errors(problems):
+        found = "\n".join(str(problem).replace(str(path), str(out)) for problem in problems)
+        raise click.ClickException(f"internal error: {out} would not validate, nothing was written:\n{found}")
+
+
+def _move_in(catalog: Path, directory: Path, flow_file: Path, out: Path) -> None:
+    """The staged catalog to `directory` and the staged flow to `out`; what was there before comes
+    back if either move fails."""
+    old = _unused(directory) if os.path.lexists(directory) else None
+    if old is not None:
+        os.rename(directory, old)
+    try:
+        os.rename(catalog, directory)
+        try:
+            os.replace(flow_file, out)
+        except OSError:
+            os.rename(directory, catalog)
+            raise
+    except OSError:
+        if old is not None:
+            os.rename(old, directory)
+        raise
+    if old is not None:
+        _remove(old)
+
+
+def _unused(path: Path) -> Path:
+    """A hidden name beside `path` that nothing has (`.name.<random>.tmp`, which no *.yaml glob takes)."""
+    return path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
 
 
 def _counts(
@@ -440,12 +626,17 @@ def _moment(value: str | None, name: str) -> dt.datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
+def _below_one(_ctx: click.Context, _param: click.Parameter, value: float) -> float:
+    # the optimizer's own check names its argument (min_saving), not the option the user typed
+    if not (math.isfinite(value) and value < 1.0):
+        raise click.BadParameter(f"{value:g} is not a fraction below 1 (0.05: apply from a 5% shorter E[T])")
+    return value
+
+
 def _draw(flow: Flow, new: Flow, changed: tuple[str, ...], directory: Path) -> None:
     import graphviz
 
     from ivr_engine.flow.draw import render_flow
-
-    directory.mkdir(parents=True, exist_ok=True)
 
     def style(node: object) -> dict[str, str] | None:
         return {"color": "red", "penwidth": "2"} if getattr(node, "id", None) in changed else None
@@ -483,6 +674,7 @@ def _draw(flow: Flow, new: Flow, changed: tuple[str, ...], directory: Path) -> N
     type=float,
     default=0.05,
     show_default=True,
+    callback=_below_one,
     help="Relative E[T] saving below which nothing changes.",
 )
 @click.option("--changed-notice", help="Prompt id played first in every changed menu (e.g. menu.changed).")
@@ -511,10 +703,8 @@ def optimize(
     draw: Path | None,
 ) -> None:
     """Write a shallower flow whose frequent services sit near the root, and report the saving."""
-    from ivr_engine.flow.diagnostics import FlowError, has_errors
-    from ivr_engine.flow.export import dump_flow
-    from ivr_engine.flow.loader import load_flow
-    from ivr_engine.flow.validate import load_catalog, validate_with_catalog
+    from ivr_engine.flow.diagnostics import FlowError
+    from ivr_engine.flow.validate import load_catalog
 
     flow = _load(path)
     try:
@@ -525,12 +715,15 @@ def optimize(
         raise click.ClickException(f"{path}: the flow names no prompt texts (prompts:)")
     language = language or flow.default_language
     if language not in flow.languages:
-        raise click.BadParameter(f"{language!r} is not one of the flow's languages {list(flow.languages)}")
+        raise click.BadParameter(
+            f"{language!r} is not one of the flow's languages {list(flow.languages)}", param_hint="--language"
+        )
     if changed_notice is not None and not set(flow.languages) <= catalog.languages(changed_notice):
         raise click.BadParameter(
             f"prompt {changed_notice!r} needs a text in {', '.join(flow.languages)} in the catalog {flow.prompts}",
             param_hint="--changed-notice",
         )
+    files = CatalogFiles.of(flow, catalog)
     counts, half_life_days = _counts(
         flow, stats_url, demand_file, flow_version, _moment(since, "--since"), _moment(until, "--until"), half_life
     )
@@ -548,19 +741,14 @@ def optimize(
             min_saving=min_saving,
             changed_notice=changed_notice,
             version=new_version,
+            earlier=files.earlier,
         )
     except (TreeError, DemandError) as exc:
         raise click.ClickException(str(exc)) from None
-    out.parent.mkdir(parents=True, exist_ok=True)
-    prompts = write_catalog(out, catalog, done.texts) if done.texts else Path(flow.prompts or "")
-    written = dataclasses.replace(done.flow, prompts=os.path.relpath(prompts.resolve(), out.parent.resolve()))
-    out.write_text(dump_flow(written), encoding="utf-8")
-    try:
-        problems = [d for d in validate_with_catalog(load_flow(out, check=False)) if d.is_error]
-    except FlowError as exc:
-        problems = list(exc.diagnostics)
-    if has_errors(problems):
-        raise click.ClickException(f"internal error: {out} does not validate:\n" + "\n".join(map(str, problems)))
+    _output(out)
+    if draw is not None:
+        _output(draw / "before.svg", "--draw")
+    write_flow(out, done.flow, files, done.texts)
     if draw is not None:
         _draw(flow, done.flow, done.result.changed_menus, draw)
     data = report_data(done.result, done.demand, done.info, done.as_written)

@@ -375,10 +375,12 @@ def purge(opts: _Options, cutoff: dt.datetime) -> None:
 
 @_report(("flow_version", "since", "until"))  # the flow is the file's
 @click.argument("flow_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help=".svg, .png, .pdf or .dot")
+@click.option(
+    "-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help=".svg, .png, .pdf or .dot"
+)
 def tree(opts: _Options, flow_file: Path, output: Path) -> None:
     """Draw the flow tree coloured by hits, with the number of calls on each edge."""
-    from ivr_engine.cli.flow import write_drawing
+    from ivr_engine.cli.flow import _output, write_drawing
     from ivr_engine.flow.diagnostics import FlowError
     from ivr_engine.flow.loader import load_flow
     from ivr_engine.stats.heat import render_heatmap
@@ -389,5 +391,7 @@ def tree(opts: _Options, flow_file: Path, output: Path) -> None:
         raise click.ClickException(str(exc)) from None
     with opts.open() as store:
         flt = dataclasses.replace(opts.flt, flow_id=flow.id)
-        write_drawing(lambda: render_heatmap(store, flow, flt, output), output, "'-o' / '--output'")
+        write_drawing(
+            lambda: render_heatmap(store, flow, flt, _output(output, "'-o' / '--output'")), output, "'-o' / '--output'"
+        )
     click.echo(f"wrote {output}")

@@ -91,7 +91,7 @@ def _noon(day: object) -> float:
 def read_demand_file(path: Path) -> dict[str, float]:
     """A JSON object {leaf id: call count}."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = json.loads(Path(path).read_text(encoding="utf-8-sig"))  # a BOM, as Windows editors write
     except (OSError, UnicodeDecodeError) as exc:
         raise DemandError(f"{path}: cannot read: {exc}") from None
     except json.JSONDecodeError as exc:

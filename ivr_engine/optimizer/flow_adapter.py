@@ -26,6 +26,7 @@ from ivr_engine.optimizer.tree import (
 )
 
 PromptSeconds = Callable[[str | None], float]
+MORE_OPTIONS = "More options"  # title of a generated menu and of its option in the parent
 
 
 class FlowAdapterError(TreeError):
@@ -109,7 +110,7 @@ def menu_tree_from_flow(
             raise FlowAdapterError(
                 f"{_where(flow, menu.id)}: menu {menu.id!r} has no options"
             )
-        return MenuTree(menu.id, prompt_seconds(menu.prompt), tuple(options), prompt)
+        return MenuTree(menu.id, prompt_seconds(menu.prompt), tuple(options), prompt, generated(menu))
 
     tree = convert(start, 0.0)
     bound = {k for k in (flow.keys.operator, flow.keys.back, flow.keys.repeat) if k}
@@ -139,6 +140,14 @@ def _where(flow: Flow, node_id: str) -> str:
 def prompt_ids(menu_id: str) -> tuple[str, str]:
     """Default prompt ids of a generated menu: (its header, its option in the parent)."""
     return f"{menu_id}.header", f"{menu_id}.option"
+
+
+def generated(menu: Menu) -> bool:
+    """Whether an earlier optimization generated the menu ("auto-<hash>" playing its generated
+    header). Optimizing a released optimized flow again, such a menu is the optimizer's to regroup:
+    it names no topic callers look for ("more options"), so it has none to keep or to say "and
+    more" of."""
+    return menu.id.startswith("auto-") and menu.prompt == prompt_ids(menu.id)[0]
 
 
 def flow_from_tree(
@@ -177,7 +186,7 @@ def flow_from_tree(
         else:
             header, _ = generated_prompts(node.id)
             nodes[node.id] = Menu(
-                id=node.id, title="More options", prompt=header, options=options
+                id=node.id, title=MORE_OPTIONS, prompt=header, options=options
             )
     kept = {n.id for _, n in walk(tree) if isinstance(n, MenuTree)}
     for menu_id in old_menus - kept:
@@ -202,5 +211,5 @@ def _flow_option(
         return dataclasses.replace(original, key=option.key, target=target, loc=None)
     _, clip = generated_prompts(child.id)
     return MenuOption(
-        key=option.key, target=child.id, prompt=clip, title="More options"
+        key=option.key, target=child.id, prompt=clip, title=MORE_OPTIONS
     )

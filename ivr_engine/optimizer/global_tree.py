@@ -71,7 +71,7 @@ class OptimizationResult:
     ]  # service id -> (old key path, new key path)
     changed_menus: tuple[
         str, ...
-    ]  # menus whose options differ or that are new: "this menu has changed"
+    ]  # menus whose options differ or that are new (only the former say "this menu has changed")
 
 
 def optimize(

@@ -4,9 +4,9 @@ A menu of the current tree names a topic in its header and in its option clip ("
 prevention, press 1"). Callers who do not know the way find a service by the topics they hear, so
 a menu may go on naming only its topic while everything it holds belongs to that topic. Once the
 optimizer moves another service in, `ivr optimize` rewrites its option clip to say "and more"
-("for disease prevention and more, press 1") while most of its calls are still for its topic,
+("disease prevention and more: press 1") while most of its calls are still for its topic,
 the way a generated menu names its most called service and more. Otherwise, or where the
-topic's texts are longer, generated texts ("more options"; "for influenza and more, press 1")
+topic's texts are longer, generated texts ("more options"; "influenza and more: press 1")
 replace both. Charging the old clip alone
 would make such trees look faster than the flow written for them, and would let the optimizer
 file services under topics callers would never look in. The other way round, a generated menu

@@ -10,6 +10,8 @@ from ivr_engine.optimizer.cost import TreeMetrics
 from ivr_engine.optimizer.demand import Demand
 from ivr_engine.optimizer.global_tree import OptimizationResult
 
+UNMATCHED_LISTED = 10  # leaves outside the optimized menus the table lists, most calls first
+
 
 @dataclass(frozen=True)
 class RunInfo:
@@ -28,6 +30,10 @@ class RunInfo:
     # (before, after): share of calls whose every menu on the way names their service or its
     # topic (`Labels.named_share`), what callers who do not know the way can follow
     named_on_the_way: tuple[float, float] = (1.0, 1.0)
+    # menus of the new tree the flow did not have: a caller never heard them before, so they do
+    # not say they have changed; the others of `changed_menus` do, with this prompt
+    new_menus: tuple[str, ...] = ()
+    changed_notice: str | None = None
 
 
 def _metrics(metrics: TreeMetrics, bound: float) -> dict[str, float]:
@@ -72,7 +78,9 @@ def report_data(
             {"service": service, "node": info.targets.get(service, service), "old": "-".join(old), "new": "-".join(new)}
             for service, (old, new) in sorted(result.changed_paths.items(), key=lambda item: item[1][1])
         ],
-        "changed_menus": list(result.changed_menus),
+        "changed_menus": [m for m in result.changed_menus if m not in info.new_menus],
+        "new_menus": list(info.new_menus),
+        "changed_notice": info.changed_notice,
         "pinned_kept_in_place": list(info.held_in_place),
     }
 
@@ -123,9 +131,17 @@ def report_text(data: Mapping[str, Any]) -> str:
     unmatched = data["demand"]["unmatched_leaves"]
     if unmatched:
         lines.append(f"calls at leaves outside the optimized menus (ignored): {sum(unmatched.values()):g}")
+        most = sorted(unmatched.items(), key=lambda item: (-item[1], item[0]))
+        lines += [f"  {leaf:<32}{calls:>10g}" for leaf, calls in most[:UNMATCHED_LISTED]]
+        if len(most) > UNMATCHED_LISTED:
+            rest = most[UNMATCHED_LISTED:]
+            lines.append(f"  ... {len(rest)} more leaves, {sum(c for _, c in rest):g} calls (all of them: --json)")
     lines.append(f"{len(data['changed_paths'])} service path(s) changed:")
     lines += [f"  {c['node']:<32}{c['old']:>10} -> {c['new']}" for c in data["changed_paths"]]
-    lines.append(f"{len(data['changed_menus'])} menu(s) changed: {', '.join(data['changed_menus']) or '-'}")
+    notice = f" (each plays {data['changed_notice']} first)" if data["changed_notice"] and data["changed_menus"] else ""
+    lines.append(f"{len(data['changed_menus'])} menu(s) changed{notice}: {', '.join(data['changed_menus']) or '-'}")
+    if data["new_menus"]:
+        lines.append(f"{len(data['new_menus'])} new menu(s): {', '.join(data['new_menus'])}")
     return "\n".join(lines)
 
 

@@ -255,7 +255,7 @@ def read_import_file(path: Path, keyer: CallerKeyer) -> list[Batch]:
 
 def _lines(path: Path, errors: list[str]) -> Iterator[tuple[int, str]]:
     try:
-        with open(path, encoding="utf-8") as source:
+        with open(path, encoding="utf-8-sig") as source:  # Windows editors start files with a BOM
             for number, line in enumerate(source, start=1):
                 if line.strip():
                     yield number, line

@@ -48,8 +48,12 @@ class CallerKeyer:
         return self.key(number) if number and number.strip() else None
 
 
-def caller_keyer(secret: str | None, *, dev_dir: Path | None = None) -> CallerKeyer:
-    """The keyer for `secret`; with no secret, the dev secret kept in `dev_dir` (dev mode) or an error."""
+def caller_keyer(secret: str | None, *, dev_dir: Path | None = None, create: bool = True) -> CallerKeyer:
+    """The keyer for `secret`; with no secret, the dev secret kept in `dev_dir` (dev mode) or an error.
+
+    `create=False` is for readers of what a dev-mode engine recorded: a secret made up there would
+    key no caller the engine saw, so a missing one is an error naming where it was looked for.
+    """
     if secret:
         return CallerKeyer(secret)
     if dev_dir is None:
@@ -58,6 +62,11 @@ def caller_keyer(secret: str | None, *, dev_dir: Path | None = None) -> CallerKe
             "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`), or run in dev mode"
         )
     path = Path(dev_dir) / DEV_SECRET_FILE
+    if not path.exists() and not create:
+        raise CallerSecretError(
+            f"{path}: no such file; a dev-mode engine keeps its generated caller-hash secret there "
+            f"(its spool directory): give that directory, or set {SECRET_ENV}"
+        )
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -179,9 +179,10 @@ def test_show_png_and_bad_suffix(tmp_path: Path) -> None:
     assert (tmp_path / "t.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     code, _, err = run("flow", "show", str(CASES / "minimal.yaml"), "-o", str(tmp_path / "t.gif"))
     assert code == 2 and "use one of .svg, .png, .pdf, .dot" in err
-    missing = tmp_path / "no" / "t.svg"
-    code, _, err = run("flow", "show", str(CASES / "minimal.yaml"), "-o", str(missing))
-    assert code == 2 and f"Invalid value for '--out': cannot write {missing}: No such file or directory" in err
+    (tmp_path / "a-file").write_text("")
+    blocked = tmp_path / "a-file" / "t.svg"
+    code, _, err = run("flow", "show", str(CASES / "minimal.yaml"), "-o", str(blocked))
+    assert code == 2 and f"Invalid value for '--out': {blocked}: {tmp_path / 'a-file'} is not a directory" in err
 
 
 def test_show_refuses_a_broken_flow(tmp_path: Path) -> None:
@@ -209,3 +210,21 @@ def test_render_flow_callbacks_for_heatmaps(tmp_path: Path) -> None:
     )
     svg = out.read_text(encoding="utf-8")
     assert "root (42 calls)" in svg and "#ff0000" in svg and "1: 17" in svg
+
+
+def test_export_and_show_make_the_output_directory(tmp_path: Path, hotline: Flow) -> None:
+    code, _, _ = run("flow", "export", str(HOTLINE), "-o", str(tmp_path / "build" / "x.json"))
+    assert code == 0
+    assert flow_from_export(json.loads((tmp_path / "build" / "x.json").read_text(encoding="utf-8"))).id == hotline.id
+    assert run("flow", "show", str(CASES / "minimal.yaml"), "-o", str(tmp_path / "draw" / "t.svg"))[0] == 0
+    assert (tmp_path / "draw" / "t.svg").read_text(encoding="utf-8").startswith("<?xml")
+
+
+def test_an_output_below_a_file_is_a_usage_error_naming_it(tmp_path: Path) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("not a directory", encoding="utf-8")
+    for command in ("export", "show"):
+        code, _, err = run("flow", command, str(CASES / "minimal.yaml"), "-o", str(afile / "x.svg"))
+        assert code == 2 and f"{afile} is not a directory" in err and "Traceback" not in err
+    code, _, err = run("flow", "export", str(CASES / "minimal.yaml"), "-o", str(tmp_path))
+    assert code == 2 and "is a directory" in err

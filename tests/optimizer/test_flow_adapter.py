@@ -162,3 +162,28 @@ def test_menus_are_no_wider_than_the_validator_accepts_unless_the_flow_is() -> N
     narrow = dict(flow.nodes, main=dataclasses.replace(main, options=main.options[:4]))
     source = menu_tree_from_flow(dataclasses.replace(flow, nodes=narrow), "main", seconds)
     assert source.constraints.max_options == MAX_MENU_OPTIONS == 5
+
+
+def test_menus_an_earlier_optimization_generated_are_read_as_generated() -> None:
+    flow = hotline()
+    vacc = flow.nodes["vacc"]
+    assert isinstance(vacc, Menu)
+    main = flow.nodes["main"]
+    assert isinstance(main, Menu)
+    # the layout an earlier run wrote: a group playing its generated header, and a hand-made
+    # menu whose id merely looks generated
+    nodes = {
+        **flow.nodes,
+        "auto-1234567890": dataclasses.replace(vacc, id="auto-1234567890", prompt="auto-1234567890.header"),
+        "auto-handmade": dataclasses.replace(vacc, id="auto-handmade", prompt="vacc.menu"),
+    }
+    del nodes["vacc"]
+    options = [o for o in main.options if o.target != "vacc"]
+    options += [
+        MenuOption(key="8", target="auto-1234567890", prompt="auto-1234567890.option", title="More options"),
+        MenuOption(key="9", target="auto-handmade", prompt="opt.vacc"),
+    ]
+    nodes["main"] = dataclasses.replace(main, options=tuple(options))
+    tree = menu_tree_from_flow(dataclasses.replace(flow, nodes=nodes), "main", seconds).tree
+    synthetic = {n.id: n.synthetic for _, n in walk(tree) if isinstance(n, MenuTree)}
+    assert synthetic == {"main": False, "auto-1234567890": True, "auto-handmade": False}

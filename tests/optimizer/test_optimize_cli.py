@@ -7,6 +7,7 @@ import dataclasses
 import datetime as dt
 import json
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,19 +16,27 @@ from click.testing import CliRunner
 
 from ivr_engine.cli.main import main
 from ivr_engine.cli.optimize import (
+    GENERATED_PROMPTS,
     ClipTimer,
+    describe_menus,
     generated_costs,
+    group_texts,
     offered_services,
     optimize_flow,
+    rekeyed_original,
+    service_name,
 )
+from ivr_engine.flow.fields import node_prompts
 from ivr_engine.flow.loader import load_flow
-from ivr_engine.flow.model import Flow, Menu
+from ivr_engine.flow.model import Flow, Menu, MenuOption
 from ivr_engine.flow.tree import MAX_MENU_OPTIONS
 from ivr_engine.flow.validate import load_catalog, validate, validate_with_catalog
-from ivr_engine.optimizer import MenuTree, evaluate, leaf_paths, walk
-from ivr_engine.optimizer.demand import leaf_counts, service_demand
-from ivr_engine.optimizer.flow_adapter import menu_tree_from_flow
+from ivr_engine.optimizer import MenuTree, Option, evaluate, leaf_paths, walk
+from ivr_engine.optimizer.demand import leaf_counts, read_demand_file, service_demand
+from ivr_engine.optimizer.flow_adapter import flow_from_tree, menu_tree_from_flow
+from ivr_engine.optimizer.global_tree import changed_menus
 from ivr_engine.optimizer.labels import Labels
+from ivr_engine.optimizer.tree import services
 from ivr_engine.prompts.catalog import PromptCatalog, estimate_seconds
 from ivr_engine.prompts.manifest import Manifest, ManifestEntry
 from ivr_engine.stats.batch import Batch, call_row
@@ -74,6 +83,17 @@ def test_output_validates_and_offers_the_same_services_once(tmp_path: Path) -> N
     assert new.version.startswith("7+opt.")
     main_menu = new.nodes["main"]
     assert isinstance(main_menu, Menu) and main_menu.changed_notice == "menu.changed"
+    # the menus of the flow whose options changed say so; generated ones are new to every caller
+    def layout(flow: Flow) -> dict[str, list[tuple[str, str]]]:
+        return {m.id: [(o.key, o.target) for o in m.options] for m in flow.menus()}
+
+    before, after = layout(old), layout(new)
+    changed = [m for m in after if m in before and after[m] != before[m]]
+    generated = [m for m in after if m not in before]
+    assert changed and generated
+    assert sorted(report["changed_menus"]) == sorted(changed) and sorted(report["new_menus"]) == sorted(generated)
+    assert report["changed_notice"] == "menu.changed"
+    assert {m.id for m in new.menus() if m.changed_notice == "menu.changed"} == set(changed)
     # the most called service is one key away now, and its clip says the new key
     teeth = next(o for o in main_menu.options if o.target == "b.teeth")
     catalog = load_catalog(new)
@@ -263,6 +283,14 @@ def test_optimized_hotline_is_faster_and_walks_in_the_simulator(tmp_path: Path) 
     assert call["leaf"] == top and call["flow"]["version"] == new.version
     heard = [h["prompt"] for h in call["heard"]]
     assert "menu.changed" in heard  # the main menu announces it has changed
+    # released, and optimized again for what callers want now
+    original = load_catalog(hotline)
+    assert original is not None
+    check_written(out, hotline, original)
+    again = tmp_path / "again" / "hotline-opt.yaml"
+    later = optimize_file(out, again, zipf_demand(hotline, seed=2), "--audio", AUDIO)
+    assert later["applied"] and later["flow"]["version_before"] == new.version
+    check_written(again, hotline, original)
 
 
 def test_generated_menus_are_named_after_their_most_called_service(tmp_path: Path) -> None:
@@ -279,7 +307,7 @@ def test_generated_menus_are_named_after_their_most_called_service(tmp_path: Pat
         held = [n.id for _, n in walk(tree) if not isinstance(n, MenuTree)]
         top = max(held, key=lambda s: (DEMAND.get(s, 0), -held.index(s)))
         offer = next(o for m in new.menus() for o in m.options if o.target == group.id)
-        assert catalog.text(offer.prompt or "", "en") == f"For {titles[top].lower()} and more, press {offer.key}."
+        assert catalog.text(offer.prompt or "", "en") == f"{titles[top]} and more: press {offer.key}."
         assert catalog.text(group.prompt or "", "zh-CN") == "更多选项。"
 
 
@@ -305,8 +333,8 @@ def test_generated_texts_are_timed_at_the_built_voices_speech_rate() -> None:
     assert slow.as_written.expected_time == pytest.approx(2 * plain.as_written.expected_time, rel=0.2)
 
 
-def test_a_topic_menu_that_takes_in_other_services_says_and_more(tmp_path: Path) -> None:
-    # colds pinned: the health menu stays, and the optimizer files more services under it
+def clinic_with_colds_pinned(tmp_path: Path) -> Flow:
+    """The clinic with colds pinned: the health menu stays, and the optimizer files more services under it."""
     flow_file = tmp_path / "clinic.yaml"
     flow_file.write_text(
         CLINIC.read_text(encoding="utf-8")
@@ -314,7 +342,11 @@ def test_a_topic_menu_that_takes_in_other_services_says_and_more(tmp_path: Path)
         .replace("title: Colds}", "title: Colds, pinned: true}"),
         encoding="utf-8",
     )
-    flow = load_flow(flow_file)
+    return load_flow(flow_file)
+
+
+def test_a_topic_menu_that_takes_in_other_services_says_and_more(tmp_path: Path) -> None:
+    flow = clinic_with_colds_pinned(tmp_path)
     catalog = load_catalog(flow)
     assert catalog is not None
     optimized = optimize_flow(flow, catalog, DEMAND, root="main", language="zh-CN", breadth=4)
@@ -328,7 +360,7 @@ def test_a_topic_menu_that_takes_in_other_services_says_and_more(tmp_path: Path)
     assert (offer.prompt, offer.title) == ("health.and-more.option", "Health advice and more")
     assert optimized.texts[offer.prompt] == {
         "zh-CN": f"健康咨询等服务请按{offer.key}。",
-        "en": f"For health advice and more, press {offer.key}.",
+        "en": f"Health advice and more: press {offer.key}.",
     }
     timer = ClipTimer(PromptCatalog(texts={**catalog.texts, **optimized.texts}), "zh-CN", None)
     # the optimizer charged it what the written clip says: the topic's clip and "and more"
@@ -358,3 +390,249 @@ def test_a_group_that_is_mostly_an_old_menu_is_written_as_that_menu(tmp_path: Pa
     assert not [n for n in new.nodes if n.startswith("auto-") or n.endswith(".regrouped")]
     # nothing generated: the optimizer's figure is the written flow's
     assert report["after"]["expected_seconds"] == pytest.approx(report["after_as_written"]["expected_seconds"])
+
+
+def test_an_output_below_a_file_is_a_usage_error_naming_it(tmp_path: Path) -> None:
+    demand = tmp_path / "demand.json"
+    demand.write_text(json.dumps(DEMAND), encoding="utf-8")
+    afile = tmp_path / "afile"
+    afile.write_text("", encoding="utf-8")
+    for out, draw in ((afile / "x.yaml", tmp_path / "draw"), (tmp_path / "new" / "x.yaml", afile / "draw")):
+        args = ["optimize", str(CLINIC), "--demand", str(demand), "-o", str(out), "--draw", str(draw)]
+        result = CliRunner(mix_stderr=False).invoke(main, args)
+        assert result.exit_code == 2 and f"{afile} is not a directory" in result.stderr, result.output
+        assert not out.exists()
+
+
+def played(flow: Flow) -> set[str]:
+    return {prompt for node in flow.nodes.values() for _, prompt in node_prompts(node)}
+
+
+def check_written(out: Path, source: Flow, original: PromptCatalog) -> Flow:
+    """What every optimized flow `ivr optimize` writes must be: it validates, offers the services of
+    `source`, its catalog directory links the `original` catalog's files and generated.yaml holds
+    exactly the prompts it plays that those lack, and every option clip says the key it is on."""
+    new = load_flow(out)
+    assert [d for d in validate_with_catalog(new) if d.is_error] == []
+    assert offered_services(new, "main") == offered_services(source, "main")
+    directory = Path(new.prompts or "")
+    assert directory == out.with_name(f"{out.stem}.prompts").resolve()
+    links = [f for f in directory.iterdir() if f.name != GENERATED_PROMPTS]
+    assert all(f.is_symlink() for f in links)
+    assert {f.resolve() for f in links} == {Path(f).resolve() for f in original.files}
+    generated = PromptCatalog.load(directory / GENERATED_PROMPTS)
+    assert set(generated.ids()) == played(new) - set(original.ids())
+    catalog = load_catalog(new)
+    assert catalog is not None
+    for prompt in played(new):
+        copied = rekeyed_original(prompt)
+        assert copied is None or rekeyed_original(copied) is None  # a copy of a copy is a copy of the original
+        if copied in original.texts:
+            assert generated.texts[prompt] != {lang: original.texts[copied][lang] for lang in new.languages}
+        texts = catalog.texts[prompt].values()
+        assert not any("等服务等服务" in t or "and more and more" in t for t in texts)
+    for menu in new.menus():
+        for option in menu.options:
+            assert "and more and more" not in option.title
+            for language in new.languages:
+                said = re.findall(r"\d+", catalog.text(option.prompt or "", language) or "")
+                assert not said or said[-1] == option.key, (menu.id, option)
+    return new
+
+
+def optimize_file(flow_file: Path, out: Path, demand: dict[str, int], *args: str | Path) -> dict[str, Any]:
+    demand_file = out.with_name(f"{out.stem}-demand.json")
+    demand_file.parent.mkdir(parents=True, exist_ok=True)
+    demand_file.write_text(json.dumps(demand), encoding="utf-8")
+    return run(flow_file, "--demand", demand_file, "-o", out, *args)
+
+
+LATER = {"v.travel": 900, "b.teeth": 500, "b.eyes": 300, "h.address": 100}
+LATEST = {"a.sleep": 400, "v.child": 300, "b.skin": 200, "a.cold": 100, "b.eyes": 50}
+
+
+def test_a_released_optimized_flow_is_optimized_again_twice(tmp_path: Path) -> None:
+    source = load_flow(CLINIC)
+    original = load_catalog(source)
+    assert original is not None
+    first = tmp_path / "r1" / "clinic.yaml"
+    assert optimize_file(CLINIC, first, DEMAND)["applied"]
+    check_written(first, source, original)
+    # before release, someone words the generated English clips their own way
+    generated = first.with_name("clinic.prompts") / GENERATED_PROMPTS
+    reworded = generated.read_text(encoding="utf-8").replace("press", "please press")
+    generated.write_text(reworded, encoding="utf-8")
+    edited = PromptCatalog.load(generated)
+    second = tmp_path / "r2" / "clinic.yaml"
+    assert optimize_file(first, second, LATER)["applied"]
+    again = check_written(second, source, original)
+    now = PromptCatalog.load(second.with_name("clinic.prompts") / GENERATED_PROMPTS)
+    kept = [i for i in now.ids() if i in edited.texts and now.texts[i] == edited.texts[i]]
+    assert kept and all("please press" in now.texts[i]["en"] for i in kept)  # the edits are carried
+    assert first.with_name("clinic.prompts").is_dir() and generated.read_text(encoding="utf-8")  # r1 untouched
+    third = tmp_path / "r3" / "clinic.yaml"
+    assert optimize_file(second, third, LATEST, "--breadth", "4")["applied"]
+    latest = check_written(third, source, original)
+    assert latest.version.count("+opt.") == 3 and again.version.count("+opt.") == 2
+
+
+def test_a_flow_optimized_in_place_keeps_its_catalog(tmp_path: Path) -> None:
+    source = load_flow(CLINIC)
+    original = load_catalog(source)
+    assert original is not None
+    out = tmp_path / "build" / "clinic-opt.yaml"
+    optimize_file(CLINIC, out, DEMAND)
+    report = optimize_file(out, out, LATER)
+    assert report["applied"] and report["flow"]["version_before"].startswith("7+opt.")
+    check_written(out, source, original)
+    # nothing left behind: no temporary or old catalog
+    assert sorted(f.name for f in out.parent.iterdir()) == [
+        "clinic-opt-demand.json", "clinic-opt.prompts", "clinic-opt.yaml"
+    ]  # fmt: skip
+
+
+def test_files_it_did_not_write_are_never_replaced(tmp_path: Path) -> None:
+    out = tmp_path / "clinic-opt.yaml"
+    optimize_file(CLINIC, out, DEMAND)
+    directory = out.with_name("clinic-opt.prompts")
+    (directory / "notes.txt").write_text("mine", encoding="utf-8")
+    before = {f.name: f.read_bytes() for f in [out, *directory.iterdir()]}
+    demand = tmp_path / "later.json"
+    demand.write_text(json.dumps(LATER), encoding="utf-8")
+    result = CliRunner(mix_stderr=False).invoke(main, ["optimize", str(out), "--demand", str(demand), "-o", str(out)])
+    assert result.exit_code == 1
+    assert f"{directory} holds files `ivr optimize` did not write (notes.txt)" in result.stderr
+    assert {f.name: f.read_bytes() for f in [out, *directory.iterdir()]} == before
+    # and it left nothing behind
+    assert sorted(f.name for f in tmp_path.iterdir()) == [
+        "clinic-opt-demand.json", "clinic-opt.prompts", "clinic-opt.yaml", "later.json"
+    ]  # fmt: skip
+
+
+def report_table(tmp_path: Path, demand: dict[str, int], *args: str) -> str:
+    demand_file = tmp_path / "demand.json"
+    demand_file.write_text(json.dumps(demand), encoding="utf-8")
+    args = ("optimize", str(CLINIC), "--demand", str(demand_file), "-o", str(tmp_path / "x.yaml"), *args)
+    result = CliRunner(mix_stderr=False).invoke(main, list(args))
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_the_table_tells_changed_menus_from_new_ones(tmp_path: Path) -> None:
+    table = report_table(tmp_path, DEMAND, "--changed-notice", "menu.changed")
+    data = run(CLINIC, "--demand", tmp_path / "demand.json", "-o", tmp_path / "y.yaml", "--changed-notice",
+               "menu.changed")  # fmt: skip
+    changed, generated = ", ".join(data["changed_menus"]), ", ".join(data["new_menus"])
+    assert f"{len(data['changed_menus'])} menu(s) changed (each plays menu.changed first): {changed}\n" in table
+    assert f"{len(data['new_menus'])} new menu(s): {generated}" in table
+
+
+@pytest.mark.parametrize(
+    ("title", "clip", "said"),
+    [
+        ("Dental care", "For dental care, press 3.", "Dental care and more: press 4."),
+        ("Make a suggestion", "To make a suggestion, press 3.", "Make a suggestion and more: press 4."),
+        ("HPV vaccine", "For the HPV vaccine, press 1.", "HPV vaccine and more: press 4."),
+        ("", "To rate our service, press 5.", "Rate our service and more: press 4."),
+        # optimized again: a topic offered "and more", and a generated option (which has no name
+        # of its own but its clip's, in the words of this release or the one before)
+        ("Health advice and more", "Health advice and more: press 1.", "Health advice and more: press 4."),
+        ("More options", "Skin care and more: press 2.", "Skin care and more: press 4."),
+        ("More options", "For skin care and more, press 2.", "Skin care and more: press 4."),
+    ],
+)
+def test_generated_english_clips_read_right_for_noun_and_verb_phrases(title: str, clip: str, said: str) -> None:
+    flow = load_flow(CLINIC)
+    catalog = PromptCatalog(texts={"opt.x": {"en": clip}})
+    name = service_name(catalog, MenuOption(key="3", target="a.cold", prompt="opt.x", title=title), flow, "en")
+    assert group_texts([name, "other"], "4", "en") == ("More options.", said)
+
+
+def test_generated_mandarin_clips_stay_as_they_were() -> None:
+    # the menu benchmark times these texts (docs/benchmarks.md)
+    assert group_texts(["流感", "其他"], "7", "zh-CN") == ("更多选项。", "流感等服务请按7。")
+    assert group_texts(["流感"], "7", "zh-CN") == ("更多选项。", "流感请按7。")
+    flow = load_flow(CLINIC)
+    catalog = PromptCatalog(texts={"opt.x": {"zh-CN": "健康咨询等服务请按1。"}})
+    topic = MenuOption(key="1", target="health", prompt="opt.x", title="Health advice and more")
+    assert service_name(catalog, topic, flow, "zh-CN") == "健康咨询"
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "said"),
+    [
+        ("--min-saving", "1", "Invalid value for '--min-saving': 1 is not a fraction below 1"),
+        ("--min-saving", "nan", "Invalid value for '--min-saving': nan is not a fraction below 1"),
+        ("--language", "fr", "Invalid value for --language: 'fr' is not one of the flow's languages"),
+    ],
+)
+def test_a_bad_option_value_is_a_usage_error_naming_the_option(
+    tmp_path: Path, option: str, value: str, said: str
+) -> None:
+    demand = tmp_path / "demand.json"
+    demand.write_text(json.dumps(DEMAND), encoding="utf-8")
+    out = tmp_path / "x.yaml"
+    args = ["optimize", str(CLINIC), "--demand", str(demand), "-o", str(out), option, value]
+    result = CliRunner(mix_stderr=False).invoke(main, args)
+    assert result.exit_code == 2 and said in result.stderr, result.stderr
+    assert not out.exists()
+
+
+def test_the_table_lists_the_calls_at_leaves_outside_the_optimized_menus(tmp_path: Path) -> None:
+    gone = {f"gone.{i:02d}": 100 - i for i in range(12)}  # leaves of an older version of the flow
+    table = report_table(tmp_path, {**DEMAND, **gone})
+    lines = table.splitlines()
+    at = lines.index("calls at leaves outside the optimized menus (ignored): 1134")
+    listed = [line.split() for line in lines[at + 1 : at + 11]]
+    assert listed == [[f"gone.{i:02d}", f"{100 - i}"] for i in range(10)]  # most calls first
+    assert lines[at + 11] == "  ... 2 more leaves, 179 calls (all of them: --json)"
+    assert "outside the optimized menus" not in report_table(tmp_path, DEMAND)
+
+
+def test_a_demand_file_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    demand = tmp_path / "demand.json"
+    demand.write_bytes(b"\xef\xbb\xbf" + json.dumps(DEMAND).encode())  # as Windows editors save UTF-8
+    assert read_demand_file(demand) == DEMAND
+
+
+def test_texts_added_to_an_optimized_catalog_stay_when_it_is_optimized_in_place(tmp_path: Path) -> None:
+    out = tmp_path / "clinic-opt.yaml"
+    optimize_file(CLINIC, out, DEMAND)
+    extra = out.with_name("clinic-opt.prompts") / "extra.yaml"
+    extra.write_text('prompts:\n  extra.note: {zh-CN: "请注意。", en: "Please note."}\n', encoding="utf-8")
+    assert optimize_file(out, out, LATER)["applied"]
+    assert not extra.is_symlink()  # copied, not linked to itself
+    assert "Please note." in extra.read_text(encoding="utf-8")
+    catalog = load_catalog(load_flow(out))
+    assert catalog is not None and catalog.text("extra.note", "en") == "Please note."
+
+
+def test_a_topic_offered_and_more_says_it_once_when_optimized_again(tmp_path: Path) -> None:
+    flow = clinic_with_colds_pinned(tmp_path)
+    catalog = load_catalog(flow)
+    assert catalog is not None
+    first = optimize_flow(flow, catalog, DEMAND, root="main", language="zh-CN", breadth=4)
+    main_menu = first.flow.nodes["main"]
+    assert isinstance(main_menu, Menu)
+    assert [(o.target, o.title) for o in main_menu.options][0] == ("health", "Health advice and more")
+    # released; optimized again, the health menu takes in dental care too while its own services
+    # still draw most of its calls, and its texts (timed at nothing here) are the shorter
+    released = PromptCatalog(texts={**catalog.texts, **first.texts})
+    source = menu_tree_from_flow(first.flow, "main", lambda _: 0.0)
+    teeth = next(o for o in source.tree.options if o.child.id == "b.teeth")
+    health = next(o for o in source.tree.options if o.child.id == "health")
+    assert isinstance(health.child, MenuTree)
+    grown = dataclasses.replace(health.child, options=(*health.child.options, Option("5", teeth.child)))
+    kept = [Option(o.key, grown) if o is health else o for o in source.tree.options if o is not teeth]
+    tree = dataclasses.replace(source.tree, options=tuple(kept))
+    weights = {i: 1.0 for i in services(source.tree)} | {"a.cold": 50.0, "b.eyes": 50.0}
+    labels = Labels(source.tree, generated_costs(first.flow, source, released, "zh-CN"), weights)
+    assert not labels.keeps("health", services(grown)) and labels.names_topic("health", services(grown))
+    new = flow_from_tree(first.flow, source, tree)
+    described, texts = describe_menus(new, source, tree, released, labels, changed_menus(source.tree, tree))
+    offer = next(o for o in described.nodes["main"].options if o.target == "health")  # type: ignore[attr-defined]
+    assert (offer.prompt, offer.title) == ("health.and-more.option", "Health advice and more")
+    assert texts[offer.prompt] == {
+        "zh-CN": f"健康咨询等服务请按{offer.key}。",
+        "en": f"Health advice and more: press {offer.key}.",
+    }

@@ -8,13 +8,13 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from personal_support import CALLER, HOTLINE, ROOT, SECRET, hotline, keyer
 
 from ivr_engine.cli.main import main
 from ivr_engine.flow.export import EXPORT_FORMAT, flow_from_export
 from ivr_engine.stats.batch import Batch, call_row
-from ivr_engine.stats.privacy import SECRET_ENV
+from ivr_engine.stats.privacy import DEV_SECRET_FILE, SECRET_ENV
 from ivr_engine.stats.store import StatsStore
 
 OTHER = "13911112222"
@@ -47,11 +47,15 @@ def stats_db(tmp_path: Path) -> Path:
     return path
 
 
-def export(tmp_path: Path, stats_db: Path, *extra: str) -> dict:  # type: ignore[type-arg]
+def invoke(tmp_path: Path, stats_db: Path, *extra: str, env: dict[str, str | None] | None = None) -> Result:
     callers = tmp_path / "callers.txt"
     callers.write_text(f"# callers to evaluate\n{CALLER}\n\n{OTHER}\n", encoding="utf-8")
     args = ["menu", "export", str(HOTLINE), "--stats", str(stats_db), "--callers", str(callers), *extra]
-    result = CliRunner().invoke(main, args, env={SECRET_ENV: SECRET})
+    return CliRunner(mix_stderr=False).invoke(main, args, env={SECRET_ENV: SECRET} if env is None else env)
+
+
+def export(tmp_path: Path, stats_db: Path, *extra: str) -> dict:  # type: ignore[type-arg]
+    result = invoke(tmp_path, stats_db, *extra)
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
 
@@ -91,3 +95,47 @@ def test_a_missing_database_is_a_clear_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, args, env={SECRET_ENV: SECRET})
     assert result.exit_code != 0
     assert "no such statistics database" in result.output
+
+
+
+def test_the_output_directory_is_made_and_a_file_in_its_way_named(tmp_path: Path, stats_db: Path) -> None:
+    out = tmp_path / "build" / "menus.json"
+    result = invoke(tmp_path, stats_db, "-o", str(out))
+    assert (result.exit_code, result.stdout) == (0, "")
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["personal"]["callers"][CALLER]["greeting"] == "personal.greeting"
+    afile = tmp_path / "afile"
+    afile.write_text("", encoding="utf-8")
+    result = invoke(tmp_path, stats_db, "-o", str(afile / "menus.json"))
+    assert result.exit_code == 2 and f"{afile} is not a directory" in result.stderr
+
+
+def test_a_catalog_without_the_flows_texts_is_a_usage_error_listing_them(tmp_path: Path, stats_db: Path) -> None:
+    personal = ROOT / "prompts" / "personal.yaml"  # the shortcut sentences alone
+    result = invoke(tmp_path, stats_db, "--prompts", str(personal))
+    assert result.exit_code == 2 and "Traceback" not in result.stderr
+    assert f"Invalid value for --prompts: {personal} lacks texts the flow plays" in result.stderr
+    assert f"announcement 'welcome': prompt 'welcome' has no texts in {personal}" in result.stderr
+
+
+def test_the_dev_secret_is_read_from_the_engines_directory_and_never_made_up(tmp_path: Path, stats_db: Path) -> None:
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    (spool / DEV_SECRET_FILE).write_text(SECRET, encoding="utf-8")  # as the dev-mode engine kept it
+    result = invoke(tmp_path, stats_db, "--dev-secret-dir", str(spool), env={SECRET_ENV: None})
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["personal"]["callers"][CALLER]["greeting"] == "personal.greeting"
+    typo = tmp_path / "spoool"
+    result = invoke(tmp_path, stats_db, "--dev-secret-dir", str(typo), env={SECRET_ENV: None})
+    assert result.exit_code == 1 and f"{typo / DEV_SECRET_FILE}: no such file" in result.stderr
+    assert not typo.exists()
+
+
+def test_a_callers_file_with_a_byte_order_mark_finds_its_first_caller(tmp_path: Path, stats_db: Path) -> None:
+    callers = tmp_path / "bom.txt"
+    callers.write_bytes(b"\xef\xbb\xbf" + f"{CALLER}\n".encode())  # as Windows editors save UTF-8
+    args = ["menu", "export", str(HOTLINE), "--stats", str(stats_db), "--callers", str(callers)]
+    result = CliRunner(mix_stderr=False).invoke(main, args, env={SECRET_ENV: SECRET})
+    assert result.exit_code == 0, result.output
+    assert list(json.loads(result.stdout)["personal"]["callers"]) == [CALLER]
+    assert json.loads(result.stdout)["personal"]["callers"][CALLER] is not None

@@ -317,7 +317,7 @@ def test_cli_migrate_and_import_create_the_database(tmp_path: Path, calls_file: 
 def test_cli_tree_draws_hits_and_edge_counts(tmp_path: Path, calls_file: Path) -> None:
     db = f"sqlite:///{tmp_path / 'cli.db'}"
     run("--db", db, "import", str(calls_file))
-    out = tmp_path / "heat.svg"
+    out = tmp_path / "reports" / "heat.svg"  # the directory is made
     run("--db", db, "tree", str(FLOWS / "minimal.yaml"), "-o", str(out))
     svg = out.read_text()
     assert "3 hits" in svg and "2 hits" in svg
@@ -326,8 +326,7 @@ def test_cli_tree_draws_hits_and_edge_counts(tmp_path: Path, calls_file: Path) -
 
 @pytest.mark.parametrize(
     ("name", "error"),
-    [("missing/heat.svg", "cannot write {out}: No such file or directory"),
-     ("missing/heat.dot", "cannot write {out}: No such file or directory"),
+    [("a-file/heat.svg", "{out}: {tmp}/a-file is not a directory"),
      ("heat.gif", "cannot draw to heat.gif: use one of .svg, .png, .pdf, .dot")],
 )  # fmt: skip
 def test_cli_tree_to_a_path_it_cannot_write_names_the_option(
@@ -335,10 +334,11 @@ def test_cli_tree_to_a_path_it_cannot_write_names_the_option(
 ) -> None:
     db = f"sqlite:///{tmp_path / 'cli.db'}"
     run("--db", db, "import", str(calls_file))
+    (tmp_path / "a-file").write_text("")
     out = tmp_path / name
     result = CliRunner().invoke(main, ["stats", "--db", db, "tree", str(FLOWS / "minimal.yaml"), "-o", str(out)])
     assert result.exit_code == 2, result.output
-    assert f"Invalid value for '-o' / '--output': {error.format(out=out)}" in result.output
+    assert f"Invalid value for '-o' / '--output': {error.format(out=out, tmp=tmp_path)}" in result.output
 
 
 def test_cli_purge_states_the_cut_off_it_used(tmp_path: Path) -> None:
@@ -408,3 +408,13 @@ def test_cli_csv_carries_raw_numbers(tmp_path: Path, calls_file: Path) -> None:
     personal = list(csv.DictReader(io.StringIO(run("--db", db, "personal", "--format", "csv"))))
     assert [r["share"] for r in personal] == ["0.0", "0.0", "1.0"]
     assert "33.3%" in run("--db", db, "summary")  # the table is for people
+
+
+def test_a_file_starting_with_a_byte_order_mark_imports(tmp_path: Path, calls_file: Path) -> None:
+    bom = tmp_path / "bom.jsonl"
+    bom.write_bytes(b"\xef\xbb\xbf" + calls_file.read_bytes())  # as Windows editors save UTF-8
+    keyer = caller_keyer(SECRET)
+    store = StatsStore.open(f"sqlite:///{tmp_path / 's.db'}", keyer=keyer)
+    result = import_file(store, bom, keyer)
+    assert (result.calls, result.new_calls, result.visits) == (3, 3, 5)
+    store.close()

@@ -63,3 +63,11 @@ def test_dev_mode_generates_a_private_stable_secret(tmp_path: Path) -> None:
     assert caller_keyer(None, dev_dir=tmp_path).key(NUMBER) == first
     secret_file = tmp_path / "caller-key.secret"
     assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+
+
+def test_a_reader_of_the_dev_secret_never_makes_one_up(tmp_path: Path) -> None:
+    with pytest.raises(CallerSecretError, match=f"{tmp_path / 'var' / 'caller-key.secret'}: no such file"):
+        caller_keyer(None, dev_dir=tmp_path / "var", create=False)
+    assert not (tmp_path / "var").exists()
+    made = caller_keyer(None, dev_dir=tmp_path).key(NUMBER)  # the engine in dev mode
+    assert caller_keyer(None, dev_dir=tmp_path, create=False).key(NUMBER) == made

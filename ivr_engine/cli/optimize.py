@@ -43,6 +43,7 @@ from ivr_engine.optimizer.demand import (
     DEFAULT_PRIOR,
     Demand,
     DemandError,
+    TooFewCalls,
     leaf_counts,
     read_demand_file,
     service_demand,
@@ -321,18 +322,23 @@ def optimize_flow(
     manifest: DurationSource | None = None,
     breadth: int | None = None,
     prior: float = DEFAULT_PRIOR,
+    min_calls: int = 1,
     max_churn: int | None = None,
     min_saving: float = 0.05,
     changed_notice: str | None = None,
     version: str | None = None,
     today: dt.date | None = None,
 ) -> Optimized:
-    """The system-generated flow for per-leaf call `counts`; the flow itself when it saves too little."""
+    """The system-generated flow for per-leaf call `counts`; the flow itself when it saves too little.
+
+    Raises `TooFewCalls` when fewer than `min_calls` calls reached a service below `root`."""
     rate = catalog.speech_rate(language, manifest)
     timer = ClipTimer(catalog, language, manifest, rate)
     seconds: PromptSeconds = timer
     source = menu_tree_from_flow(flow, root, seconds, breadth)
     demand = service_demand(flow, source, counts, prior)
+    if demand.calls < min_calls:
+        raise TooFewCalls(demand, min_calls)
     constraints, held = pins_in_place(source)
     params = generated_costs(flow, source, catalog, language, rate)
     result = optimize_tree(source.tree, demand.weights, params, constraints, max_churn=max_churn, min_saving=min_saving)
@@ -403,6 +409,10 @@ def _counts(
     if demand_file is not None:
         if half_life is not None:
             raise click.UsageError("--half-life weighs calls by their time; a --demand file has no times")
+        if since is not None or until is not None or flow_version is not None:
+            raise click.UsageError(
+                "--since, --until and --flow-version select calls of --stats; a --demand file has none"
+            )
         try:
             return read_demand_file(demand_file), None
         except DemandError as exc:
@@ -413,6 +423,11 @@ def _counts(
     from ivr_engine.stats.store import StatsStore, StatsStoreError
 
     assert stats_url is not None
+    if since is not None and until is not None and since >= until:
+        raise click.BadParameter(
+            f"{since.isoformat()} is not before --until {until.isoformat()}: no call can be in that window",
+            param_hint="--since",
+        )
     url = stats_url if "://" in stats_url else f"sqlite:///{stats_url}"
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         raise click.BadParameter(f"{stats_url}: no such statistics database", param_hint="--stats")
@@ -428,6 +443,20 @@ def _counts(
         raise click.ClickException(f"{stats_url}: not a readable statistics database ({exc.orig})") from None
     finally:
         store.close()
+
+
+def _window(
+    stats_url: str | None,
+    demand_file: Path | None,
+    flow_version: str | None,
+    since: str | None,
+    until: str | None,
+) -> str:
+    """Where the calls were counted, as the command line chose: for the refusal when there are none."""
+    if demand_file is not None:
+        return f"in {demand_file}"
+    span = " ".join([*([f"from {since}"] if since else []), *([f"before {until}"] if until else [])]) or "any time"
+    return f"in {stats_url} ({f'version {flow_version}' if flow_version else 'all versions'}, {span})"
 
 
 def _moment(value: str | None, name: str) -> dt.datetime | None:
@@ -467,6 +496,13 @@ def _draw(flow: Flow, new: Flow, changed: tuple[str, ...], directory: Path) -> N
 @click.option("--flow-version", help="Count only calls of this flow version (default: all versions).")
 @click.option("--prior", type=float, default=DEFAULT_PRIOR, show_default=True, help="Calls added to every service.")
 @click.option(
+    "--min-calls",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Refuse with fewer calls than this at the rearranged menus' services.",
+)
+@click.option(
     "--half-life",
     type=click.FloatRange(min=0),
     help=f"Days over which a call's weight halves (with --stats; default {DEFAULT_HALF_LIFE_DAYS:g}; 0: plain counts).",
@@ -498,6 +534,7 @@ def optimize(
     until: str | None,
     flow_version: str | None,
     prior: float,
+    min_calls: int,
     half_life: float | None,
     root: str | None,
     audio: Path | None,
@@ -534,21 +571,38 @@ def optimize(
     counts, half_life_days = _counts(
         flow, stats_url, demand_file, flow_version, _moment(since, "--since"), _moment(until, "--until"), half_life
     )
+    root = root or find_root(flow)
     try:
         done = optimize_flow(
             flow,
             catalog,
             counts,
-            root=root or find_root(flow),
+            root=root,
             language=language,
             manifest=_manifest(audio),
             breadth=breadth,
             prior=prior,
+            min_calls=min_calls,
             max_churn=max_churn,
             min_saving=min_saving,
             changed_notice=changed_notice,
             version=new_version,
         )
+    except TooFewCalls as exc:
+        window = _window(stats_url, demand_file, flow_version, since, until)
+        found = exc.demand.calls
+        elsewhere = sum(exc.demand.unmatched.values())
+        aside = f" ({elsewhere:g} at leaves outside it)" if elsewhere else ""
+        raise click.ClickException(
+            (
+                f"no calls for flow {flow.id!r} {window} reached a service below menu {root!r}{aside}: "
+                "nothing to optimize for (the prior alone would rearrange the menus)"
+                if found == 0
+                else f"only {found} calls for flow {flow.id!r} {window} reached a service below menu {root!r}{aside}, "
+                f"--min-calls is {exc.needed}"
+            )
+            + f"; nothing written to {out}"
+        ) from None
     except (TreeError, DemandError) as exc:
         raise click.ClickException(str(exc)) from None
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -169,8 +169,52 @@ def test_demand_from_the_statistics_store_in_a_window(tmp_path: Path, stats_url:
     assert report["applied"]
     new_paths = {c["node"]: c["new"] for c in report["changed_paths"]}
     assert len(new_paths["b.teeth"]) == 1  # one key from the root
-    wrong_version = run(CLINIC, "--stats", url, "--flow-version", "6", "-o", out)
-    assert wrong_version["demand"]["calls"] == 0  # only the prior is left
+
+
+def refused(*args: str | Path) -> str:
+    """The error `ivr optimize` stops with (exit status 1)."""
+    result = CliRunner(mix_stderr=False).invoke(main, ["optimize", *map(str, args)])
+    assert result.exit_code == 1, result.output
+    return result.stderr
+
+
+def test_no_calls_in_the_window_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'stats.db'}"
+    store = StatsStore.open(url)
+    rows = []
+    # the clinic's calls in November; another flow with the same leaf names in December
+    november, december = dt.datetime(2026, 11, 5, tzinfo=dt.UTC), dt.datetime(2026, 12, 5, tzinfo=dt.UTC)
+    for flow_id, began in (("clinic", november), ("other", december)):
+        for i in range(20):
+            rows.append(
+                call_row(call_id=f"{flow_id}-{i}", caller_key=None, flow_id=flow_id, flow_version="7",
+                         started_at=began, ended_at=began, outcome="served", leaf="b.teeth",
+                         seconds_to_leaf=20.0, final_node="b.teeth", path=["main", "b.teeth"])
+            )  # fmt: skip
+    store.write_batch(Batch(calls=rows))
+    store.close()
+    empty = tmp_path / "empty.json"
+    empty.write_text("{}", encoding="utf-8")
+    out = tmp_path / "out" / "new.yaml"
+    for window, said in (
+        (["--stats", url, "--flow-version", "8"], f"in {url} (version 8, any time)"),
+        (["--stats", url, "--since", "2026-12-01"], f"in {url} (all versions, from 2026-12-01)"),
+        (["--demand", str(empty)], f"in {empty}"),
+    ):
+        error = refused(CLINIC, *window, "-o", out)
+        assert f"no calls for flow 'clinic' {said} reached a service below menu 'main'" in error
+        assert not out.parent.exists()
+    few = refused(CLINIC, "--stats", url, "--min-calls", "21", "-o", out)
+    assert "only 20 calls for flow 'clinic'" in few and "--min-calls is 21" in few
+    assert not out.parent.exists()
+    backwards = CliRunner(mix_stderr=False).invoke(
+        main,
+        ["optimize", str(CLINIC), "--stats", url, "--since", "2026-12-01", "--until", "2026-11-01", "-o", str(out)],
+    )
+    assert backwards.exit_code == 2 and "is not before --until" in backwards.stderr
+    assert not out.parent.exists()
+    run(CLINIC, "--stats", url, "--min-calls", "20", "-o", out)  # enough: written
+    assert out.exists()
 
 
 def test_recent_calls_weigh_more_with_a_half_life(tmp_path: Path, stats_url: str) -> None:

@@ -30,6 +30,7 @@ from ivr_engine.optimizer import (
     DIGIT_KEYS,
     Constraints,
     CostParams,
+    InfeasibleError,
     MenuTree,
     TreeError,
     TreeMetrics,
@@ -54,6 +55,7 @@ from ivr_engine.optimizer.flow_adapter import (
     flow_from_tree,
     menu_tree_from_flow,
     prompt_ids,
+    services_below,
 )
 from ivr_engine.optimizer.global_tree import OptimizationResult
 from ivr_engine.optimizer.labels import Labels
@@ -90,11 +92,7 @@ def find_root(flow: Flow) -> str:
     if not order:
         raise click.ClickException(f"flow {flow.id!r}: no menu is reachable from the start {flow.start!r}")
 
-    def size(menu_id: str) -> int:
-        tree = menu_tree_from_flow(flow, menu_id, lambda _: 0.0).tree
-        return sum(1 for _, node in walk(tree) if not isinstance(node, MenuTree))
-
-    return max(order, key=lambda menu_id: (size(menu_id), -order.index(menu_id)))
+    return max(order, key=lambda menu_id: (len(services_below(flow, menu_id)), -order.index(menu_id)))
 
 
 @dataclass
@@ -284,8 +282,7 @@ def describe_menus(
 
 def offered_services(flow: Flow, root: str) -> Counter[str]:
     """Flow nodes offered as services below `root`, with how often each is offered."""
-    tree = menu_tree_from_flow(flow, root, lambda _: 0.0)
-    return Counter(tree.targets.get(n.id, n.id) for _, n in walk(tree.tree) if not isinstance(n, MenuTree))
+    return Counter(services_below(flow, root))
 
 
 def pins_in_place(source: FlowTree) -> tuple[Constraints, tuple[str, ...]]:
@@ -341,7 +338,17 @@ def optimize_flow(
         raise TooFewCalls(demand, min_calls)
     constraints, held = pins_in_place(source)
     params = generated_costs(flow, source, catalog, language, rate)
-    result = optimize_tree(source.tree, demand.weights, params, constraints, max_churn=max_churn, min_saving=min_saving)
+    try:
+        result = optimize_tree(
+            source.tree, demand.weights, params, constraints, max_churn=max_churn, min_saving=min_saving
+        )
+    except InfeasibleError as exc:
+        if source.menus_above and flow.max_depth is not None:
+            raise InfeasibleError(
+                f"{exc} (levels below {root!r}: the flow's max_depth {flow.max_depth} "
+                f"less the {source.menus_above} menu(s) above it)"
+            ) from None
+        raise
     new = flow
     texts: Texts = {}
     labels = Labels(source.tree, params, demand.weights)
@@ -372,6 +379,7 @@ def optimize_flow(
         targets=source.targets,
         held_in_place=held,
         named_on_the_way=(labels.named_share(source.tree), labels.named_share(result.tree)),
+        notes=source.notes,
     )
     return Optimized(new, texts, result, demand, info, as_written)
 

@@ -28,6 +28,7 @@ class RunInfo:
     # (before, after): share of calls whose every menu on the way names their service or its
     # topic (`Labels.named_share`), what callers who do not know the way can follow
     named_on_the_way: tuple[float, float] = (1.0, 1.0)
+    notes: tuple[str, ...] = ()  # where the run did other than asked, and why (a capped --breadth)
 
 
 def _metrics(metrics: TreeMetrics, bound: float) -> dict[str, float]:
@@ -74,6 +75,7 @@ def report_data(
         ],
         "changed_menus": list(result.changed_menus),
         "pinned_kept_in_place": list(info.held_in_place),
+        "notes": list(info.notes),
     }
 
 
@@ -118,6 +120,7 @@ def report_text(data: Mapping[str, Any]) -> str:
         f" flow's constraints); saving {data['saving']:.1%}; "
         + ("applied" if data["applied"] else "NOT applied (below --min-saving): the flow is unchanged")
     ]
+    lines += [f"note: {note}" for note in data["notes"]]
     if data["pinned_kept_in_place"]:
         lines.append(f"pinned services kept in place: {', '.join(data['pinned_kept_in_place'])}")
     unmatched = data["demand"]["unmatched_leaves"]

@@ -43,7 +43,7 @@ def test_validate_a_directory() -> None:
     code, out, err = run("validate", str(CASES))
     assert code == 1
     assert f"{CASES}/syntax.yaml:8:7: error: YAML syntax" in out
-    assert "22 flow file(s)" in err
+    assert "23 flow file(s)" in err
 
 
 def test_validate_warns_about_missing_audio(tmp_path: Path) -> None:

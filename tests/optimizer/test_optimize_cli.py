@@ -270,7 +270,9 @@ def test_bad_demand_file_names_the_place(tmp_path: Path) -> None:
 def zipf_demand(flow: Flow, seed: int) -> dict[str, int]:
     services = sorted(offered_services(flow, "main"))
     random.Random(seed).shuffle(services)  # popularity against the canonical order
-    return {service: round(10_000 / rank) for rank, service in enumerate(services, start=1)}
+    # steep (exponent 1.5): the rarest services are worth burying as deep as max_depth lets them,
+    # which is where counting from the main menu instead of the start once overshot it
+    return {service: round(10_000 / rank**1.5) for rank, service in enumerate(services, start=1)}
 
 
 def test_optimized_hotline_is_faster_and_walks_in_the_simulator(tmp_path: Path) -> None:
@@ -283,9 +285,11 @@ def test_optimized_hotline_is_faster_and_walks_in_the_simulator(tmp_path: Path) 
     new = load_flow(out)
     found = validate_with_catalog(new, manifest=Manifest.load(AUDIO))
     assert [d for d in found if d.is_error] == []
-    # no menu wider than callers remember (the validator warns beyond it), which keeps digits of
-    # the main menu free for personal shortcuts
-    assert [d for d in found if "callers remember" in d.message] == []
+    # no menu wider than callers remember or deeper than max_depth, the language menu included
+    # (the validator warns beyond either, and does not about the source); five options keep
+    # digits of the main menu free for personal shortcuts
+    assert [d for d in validate_with_catalog(hotline) if not d.is_error] == []
+    assert [str(d) for d in found if not d.is_error and "has no built" not in d.message] == []
     assert max(len(n.options) for n in new.nodes.values() if isinstance(n, Menu)) == MAX_MENU_OPTIONS
     assert offered_services(new, "main") == offered_services(hotline, "main")
     assert report["durations"]["estimated_clips"] == 0  # every clip of the source has built audio
@@ -391,11 +395,16 @@ def test_a_group_that_is_mostly_an_old_menu_is_written_as_that_menu(tmp_path: Pa
     # every free key, as this case was built for: with five options a generated menu takes these
     report, new = optimize_clinic(tmp_path, "--breadth", "9")
     old = load_flow(CLINIC)
-    # colds and diet (health advice) with skin care (from "more health topics") under one key:
-    # the old "health" node, its header and its clip (rekeyed) rather than a generated menu
+    # 9 is the personal-menu key (keys.personal_menu): no option takes it, and the report says so
+    assert report["notes"] == [
+        "breadth 9 capped at 8: options never take a key with a global meaning, here 9 (personal_menu)"
+    ]
+    assert max(o.key for m in new.menus() for o in m.options) == "8"
+    # diet (health advice) with skin care (from "more health topics") under one key: the old
+    # "health" node, its header and its clip (rekeyed) rather than a generated menu
     health = new.nodes["health"]
     assert isinstance(health, Menu) and isinstance(old.nodes["health"], Menu)
-    assert {o.target for o in health.options} == {"a.cold", "a.diet", "b.skin"}
+    assert {o.target for o in health.options} == {"a.cold", "a.diet", "a.sleep", "b.skin"}
     assert health.prompt == old.nodes["health"].prompt
     offer = next(o for m in new.menus() for o in m.options if o.target == "health")
     assert offer.prompt is not None and offer.prompt.startswith("opt.main.1")

@@ -337,6 +337,12 @@ def optimize_flow(
     if demand.calls < min_calls:
         raise TooFewCalls(demand, min_calls)
     constraints, held = pins_in_place(source)
+    notes = source.notes + tuple(
+        f"{', '.join(sorted(group - set(held)))} stay where they are with pinned "
+        f"{', '.join(sorted(group & set(held)))}: a keep-together group stays where a pin holds it"
+        for group in constraints.together
+        if group & set(held) and group - set(held)
+    )
     params = generated_costs(flow, source, catalog, language, rate)
     try:
         result = optimize_tree(
@@ -379,7 +385,7 @@ def optimize_flow(
         targets=source.targets,
         held_in_place=held,
         named_on_the_way=(labels.named_share(source.tree), labels.named_share(result.tree)),
-        notes=source.notes,
+        notes=notes,
     )
     return Optimized(new, texts, result, demand, info, as_written)
 

@@ -219,16 +219,23 @@ def flow_from_tree(
     Kept menus keep their node and settings with new options; generated menus become new menu
     nodes with generated prompt ids; menus the tree dropped disappear unless something else
     still leads to them. `changed_notice` (a prompt id) is set on kept menus whose options changed.
+
+    The new flow carries the constraints of the old one, so that optimizing it again keeps them:
+    pinned options keep `pinned`, fixed menus their node, the flow its `max_depth`, and the menu
+    that holds a keep-together group (the optimizer gives each group a menu of its own) is marked
+    `keep_together`, whatever it is called now.
     """
     nodes = dict(flow.nodes)
     changed = set(changed_menus(source.tree, tree))
     old_menus = {n.id for _, n in walk(source.tree) if isinstance(n, MenuTree)}
+    groups = set(source.constraints.together)
     for _, node in walk(tree):
         if not isinstance(node, MenuTree):
             continue
         options = tuple(
             _flow_option(option, source, generated_prompts) for option in node.options
         )
+        held = frozenset(o.child.id for o in node.options if isinstance(o.child, Service))
         existing = flow.nodes.get(node.id)
         if isinstance(existing, Menu):
             notice = (
@@ -236,13 +243,15 @@ def flow_from_tree(
                 if node.id in changed and changed_notice
                 else existing.changed_notice
             )
+            # a flag over fewer than two services binds nothing (no group) and stays as written
+            together = held in groups or (existing.keep_together and len(held) < 2)
             nodes[node.id] = dataclasses.replace(
-                existing, options=options, changed_notice=notice
+                existing, options=options, changed_notice=notice, keep_together=together
             )
         else:
             header, _ = generated_prompts(node.id)
             nodes[node.id] = Menu(
-                id=node.id, title="More options", prompt=header, options=options
+                id=node.id, title="More options", prompt=header, options=options, keep_together=held in groups
             )
     kept = {n.id for _, n in walk(tree) if isinstance(n, MenuTree)}
     for menu_id in old_menus - kept:

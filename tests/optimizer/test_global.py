@@ -298,3 +298,43 @@ def test_contradictory_constraints_are_named(
     tree, p = hotline()
     with pytest.raises(TreeError, match=message):
         optimize(tree, p, PARAMS, constraints)
+
+
+def leaf_menu(tree: MenuTree) -> MenuTree:
+    """A submenu that offers only services."""
+    return next(
+        node
+        for _, node in walk(tree)
+        if isinstance(node, MenuTree) and node is not tree and all(isinstance(o.child, Service) for o in node.options)
+    )
+
+
+def test_a_group_has_its_menu_to_itself() -> None:
+    # the two most called services: worth a key each at the root, but grouped they share a menu
+    # that no other service joins, so that a flow can say so with keep_together on it
+    tree, p = hotline()
+    top = frozenset(sorted(p, key=p.__getitem__)[-2:])
+    result = optimize(tree, p, PARAMS, Constraints(together=(top,)))
+    parent = next(
+        node for _, node in walk(result.tree) if isinstance(node, MenuTree) and top & {o.child.id for o in node.options}
+    )
+    assert {o.child.id for o in parent.options if isinstance(o.child, Service)} == top
+    assert violations(result.tree, Constraints(together=(top,)), tree) == []
+
+
+def test_a_fixed_member_holds_its_group_in_place() -> None:
+    # a pinned service in a keep-together menu: the group stays where the pin holds it, as one unit
+    tree, p = hotline()
+    menu = leaf_menu(tree)
+    group = frozenset(o.child.id for o in menu.options)
+    first = menu.options[0].child.id
+    constraints = Constraints(together=(group,), fixed=frozenset({first}))
+    result = optimize(tree, p, PARAMS, constraints)
+    before, after = leaf_paths(tree), leaf_paths(result.tree)
+    assert {i: after[i] for i in group} == {i: before[i] for i in group}
+    assert violations(result.tree, constraints, tree) == []
+    # a member elsewhere could not join the menu its fixed members hold
+    stranger = next(i for i in before if before[i][:-1] != before[first][:-1])
+    split = Constraints(together=(frozenset({first, stranger}),), fixed=frozenset({first}))
+    with pytest.raises(TreeError, match="they hold the group in their menu: all its members must be there"):
+        optimize(tree, p, PARAMS, split)

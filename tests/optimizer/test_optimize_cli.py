@@ -24,7 +24,7 @@ from ivr_engine.flow.loader import load_flow
 from ivr_engine.flow.model import Flow, Menu
 from ivr_engine.flow.tree import MAX_MENU_OPTIONS
 from ivr_engine.flow.validate import load_catalog, validate, validate_with_catalog
-from ivr_engine.optimizer import MenuTree, evaluate, leaf_paths, walk
+from ivr_engine.optimizer import MenuTree, evaluate, leaf_paths, violations, walk
 from ivr_engine.optimizer.demand import leaf_counts, service_demand
 from ivr_engine.optimizer.flow_adapter import menu_tree_from_flow
 from ivr_engine.optimizer.labels import Labels
@@ -49,12 +49,22 @@ def run(*args: str | Path) -> dict[str, Any]:
     return report
 
 
-def optimize_clinic(tmp_path: Path, *args: str, demand: dict[str, int] = DEMAND) -> tuple[dict[str, Any], Flow]:
+def write_demand(tmp_path: Path, demand: dict[str, int]) -> Path:
     demand_file = tmp_path / "demand.json"
     demand_file.write_text(json.dumps(demand), encoding="utf-8")
+    return demand_file
+
+
+def optimize_clinic_file(
+    tmp_path: Path, flow_file: Path, *args: str, demand: dict[str, int] = DEMAND
+) -> tuple[dict[str, Any], Flow]:
     out = tmp_path / "clinic-opt.yaml"
-    report = run(CLINIC, "--demand", demand_file, "-o", out, *args)
+    report = run(flow_file, "--demand", write_demand(tmp_path, demand), "-o", out, *args)
     return report, load_flow(out)
+
+
+def optimize_clinic(tmp_path: Path, *args: str, demand: dict[str, int] = DEMAND) -> tuple[dict[str, Any], Flow]:
+    return optimize_clinic_file(tmp_path, CLINIC, *args, demand=demand)
 
 
 def paths_by_node(flow: Flow, root: str) -> dict[str, tuple[str, ...]]:
@@ -353,16 +363,21 @@ def test_generated_texts_are_timed_at_the_built_voices_speech_rate() -> None:
     assert slow.as_written.expected_time == pytest.approx(2 * plain.as_written.expected_time, rel=0.2)
 
 
+def clinic_variant(tmp_path: Path, *changes: tuple[str, str]) -> Path:
+    """The clinic flow with each (old, new) text replaced, in `tmp_path` (its `prompts:` made absolute)."""
+    text = CLINIC.read_text(encoding="utf-8")
+    text = text.replace("prompts: ../prompts", f"prompts: {CLINIC.parents[1] / 'prompts'}")
+    for old, new in changes:
+        assert old in text
+        text = text.replace(old, new)
+    flow_file = tmp_path / "clinic.yaml"
+    flow_file.write_text(text, encoding="utf-8")
+    return flow_file
+
+
 def test_a_topic_menu_that_takes_in_other_services_says_and_more(tmp_path: Path) -> None:
     # colds pinned: the health menu stays, and the optimizer files more services under it
-    flow_file = tmp_path / "clinic.yaml"
-    flow_file.write_text(
-        CLINIC.read_text(encoding="utf-8")
-        .replace("prompts: ../prompts", f"prompts: {CLINIC.parents[1] / 'prompts'}")
-        .replace("title: Colds}", "title: Colds, pinned: true}"),
-        encoding="utf-8",
-    )
-    flow = load_flow(flow_file)
+    flow = load_flow(clinic_variant(tmp_path, ("title: Colds}", "title: Colds, pinned: true}")))
     catalog = load_catalog(flow)
     assert catalog is not None
     optimized = optimize_flow(flow, catalog, DEMAND, root="main", language="zh-CN", breadth=4)
@@ -404,10 +419,70 @@ def test_a_group_that_is_mostly_an_old_menu_is_written_as_that_menu(tmp_path: Pa
     # "health" node, its header and its clip (rekeyed) rather than a generated menu
     health = new.nodes["health"]
     assert isinstance(health, Menu) and isinstance(old.nodes["health"], Menu)
-    assert {o.target for o in health.options} == {"a.cold", "a.diet", "a.sleep", "b.skin"}
+    assert {o.target for o in health.options} == {"a.diet", "b.skin"}
     assert health.prompt == old.nodes["health"].prompt
     offer = next(o for m in new.menus() for o in m.options if o.target == "health")
     assert offer.prompt is not None and offer.prompt.startswith("opt.main.1")
     assert not [n for n in new.nodes if n.startswith("auto-") or n.endswith(".regrouped")]
     # nothing generated: the optimizer's figure is the written flow's
     assert report["after"]["expected_seconds"] == pytest.approx(report["after_as_written"]["expected_seconds"])
+
+
+GROUPS = {
+    frozenset({"a.cold", "a.diet", "a.sleep"}),
+    frozenset({"b.skin", "b.eyes", "b.teeth"}),
+    frozenset({"v.child", "v.adult", "v.travel"}),
+}
+
+
+def kept_groups(flow: Flow) -> set[frozenset[str]]:
+    """The services of every keep_together menu (a group has its menu to itself)."""
+    return {
+        frozenset(o.target for o in m.options if not isinstance(flow.nodes[o.target], Menu))
+        for m in flow.menus()
+        if m.keep_together
+    }
+
+
+def test_the_written_flow_carries_its_constraints_so_the_next_run_keeps_them(tmp_path: Path) -> None:
+    # health and its submenu keep their services together too: three groups
+    flow_file = clinic_variant(
+        tmp_path,
+        ("    prompt: health\n", "    prompt: health\n    keep_together: true\n"),
+        ("    prompt: more\n", "    prompt: more\n    keep_together: true\n"),
+    )
+    assert kept_groups(load_flow(flow_file)) == GROUPS
+    out = tmp_path / "one" / "clinic.yaml"
+    run(flow_file, "--demand", write_demand(tmp_path, DEMAND), "-o", out)
+    first = load_flow(out)
+    # each group's menu says keep_together, whatever it is called now (a generated group-<hash>
+    # menu, or an old menu that holds another group); pins, fixed menus and max_depth stay too
+    assert kept_groups(first) == GROUPS
+    written = out.read_text(encoding="utf-8")
+    assert written.count("keep_together: true") == 3 and "max_depth: 4" in written
+    assert next(o for o in first.nodes["main"].options if o.target == "emergency").pinned  # type: ignore[attr-defined]
+    help_menu = first.nodes["help"]
+    assert isinstance(help_menu, Menu) and help_menu.fixed
+    # callers now want what the first run put deep: the groups move, whole
+    catalog = load_catalog(first)
+    assert catalog is not None
+    demand = {"a.cold": 900, "v.travel": 400, "b.teeth": 5, "h.address": 300, "a.sleep": 1}
+    second = optimize_flow(first, catalog, demand, root="main", language="zh-CN")
+    assert second.result.applied and second.result.changed_paths
+    assert kept_groups(second.flow) == GROUPS
+    constraints = menu_tree_from_flow(first, "main", lambda _: 0.0).constraints
+    assert violations(second.result.tree, constraints, second.result.tree) == []
+
+
+def test_a_pin_inside_a_keep_together_menu_holds_the_group_there(tmp_path: Path) -> None:
+    flow_file = clinic_variant(tmp_path, ("title: Adult vaccines}", "title: Adult vaccines, pinned: true}"))
+    report, new = optimize_clinic_file(tmp_path, flow_file)
+    old = load_flow(flow_file)
+    assert report["applied"] and "v.adult" in report["pinned_kept_in_place"]
+    assert "v.child, v.travel stay where they are with pinned v.adult" in report["notes"][0]
+    vaccines = new.nodes["vaccines"]
+    assert isinstance(vaccines, Menu) and vaccines.keep_together
+    before = old.nodes["vaccines"]
+    assert isinstance(before, Menu)
+    assert [(o.key, o.target) for o in vaccines.options] == [(o.key, o.target) for o in before.options]
+    assert paths_by_node(new, "main")["v.adult"] == paths_by_node(old, "main")["v.adult"]

@@ -344,17 +344,22 @@ def optimize_flow(
         if group & set(held) and group - set(held)
     )
     params = generated_costs(flow, source, catalog, language, rate)
+    # the optimizer counts levels below the root; the flow's max_depth counts from the start
+    depth_note = (
+        f"levels below {root!r}: the flow's max_depth {flow.max_depth} less the {source.menus_above} menu(s) above it"
+        if source.menus_above and flow.max_depth is not None
+        else ""
+    )
     try:
         result = optimize_tree(
             source.tree, demand.weights, params, constraints, max_churn=max_churn, min_saving=min_saving
         )
     except InfeasibleError as exc:
-        if source.menus_above and flow.max_depth is not None:
-            raise InfeasibleError(
-                f"{exc} (levels below {root!r}: the flow's max_depth {flow.max_depth} "
-                f"less the {source.menus_above} menu(s) above it)"
-            ) from None
+        if depth_note:
+            raise InfeasibleError(f"{exc} ({depth_note})") from None
         raise
+    if any("max_depth" in reason for reason in result.churn_forced_by) and depth_note:
+        notes += (f"max_depth in the lines above counts {depth_note}",)
     new = flow
     texts: Texts = {}
     labels = Labels(source.tree, params, demand.weights)
@@ -634,4 +639,11 @@ def optimize(
     data = report_data(done.result, done.demand, done.info, done.as_written)
     data["demand"]["half_life_days"] = half_life_days
     click.echo(json.dumps(data, ensure_ascii=False, indent=2) if as_json else report_text(data))
+    if done.result.churn_forced_by:
+        # whoever reads only the exit status and stderr learns that the cap did not hold
+        click.echo(
+            f"warning: --max-churn {max_churn} exceeded ({len(done.result.changed_paths)} paths changed): the"
+            f" source flow breaks its constraints ({'; '.join(done.result.churn_forced_by)})",
+            err=True,
+        )
     click.echo(f"wrote {out}", err=True)

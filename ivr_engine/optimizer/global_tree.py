@@ -73,6 +73,14 @@ class OptimizationResult:
     changed_menus: tuple[
         str, ...
     ]  # menus whose options differ or that are new: "this menu has changed"
+    max_churn: int | None = None
+    # why more than `max_churn` services changed path: the ways the current tree breaks the
+    # constraints, which have to be mended whatever the cap
+    churn_forced_by: tuple[str, ...] = ()
+    # not applied because of: "min_saving", or "max_churn" when the best tree without the cap
+    # would have saved enough
+    held_back_by: str | None = None
+    uncapped_saving: float | None = None  # with `max_churn`: what the best tree without the cap saves
 
 
 def optimize(
@@ -102,14 +110,26 @@ def optimize(
     check_constraints(current, constraints)
     constraints = hold_groups(current, constraints)
     candidate = layout(current, p, params, constraints)
-    if max_churn is not None:
-        candidate = _limit_churn(current, candidate, p, params, constraints, max_churn)
     before = evaluate(current, p, params)
+
+    def saving_of(tree: MenuTree) -> float:
+        return (before.expected_time - expected_time(tree, p, params)) / before.expected_time
+
+    uncapped = None
+    if max_churn is not None:
+        uncapped = saving_of(candidate)
+        candidate = _limit_churn(current, candidate, p, params, constraints, max_churn)
     found = evaluate(candidate, p, params)
-    saving = (before.expected_time - found.expected_time) / before.expected_time
-    current_valid = not violations(current, constraints, current)
-    applied = not (current_valid and saving < max(min_saving, 1e-12))
+    saving = saving_of(candidate)
+    broken = tuple(violations(current, constraints, current))
+    enough = max(min_saving, 1e-12)
+    applied = bool(broken) or saving >= enough
     tree, after = (candidate, found) if applied else (current, before)
+    held_back = None
+    if not applied:
+        held_back = "max_churn" if uncapped is not None and uncapped >= enough else "min_saving"
+    changed = changed_paths(current, tree)
+    forced = broken if max_churn is not None and len(changed) > max_churn else ()
     free = unconstrained_bound(current, p, params, constraints)
     bound = max(free, _kept_part(current, p, params, constraints))  # `problem_bound`
     return OptimizationResult(
@@ -121,8 +141,12 @@ def optimize(
         ratio=after.expected_time / bound if bound > 0 else math.inf,
         saving=saving,
         applied=applied,
-        changed_paths=changed_paths(current, tree),
+        changed_paths=changed,
         changed_menus=changed_menus(current, tree),
+        max_churn=max_churn,
+        churn_forced_by=forced,
+        held_back_by=held_back,
+        uncapped_saving=uncapped,
     )
 
 
@@ -533,10 +557,22 @@ def _layout_units(
         cost = root.full[0, n - 1] if n and root.full is not None else root.empty
         if math.isfinite(cost):
             return planner.build_kept(root, 0, n - 1)
-    raise InfeasibleError(
-        f"no tree puts {len(services(current))} services within max_depth {constraints.max_depth} "
-        f"using {constraints.max_options} options per menu and the fixed nodes"
-    )
+    raise InfeasibleError(_infeasible(current, plan, constraints))
+
+
+def _infeasible(current: MenuTree, plan: _Plan, constraints: Constraints) -> str:
+    """Why no tree fits: the root full of what the constraints keep there, or too little room."""
+    n, k, depth = len(services(current)), constraints.max_options, constraints.max_depth
+    stays = plan.kept | plan.frozen | plan.fixed_services
+    held = [f"{o.child.id} ({o.key})" for o in current.options if o.child.id in stays]
+    if len(held) >= k:
+        why = f"{current.id!r} keeps {', '.join(held)} in place, which fills its {k} options"
+    elif depth is not None and n > k**depth:
+        why = f"{k} options {depth} levels deep hold at most {k**depth} services"
+    else:
+        why = "what the constraints keep in place, and a menu for each keep-together group, leave too little room"
+    within = f" within max_depth {depth}" if depth is not None else ""
+    return f"no tree puts {n} services{within} using {k} options per menu: {why}"
 
 
 def _kept_menu(

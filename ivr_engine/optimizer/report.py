@@ -69,6 +69,12 @@ def report_data(
         "ratio": result.ratio,
         "saving": result.saving,
         "applied": result.applied,
+        "held_back_by": result.held_back_by,
+        "max_churn": {
+            "cap": result.max_churn,
+            "saving_without_cap": result.uncapped_saving,
+            "exceeded_because": list(result.churn_forced_by),
+        },
         "changed_paths": [
             {"service": service, "node": info.targets.get(service, service), "old": "-".join(old), "new": "-".join(new)}
             for service, (old, new) in sorted(result.changed_paths.items(), key=lambda item: item[1][1])
@@ -117,9 +123,15 @@ def report_text(data: Mapping[str, Any]) -> str:
         )
     lines += [
         f"lower bound {data['lower_bound_seconds']:.2f} s ({data['unconstrained_bound_seconds']:.2f} s without the"
-        f" flow's constraints); saving {data['saving']:.1%}; "
-        + ("applied" if data["applied"] else "NOT applied (below --min-saving): the flow is unchanged")
+        f" flow's constraints); saving {data['saving']:.1%}; {_verdict(data)}"
     ]
+    churn = data["max_churn"]
+    if churn["exceeded_because"]:
+        lines.append(
+            f"--max-churn {churn['cap']} exceeded: {len(data['changed_paths'])} service paths changed, because the"
+            " current flow breaks its constraints and mending that moves them whatever the cap: "
+            + "; ".join(churn["exceeded_because"])
+        )
     lines += [f"note: {note}" for note in data["notes"]]
     if data["pinned_kept_in_place"]:
         lines.append(f"pinned services kept in place: {', '.join(data['pinned_kept_in_place'])}")
@@ -130,6 +142,20 @@ def report_text(data: Mapping[str, Any]) -> str:
     lines += [f"  {c['node']:<32}{c['old']:>10} -> {c['new']}" for c in data["changed_paths"]]
     lines.append(f"{len(data['changed_menus'])} menu(s) changed: {', '.join(data['changed_menus']) or '-'}")
     return "\n".join(lines)
+
+
+def _verdict(data: Mapping[str, Any]) -> str:
+    if data["applied"]:
+        return "applied"
+    churn = data["max_churn"]
+    if data["held_back_by"] != "max_churn":
+        return "NOT applied (below --min-saving): the flow is unchanged"
+    if churn["cap"] == 0:
+        return "NOT applied: --max-churn 0 lets no service move, so the flow is unchanged"
+    return (
+        f"NOT applied: moving at most {churn['cap']} services saves too little (below --min-saving;"
+        f" {churn['saving_without_cap']:.1%} without the cap), so the flow is unchanged"
+    )
 
 
 def _weighting(half_life_days: float | None) -> str:

@@ -338,3 +338,32 @@ def test_a_fixed_member_holds_its_group_in_place() -> None:
     split = Constraints(together=(frozenset({first, stranger}),), fixed=frozenset({first}))
     with pytest.raises(TreeError, match="they hold the group in their menu: all its members must be there"):
         optimize(tree, p, PARAMS, split)
+
+
+def test_a_cap_the_current_tree_cannot_keep_is_exceeded_and_says_why() -> None:
+    tree, p = hotline()  # 30 services, three levels deep
+    constraints = Constraints(max_depth=2, breadth=9)
+    result = optimize(tree, p, PARAMS, constraints, max_churn=0)
+    assert result.applied and len(result.changed_paths) > 0
+    assert result.churn_forced_by == ("a service sits 3 levels deep, max_depth is 2",)
+    assert max(len(path) for path in leaf_paths(result.tree).values()) == 2
+
+
+def test_what_held_a_saving_back() -> None:
+    tree, p = hotline()
+    capped = optimize(tree, p, PARAMS, max_churn=0, min_saving=0.01)
+    assert not capped.applied and capped.held_back_by == "max_churn" and capped.churn_forced_by == ()
+    assert capped.saving == 0.0 and capped.uncapped_saving is not None and capped.uncapped_saving > 0.01
+    modest = optimize(tree, p, PARAMS, min_saving=0.99)
+    assert not modest.applied and modest.held_back_by == "min_saving"
+
+
+def test_infeasible_breadth_without_max_depth_names_what_fills_the_root() -> None:
+    leaves = [Service(f"s{i}", 2.0) for i in range(6)]
+    tree = canonical_tree(leaves, 3)
+    held = frozenset(o.child.id for o in tree.options[:2])
+    with pytest.raises(InfeasibleError) as caught:
+        optimize(tree, {leaf.id: 1.0 for leaf in leaves}, PARAMS, Constraints(fixed=held, breadth=2))
+    message = str(caught.value)
+    assert "None" not in message and "max_depth" not in message
+    assert message.endswith("which fills its 2 options")

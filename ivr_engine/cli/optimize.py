@@ -34,6 +34,7 @@ from ivr_engine.optimizer import (
     DIGIT_KEYS,
     Constraints,
     CostParams,
+    InfeasibleError,
     MenuTree,
     TreeError,
     TreeMetrics,
@@ -47,6 +48,7 @@ from ivr_engine.optimizer.demand import (
     DEFAULT_PRIOR,
     Demand,
     DemandError,
+    TooFewCalls,
     leaf_counts,
     read_demand_file,
     service_demand,
@@ -58,6 +60,7 @@ from ivr_engine.optimizer.flow_adapter import (
     flow_from_tree,
     menu_tree_from_flow,
     prompt_ids,
+    services_below,
 )
 from ivr_engine.optimizer.global_tree import OptimizationResult
 from ivr_engine.optimizer.labels import Labels
@@ -94,11 +97,7 @@ def find_root(flow: Flow) -> str:
     if not order:
         raise click.ClickException(f"flow {flow.id!r}: no menu is reachable from the start {flow.start!r}")
 
-    def size(menu_id: str) -> int:
-        tree = menu_tree_from_flow(flow, menu_id, lambda _: 0.0).tree
-        return sum(1 for _, node in walk(tree) if not isinstance(node, MenuTree))
-
-    return max(order, key=lambda menu_id: (size(menu_id), -order.index(menu_id)))
+    return max(order, key=lambda menu_id: (len(services_below(flow, menu_id)), -order.index(menu_id)))
 
 
 @dataclass
@@ -329,8 +328,7 @@ def describe_menus(
 
 def offered_services(flow: Flow, root: str) -> Counter[str]:
     """Flow nodes offered as services below `root`, with how often each is offered."""
-    tree = menu_tree_from_flow(flow, root, lambda _: 0.0)
-    return Counter(tree.targets.get(n.id, n.id) for _, n in walk(tree.tree) if not isinstance(n, MenuTree))
+    return Counter(services_below(flow, root))
 
 
 def pins_in_place(source: FlowTree) -> tuple[Constraints, tuple[str, ...]]:
@@ -367,6 +365,7 @@ def optimize_flow(
     manifest: DurationSource | None = None,
     breadth: int | None = None,
     prior: float = DEFAULT_PRIOR,
+    min_calls: int = 1,
     max_churn: int | None = None,
     min_saving: float = 0.05,
     changed_notice: str | None = None,
@@ -379,15 +378,40 @@ def optimize_flow(
     `earlier`: prompts of the catalog an earlier optimization generated (a released optimized
     flow's generated.yaml). This run may write them again; those the new flow still plays and this
     run did not write are carried into its texts, so its generated.yaml holds all it plays.
+
+    Raises `TooFewCalls` when fewer than `min_calls` calls reached a service below `root`.
     """
     rate = catalog.speech_rate(language, manifest)
     timer = ClipTimer(catalog, language, RekeyedDurations(manifest), rate)
     seconds: PromptSeconds = timer
     source = menu_tree_from_flow(flow, root, seconds, breadth)
     demand = service_demand(flow, source, counts, prior)
+    if demand.calls < min_calls:
+        raise TooFewCalls(demand, min_calls)
     constraints, held = pins_in_place(source)
+    notes = source.notes + tuple(
+        f"{', '.join(sorted(group - set(held)))} stay where they are with pinned "
+        f"{', '.join(sorted(group & set(held)))}: a keep-together group stays where a pin holds it"
+        for group in constraints.together
+        if group & set(held) and group - set(held)
+    )
     params = generated_costs(flow, source, catalog, language, rate)
-    result = optimize_tree(source.tree, demand.weights, params, constraints, max_churn=max_churn, min_saving=min_saving)
+    # the optimizer counts levels below the root; the flow's max_depth counts from the start
+    depth_note = (
+        f"levels below {root!r}: the flow's max_depth {flow.max_depth} less the {source.menus_above} menu(s) above it"
+        if source.menus_above and flow.max_depth is not None
+        else ""
+    )
+    try:
+        result = optimize_tree(
+            source.tree, demand.weights, params, constraints, max_churn=max_churn, min_saving=min_saving
+        )
+    except InfeasibleError as exc:
+        if depth_note:
+            raise InfeasibleError(f"{exc} ({depth_note})") from None
+        raise
+    if any("max_depth" in reason for reason in result.churn_forced_by) and depth_note:
+        notes += (f"max_depth in the lines above counts {depth_note}",)
     new = flow
     texts: Texts = {}
     labels = Labels(source.tree, params, demand.weights)
@@ -423,6 +447,7 @@ def optimize_flow(
         # as flow_from_tree tells them: a menu is new where the flow has no menu of its id
         new_menus=tuple(m for m in result.changed_menus if not isinstance(flow.nodes.get(m), Menu)),
         changed_notice=changed_notice,
+        notes=notes,
     )
     return Optimized(new, texts, result, demand, info, as_written)
 
@@ -589,6 +614,10 @@ def _counts(
     if demand_file is not None:
         if half_life is not None:
             raise click.UsageError("--half-life weighs calls by their time; a --demand file has no times")
+        if since is not None or until is not None or flow_version is not None:
+            raise click.UsageError(
+                "--since, --until and --flow-version select calls of --stats; a --demand file has none"
+            )
         try:
             return read_demand_file(demand_file), None
         except DemandError as exc:
@@ -599,6 +628,11 @@ def _counts(
     from ivr_engine.stats.store import StatsStore, StatsStoreError
 
     assert stats_url is not None
+    if since is not None and until is not None and since >= until:
+        raise click.BadParameter(
+            f"{since.isoformat()} is not before --until {until.isoformat()}: no call can be in that window",
+            param_hint="--since",
+        )
     url = stats_url if "://" in stats_url else f"sqlite:///{stats_url}"
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         raise click.BadParameter(f"{stats_url}: no such statistics database", param_hint="--stats")
@@ -614,6 +648,20 @@ def _counts(
         raise click.ClickException(f"{stats_url}: not a readable statistics database ({exc.orig})") from None
     finally:
         store.close()
+
+
+def _window(
+    stats_url: str | None,
+    demand_file: Path | None,
+    flow_version: str | None,
+    since: str | None,
+    until: str | None,
+) -> str:
+    """Where the calls were counted, as the command line chose: for the refusal when there are none."""
+    if demand_file is not None:
+        return f"in {demand_file}"
+    span = " ".join([*([f"from {since}"] if since else []), *([f"before {until}"] if until else [])]) or "any time"
+    return f"in {stats_url} ({f'version {flow_version}' if flow_version else 'all versions'}, {span})"
 
 
 def _moment(value: str | None, name: str) -> dt.datetime | None:
@@ -658,6 +706,13 @@ def _draw(flow: Flow, new: Flow, changed: tuple[str, ...], directory: Path) -> N
 @click.option("--flow-version", help="Count only calls of this flow version (default: all versions).")
 @click.option("--prior", type=float, default=DEFAULT_PRIOR, show_default=True, help="Calls added to every service.")
 @click.option(
+    "--min-calls",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Refuse with fewer calls than this at the rearranged menus' services.",
+)
+@click.option(
     "--half-life",
     type=click.FloatRange(min=0),
     help=f"Days over which a call's weight halves (with --stats; default {DEFAULT_HALF_LIFE_DAYS:g}; 0: plain counts).",
@@ -690,6 +745,7 @@ def optimize(
     until: str | None,
     flow_version: str | None,
     prior: float,
+    min_calls: int,
     half_life: float | None,
     root: str | None,
     audio: Path | None,
@@ -727,22 +783,39 @@ def optimize(
     counts, half_life_days = _counts(
         flow, stats_url, demand_file, flow_version, _moment(since, "--since"), _moment(until, "--until"), half_life
     )
+    root = root or find_root(flow)
     try:
         done = optimize_flow(
             flow,
             catalog,
             counts,
-            root=root or find_root(flow),
+            root=root,
             language=language,
             manifest=_manifest(audio),
             breadth=breadth,
             prior=prior,
+            min_calls=min_calls,
             max_churn=max_churn,
             min_saving=min_saving,
             changed_notice=changed_notice,
             version=new_version,
             earlier=files.earlier,
         )
+    except TooFewCalls as exc:
+        window = _window(stats_url, demand_file, flow_version, since, until)
+        found = exc.demand.calls
+        elsewhere = sum(exc.demand.unmatched.values())
+        aside = f" ({elsewhere:g} at leaves outside it)" if elsewhere else ""
+        raise click.ClickException(
+            (
+                f"no calls for flow {flow.id!r} {window} reached a service below menu {root!r}{aside}: "
+                "nothing to optimize for (the prior alone would rearrange the menus)"
+                if found == 0
+                else f"only {found} calls for flow {flow.id!r} {window} reached a service below menu {root!r}{aside}, "
+                f"--min-calls is {exc.needed}"
+            )
+            + f"; nothing written to {out}"
+        ) from None
     except (TreeError, DemandError) as exc:
         raise click.ClickException(str(exc)) from None
     _output(out)
@@ -754,4 +827,11 @@ def optimize(
     data = report_data(done.result, done.demand, done.info, done.as_written)
     data["demand"]["half_life_days"] = half_life_days
     click.echo(json.dumps(data, ensure_ascii=False, indent=2) if as_json else report_text(data))
+    if done.result.churn_forced_by:
+        # whoever reads only the exit status and stderr learns that the cap did not hold
+        click.echo(
+            f"warning: --max-churn {max_churn} exceeded ({len(done.result.changed_paths)} paths changed): the"
+            f" source flow breaks its constraints ({'; '.join(done.result.churn_forced_by)})",
+            err=True,
+        )
     click.echo(f"wrote {out}", err=True)

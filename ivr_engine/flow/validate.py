@@ -322,10 +322,23 @@ class _Checker:
             )
         depths = menu_depths(flow)
         for menu in flow.menus():
-            if depths.get(menu.id, 0) > MAX_MENU_DEPTH:
+            depth = depths.get(menu.id, 0)
+            if depth > MAX_MENU_DEPTH:
                 self.report(
                     menu.loc,
-                    f"menu {menu.id!r} is {depths[menu.id]} menus deep (more than {MAX_MENU_DEPTH}); "
-                    "callers get lost this deep",
+                    f"menu {menu.id!r} is {depth} menus deep (more than {MAX_MENU_DEPTH}); callers get lost this deep",
+                    "warning",
+                )
+            # a service is as deep as the shallowest menu offering it: only those reached no other way count
+            if flow.max_depth is not None and depth > flow.max_depth and any(
+                o.target in flow.nodes
+                and not isinstance(flow.nodes[o.target], Menu)
+                and depths.get(o.target, 0) > flow.max_depth
+                for o in menu.options
+            ):
+                self.report(
+                    menu.loc,
+                    f"menu {menu.id!r} is {depth} menus deep: services it offers lie deeper than the flow's "
+                    f"max_depth {flow.max_depth} (counted from the start), so `ivr optimize` must move them",
                     "warning",
                 )

@@ -51,6 +51,15 @@ class Demand:
     prior: float
 
 
+class TooFewCalls(DemandError):
+    """Fewer calls reached the rearranged menus than asked for. With none, the prior alone would
+    lay the menus out: an alphabetical shuffle that moves callers' services for nobody's gain."""
+
+    def __init__(self, demand: Demand, needed: int) -> None:
+        self.demand, self.needed = demand, needed
+        super().__init__(f"{demand.calls} calls reached the menus, {needed} needed")
+
+
 def recency_weights(calls: Iterable[tuple[str, float, float]], half_life_days: float | None) -> dict[str, float]:
     """Demand per leaf from (leaf, unix time, calls) rows; with a half-life each call counts
     0.5 ** (age / half-life), age from the newest row. None: plain counts."""

@@ -12,6 +12,10 @@ in slots q.. of a menu ending at j.
 
 Kept menus ("skeleton": ancestors of fixed nodes, and the root) have slots in key order: fixed
 children at their keys, open keys for free runs, and kept submenus that may absorb a run.
+
+A keep-together group always has a menu to itself (its own generated `group-<hash>` menu, or the
+kept menu its fixed members hold in place): no other service joins it, so the written flow can
+say so with `keep_together: true` on that menu and the next run keeps the group as this one did.
 """
 
 from __future__ import annotations
@@ -28,7 +32,6 @@ from ivr_engine.optimizer.tree import MenuTree, Node, Option, Service
 
 INF = float("inf")
 SKIP = -1  # open slot left unused / kept submenu given no free units
-INLINE = -2  # keep-together group played as consecutive options of this menu
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,9 @@ class KeptMenu:
     level: int  # keypresses to reach its options' services (root = 1)
     slots: list[Slot]
     a: float  # fixed cost of this level
+    # it holds a keep-together group's fixed members: free services may not join them, only
+    # generated submenus
+    exclusive: bool = False
     suffix_mass: list[float] = field(default_factory=list)  # fixed mass at slots q..
     full: np.ndarray | None = (
         None  # cost over free units s..e (same units as the planner)
@@ -145,21 +151,15 @@ class Planner:
         )
         self.group_seconds = params.option_seconds(params.group_prompt)
         self.a_syn = params.level_overhead + params.synthetic_header
-        # group played inline: sum_t clip_t * (members t..) + (sum_t clip_t) * (callers after it)
-        self.inline_fixed = np.zeros(n)
-        self.inline_seconds = np.zeros(n)
+        # a group's own menu: its level, and each member's clip heard by the members from it on
+        self.group_menu = np.zeros(n)
         for x, unit in enumerate(self.units):
             if unit.group:
                 suffix = np.cumsum(unit.masses[::-1])[::-1]
                 clips = np.array(
                     [params.option_seconds(s.prompt) for s in unit.services]
                 )
-                self.inline_fixed[x] = float(clips @ suffix)
-                self.inline_seconds[x] = float(clips.sum())
-        self.groups = [x for x, unit in enumerate(self.units) if unit.group]
-        self.group_menu = (
-            self.a_syn * np.array([u.mass for u in self.units]) + self.inline_fixed
-        )
+                self.group_menu[x] = self.a_syn * unit.mass + float(clips @ suffix)
         # layers[d]: generated menus whose services are at most d levels below their parent
         # (None = depth unlimited, one self-referencing table)
         self.layers: dict[int, tuple[np.ndarray, np.ndarray, list[np.ndarray]]] = {}
@@ -202,10 +202,6 @@ class Planner:
             )
         return cand
 
-    def _inline(self, s: int, j: int, extra_mass: float) -> float:
-        after = self.cum[j + 1] - self.cum[s + 1] + extra_mass
-        return float(self.inline_fixed[s] + self.inline_seconds[s] * after)
-
     def _fill_layer(self, d: int, sub_layer: int | None) -> None:
         n, k = self.n, self.k
         F = np.full((n, n), INF)
@@ -232,14 +228,6 @@ class Planner:
                 best = M.argmin(axis=1)
                 V[:k, s] = M[np.arange(k), best]
                 arg[:, s] = s + best
-                unit = self.units[s]
-                if unit.group and len(unit.services) <= k:
-                    m = len(unit.services)
-                    inline = self._inline(s, j, 0.0)
-                    for q in range(k - m + 1):
-                        if inline + V[q + m, s + 1] < V[q, s]:
-                            V[q, s] = inline + V[q + m, s + 1]
-                            arg[q, s] = INLINE
             arg_rest.append(arg)
 
     # --- kept menus -------------------------------------------------------------------------
@@ -271,7 +259,7 @@ class Planner:
         V[Q, size - 1] = 0.0
         arg = np.full((Q, size), SKIP, dtype=np.int32)
         depth_left = None if self.max_depth is None else self.max_depth - menu.level
-        direct_ok = self.max_depth is None or menu.level <= self.max_depth
+        direct_ok = (self.max_depth is None or menu.level <= self.max_depth) and not menu.exclusive
         sub = self._layer_for(depth_left)
         P = self.cum[j + 1] - self.cum[lo : j + 2]  # callers of units s..j
         width = size - 1  # runs start and end within lo..j
@@ -319,22 +307,6 @@ class Planner:
                 take = M[starts, e] < best[:width]
                 best[:width] = np.where(take, M[starts, e], best[:width])
                 choice[:width] = np.where(take, e + lo, SKIP)
-                for x in self.groups:
-                    m = len(self.units[x].services)
-                    run = menu.slots[q : q + m]
-                    if (
-                        not lo <= x <= j
-                        or not direct_ok
-                        or len(run) < m
-                        or any(r.kind != "open" for r in run)
-                        or self.units[x].pinned & menu.forbidden
-                    ):
-                        continue
-                    inline = (
-                        self._inline(x, j, menu.suffix_mass[q]) + V[q + m, x + 1 - lo]
-                    )
-                    if inline < best[x - lo]:
-                        best[x - lo], choice[x - lo] = inline, INLINE
             V[q] = best
             arg[q] = choice
         return V, arg
@@ -365,16 +337,13 @@ class Planner:
     # --- building the tree ------------------------------------------------------------------
 
     def _unit_entries(self, s: int, e: int, sub: int | None) -> list[Entry]:
-        if e == INLINE:
-            unit = self.units[s]
-            return [
-                Entry(svc, m, self.params.option_seconds(svc.prompt), None)
-                for svc, m in zip(unit.services, unit.masses)
-            ]
         if e == s:
             unit = self.units[s]
             if unit.group:
-                members = self._unit_entries(s, INLINE, sub)
+                members = [
+                    Entry(svc, m, self.params.option_seconds(svc.prompt), None)
+                    for svc, m in zip(unit.services, unit.masses)
+                ]
                 node = self._menu(
                     synthetic_id("group", [svc.id for svc in unit.services]), members
                 )
@@ -397,8 +366,8 @@ class Planner:
         while x <= j:
             choice = int(arg_rest[j][q, x])
             entries += self._unit_entries(x, choice, sub)
-            q += len(self.units[x].services) if choice == INLINE else 1
-            x = x + 1 if choice == INLINE else choice + 1
+            q += 1
+            x = choice + 1
         leaf_ids = [svc.id for u in self.units[s : j + 1] for svc in u.services]
         return self._menu(synthetic_id("auto", leaf_ids), entries)
 
@@ -439,11 +408,7 @@ class Planner:
                     s = choice + 1
             elif choice != SKIP:
                 entries += self._unit_entries(s, choice, sub)
-                if choice == INLINE:
-                    q += len(self.units[s].services) - 1
-                    s += 1
-                else:
-                    s = choice + 1
+                s = choice + 1
             q += 1
         return MenuTree(
             id=menu.menu.id,

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from ivr_engine.flow.model import Flow, Menu, MenuOption
-from ivr_engine.flow.tree import MAX_MENU_OPTIONS
+from ivr_engine.flow.tree import MAX_MENU_OPTIONS, menu_depths
 from ivr_engine.optimizer.global_tree import changed_menus
 from ivr_engine.optimizer.tree import (
     DIGIT_KEYS,
@@ -22,6 +22,7 @@ from ivr_engine.optimizer.tree import (
     Option,
     Service,
     TreeError,
+    services,
     walk,
 )
 
@@ -44,17 +45,25 @@ class FlowTree:
     # "<node>@<menu>:<key>" so tree ids stay unique.
     targets: Mapping[str, str]
     options: Mapping[str, MenuOption]  # tree node id -> the flow option that offered it
+    # menus a call passes before the root (a language choice): the flow's max_depth counts them,
+    # the tree's does not
+    menus_above: int = 0
+    notes: tuple[str, ...] = ()  # what the adapter had to decide against what it was asked (for the report)
 
 
-def menu_tree_from_flow(
-    flow: Flow, root: str, prompt_seconds: PromptSeconds, breadth: int | None = None
-) -> FlowTree:
-    """The menus reachable from menu `root` through menu options, with the flow's constraints.
+@dataclass
+class _Converted:
+    """What walking a flow's menus from a root collects, before the constraints are settled."""
 
-    Without `breadth`, a menu gets no more options than the validator accepts without a warning,
-    or than the flow's widest menu already has: a rebuilt flow then validates as cleanly as its
-    source, and a main menu of five leaves digits free for personal shortcuts.
-    """
+    tree: MenuTree
+    targets: dict[str, str]
+    offered: dict[str, MenuOption]
+    pinned: dict[str, str]
+    fixed: set[str]
+    together: list[frozenset[str]]
+
+
+def _convert(flow: Flow, root: str, prompt_seconds: PromptSeconds) -> _Converted:
     start = flow.nodes.get(root)
     if not isinstance(start, Menu):
         raise FlowAdapterError(f"{_where(flow, root)}: {root!r} is not a menu")
@@ -113,22 +122,78 @@ def menu_tree_from_flow(
         return MenuTree(menu.id, prompt_seconds(menu.prompt), tuple(options), prompt, generated(menu))
 
     tree = convert(start, 0.0)
-    bound = {k for k in (flow.keys.operator, flow.keys.back, flow.keys.repeat) if k}
-    keys = "".join(k for k in DIGIT_KEYS if k not in bound)
+    return _Converted(tree, targets, offered, pinned, fixed, together)
+
+
+def services_below(flow: Flow, root: str) -> list[str]:
+    """The flow nodes offered as services below menu `root`, once per offer."""
+    found = _convert(flow, root, lambda _: 0.0)
+    return [found.targets.get(i, i) for i in services(found.tree)]
+
+
+def menu_tree_from_flow(
+    flow: Flow, root: str, prompt_seconds: PromptSeconds, breadth: int | None = None
+) -> FlowTree:
+    """The menus reachable from menu `root` through menu options, with the flow's constraints.
+
+    Without `breadth`, a menu gets no more options than the validator accepts without a warning,
+    or than the flow's widest menu already has: a rebuilt flow then validates as cleanly as its
+    source, and a main menu of five leaves digits free for personal shortcuts. The flow's
+    `max_depth` counts menus from the start, as the validator does, so the menus above `root`
+    take their share of it.
+    """
+    found = _convert(flow, root, prompt_seconds)
+    tree, pinned, fixed = found.tree, found.pinned, found.fixed
+    above = menu_depths(flow).get(root, 1) - 1
+    max_depth = None if flow.max_depth is None else flow.max_depth - above
+    if max_depth is not None and max_depth < 1:
+        raise FlowAdapterError(
+            f"{flow.loc_of('max_depth') or _where(flow, root)}: max_depth {flow.max_depth} counts the {above} "
+            f"menu(s) a call passes before {root!r}, which leaves no level for its services; "
+            f"raise it to at least {above + 1}"
+        )
+    reserved = reserved_keys(flow)
+    keys = "".join(k for k in DIGIT_KEYS if k not in reserved)
+    notes: list[str] = []
+    for node_id, key in list(pinned.items()):
+        if key in reserved:
+            # the pin holds the service where it is anyway (`ivr optimize` fixes pinned services);
+            # a free option can never be handed that key
+            del pinned[node_id]
+            fixed.add(node_id)
     if breadth is None:
         widest = max(len(n.options) for _, n in walk(tree) if isinstance(n, MenuTree))
         breadth = min(len(keys), max(MAX_MENU_OPTIONS, widest))
+    elif breadth > len(keys):
+        taken = ", ".join(f"{key} ({name})" for key, name in sorted(reserved.items()))
+        notes.append(
+            f"breadth {breadth} capped at {len(keys)}: options never take a key with a global meaning, here {taken}"
+        )
+        breadth = len(keys)
     constraints = Constraints(
         pinned_keys=pinned,
-        together=tuple(together),
+        together=tuple(found.together),
         fixed=frozenset(fixed),
-        max_depth=flow.max_depth,
+        max_depth=max_depth,
         keys=keys,
         breadth=breadth,
     )
     return FlowTree(
-        tree=tree, constraints=constraints, targets=targets, options=offered
+        tree=tree,
+        constraints=constraints,
+        targets=found.targets,
+        options=found.offered,
+        menus_above=above,
+        notes=tuple(notes),
     )
+
+
+def reserved_keys(flow: Flow) -> dict[str, str]:
+    """Digits with a global meaning -> the binding: operator, back, repeat, the personal-menu key
+    (pressed in the main menu it skips the personal part, docs/menus.md) and a bookmark's first
+    key. A menu option on one would shadow it, so the optimizer hands none of them out."""
+    bindings = {name: getattr(flow.keys, name) for name in ("operator", "back", "repeat", "personal_menu", "bookmark")}
+    return {key[0]: name for name, key in bindings.items() if key and key[0] in DIGIT_KEYS}
 
 
 def _where(flow: Flow, node_id: str) -> str:
@@ -163,16 +228,23 @@ def flow_from_tree(
     Kept menus keep their node and settings with new options; generated menus become new menu
     nodes with generated prompt ids; menus the tree dropped disappear unless something else
     still leads to them. `changed_notice` (a prompt id) is set on kept menus whose options changed.
+
+    The new flow carries the constraints of the old one, so that optimizing it again keeps them:
+    pinned options keep `pinned`, fixed menus their node, the flow its `max_depth`, and the menu
+    that holds a keep-together group (the optimizer gives each group a menu of its own) is marked
+    `keep_together`, whatever it is called now.
     """
     nodes = dict(flow.nodes)
     changed = set(changed_menus(source.tree, tree))
     old_menus = {n.id for _, n in walk(source.tree) if isinstance(n, MenuTree)}
+    groups = set(source.constraints.together)
     for _, node in walk(tree):
         if not isinstance(node, MenuTree):
             continue
         options = tuple(
             _flow_option(option, source, generated_prompts) for option in node.options
         )
+        held = frozenset(o.child.id for o in node.options if isinstance(o.child, Service))
         existing = flow.nodes.get(node.id)
         if isinstance(existing, Menu):
             notice = (
@@ -180,13 +252,15 @@ def flow_from_tree(
                 if node.id in changed and changed_notice
                 else existing.changed_notice
             )
+            # a flag over fewer than two services binds nothing (no group) and stays as written
+            together = held in groups or (existing.keep_together and len(held) < 2)
             nodes[node.id] = dataclasses.replace(
-                existing, options=options, changed_notice=notice
+                existing, options=options, changed_notice=notice, keep_together=together
             )
         else:
             header, _ = generated_prompts(node.id)
             nodes[node.id] = Menu(
-                id=node.id, title=MORE_OPTIONS, prompt=header, options=options
+                id=node.id, title=MORE_OPTIONS, prompt=header, options=options, keep_together=held in groups
             )
     kept = {n.id for _, n in walk(tree) if isinstance(n, MenuTree)}
     for menu_id in old_menus - kept:

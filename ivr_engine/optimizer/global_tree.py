@@ -39,6 +39,7 @@ from ivr_engine.optimizer.tree import (
     Service,
     TreeError,
     ancestor_ids,
+    broken_groups,
     check_tree,
     leaf_paths,
     node_at,
@@ -72,6 +73,14 @@ class OptimizationResult:
     changed_menus: tuple[
         str, ...
     ]  # menus whose options differ or that are new (only the former say "this menu has changed")
+    max_churn: int | None = None
+    # why more than `max_churn` services changed path: the ways the current tree breaks the
+    # constraints, which have to be mended whatever the cap
+    churn_forced_by: tuple[str, ...] = ()
+    # not applied because of: "min_saving", or "max_churn" when the best tree without the cap
+    # would have saved enough
+    held_back_by: str | None = None
+    uncapped_saving: float | None = None  # with `max_churn`: what the best tree without the cap saves
 
 
 def optimize(
@@ -99,15 +108,28 @@ def optimize(
     check_tree(current)
     p = normalize(probabilities, services(current))
     check_constraints(current, constraints)
+    constraints = hold_groups(current, constraints)
     candidate = layout(current, p, params, constraints)
-    if max_churn is not None:
-        candidate = _limit_churn(current, candidate, p, params, constraints, max_churn)
     before = evaluate(current, p, params)
+
+    def saving_of(tree: MenuTree) -> float:
+        return (before.expected_time - expected_time(tree, p, params)) / before.expected_time
+
+    uncapped = None
+    if max_churn is not None:
+        uncapped = saving_of(candidate)
+        candidate = _limit_churn(current, candidate, p, params, constraints, max_churn)
     found = evaluate(candidate, p, params)
-    saving = (before.expected_time - found.expected_time) / before.expected_time
-    current_valid = not violations(current, constraints, current)
-    applied = not (current_valid and saving < max(min_saving, 1e-12))
+    saving = saving_of(candidate)
+    broken = tuple(violations(current, constraints, current))
+    enough = max(min_saving, 1e-12)
+    applied = bool(broken) or saving >= enough
     tree, after = (candidate, found) if applied else (current, before)
+    held_back = None
+    if not applied:
+        held_back = "max_churn" if uncapped is not None and uncapped >= enough else "min_saving"
+    changed = changed_paths(current, tree)
+    forced = broken if max_churn is not None and len(changed) > max_churn else ()
     free = unconstrained_bound(current, p, params, constraints)
     bound = max(free, _kept_part(current, p, params, constraints))  # `problem_bound`
     return OptimizationResult(
@@ -119,8 +141,12 @@ def optimize(
         ratio=after.expected_time / bound if bound > 0 else math.inf,
         saving=saving,
         applied=applied,
-        changed_paths=changed_paths(current, tree),
+        changed_paths=changed,
         changed_menus=changed_menus(current, tree),
+        max_churn=max_churn,
+        churn_forced_by=forced,
+        held_back_by=held_back,
+        uncapped_saving=uncapped,
     )
 
 
@@ -354,9 +380,20 @@ def check_constraints(current: MenuTree, constraints: Constraints) -> None:
                 f"constraints: keep-together group {sorted(group)} has more services than a menu's {constraints.max_options} options"
             )
         staying = group & stays
-        if staying and (staying != group or len({where[i][:-1] for i in group}) > 1):
+        if staying and len({where[i][:-1] for i in group}) > 1:
             raise TreeError(
-                f"constraints: keep-together group {sorted(group)} mixes fixed and movable services, or its fixed members have different parents"
+                f"constraints: keep-together group {sorted(group)} has members the constraints keep in place "
+                f"({', '.join(sorted(staying))}), and they hold the group in their menu: all its members must be there"
+            )
+        menu = node_at(current, where[min(group)][:-1])
+        assert isinstance(menu, MenuTree)
+        strangers = sorted(
+            o.child.id for o in menu.options if isinstance(o.child, Service) and o.child.id in stays - group
+        )
+        if staying and strangers:
+            raise TreeError(
+                f"constraints: keep-together group {sorted(group)} is held in menu {menu.id!r}, which keeps "
+                f"{', '.join(strangers)} in place too: a group has its menu to itself"
             )
         pins = [
             constraints.pinned_keys[i] for i in group if i in constraints.pinned_keys
@@ -374,6 +411,16 @@ def check_constraints(current: MenuTree, constraints: Constraints) -> None:
                 raise InfeasibleError(
                     f"constraints: fixed {node_id!r} is {len(where[node_id])} levels deep, beyond max_depth {constraints.max_depth}"
                 )
+
+
+def hold_groups(current: MenuTree, constraints: Constraints) -> Constraints:
+    """`constraints` with every member of a keep-together group fixed where one member is kept in
+    place (a pinned service in a keep-together menu): the group stays there as one unit, which
+    keeps both the pin and the group (constraints assumed checked)."""
+    plan = _plan(current, constraints)
+    stays = plan.kept | plan.inside_frozen | plan.fixed_services
+    held = frozenset().union(*(g - stays for g in constraints.together if g & stays))
+    return constraints.with_fixed(held) if held else constraints
 
 
 # --- layout ------------------------------------------------------------------------------------
@@ -418,6 +465,7 @@ def layout(
         constraints.max_options,
         constraints.max_depth,
         labels,
+        grouped=frozenset(grouped),
     )
     # popularity order is what the exchange argument asks for with equal clips; with unequal
     # clips a long-clip service is worth less near the root, so mass per clip second is tried too
@@ -432,20 +480,29 @@ def layout(
     # start is searched and the cheapest end kicked (`iterate`).
     starts: list[MenuTree] = []
     regrouped = recharge(current, lambda menu: labels.regrouped(menu.id, services(menu)) if menu.id in plan.kept else None)
-    for source in (current, regrouped):
-        for ordered in orders:
-            start = labels.adopt(polish(
-                _layout_units(source, ordered, plan, p, params, constraints),
-                p,
-                params,
-                movable,
-                kept_keys,
-                plan.frozen,
-                constraints.keys,
-                pinned,
-            ))
-            if start not in starts:  # no kept submenu, or both orders agree
-                starts.append(start)
+    # Runs are consecutive in the order, and a group's menu needs a level of its own: groups
+    # amid the singles can leave the program no tree within max_depth where one exists with the
+    # groups apart, so that order (singles, then groups, each by popularity) is the fallback.
+    fallback = [sorted(orders[0], key=lambda unit: unit.group)]
+    failed: InfeasibleError | None = None
+    for tried in (orders, fallback):
+        for source in (current, regrouped):
+            for ordered in tried:
+                try:
+                    laid = _layout_units(source, ordered, plan, p, params, constraints)
+                except InfeasibleError as exc:
+                    failed = failed or exc
+                    continue
+                start = labels.adopt(
+                    polish(laid, p, params, movable, kept_keys, plan.frozen, constraints.keys, pinned)
+                )
+                if start not in starts:  # no kept submenu, or both orders agree
+                    starts.append(start)
+        if starts or fallback[0] in orders:
+            break
+    if not starts:
+        assert failed is not None
+        raise failed
     searched = [improve(start, p, params, rules) for start in starts]
     ends = [min(searched, key=lambda tree: expected_time(tree, p, params))]
     # The current tree is searched and kicked on its own as well, when it keeps the constraints:
@@ -500,10 +557,22 @@ def _layout_units(
         cost = root.full[0, n - 1] if n and root.full is not None else root.empty
         if math.isfinite(cost):
             return planner.build_kept(root, 0, n - 1)
-    raise InfeasibleError(
-        f"no tree puts {len(services(current))} services within max_depth {constraints.max_depth} "
-        f"using {constraints.max_options} options per menu and the fixed nodes"
-    )
+    raise InfeasibleError(_infeasible(current, plan, constraints))
+
+
+def _infeasible(current: MenuTree, plan: _Plan, constraints: Constraints) -> str:
+    """Why no tree fits: the root full of what the constraints keep there, or too little room."""
+    n, k, depth = len(services(current)), constraints.max_options, constraints.max_depth
+    stays = plan.kept | plan.frozen | plan.fixed_services
+    held = [f"{o.child.id} ({o.key})" for o in current.options if o.child.id in stays]
+    if len(held) >= k:
+        why = f"{current.id!r} keeps {', '.join(held)} in place, which fills its {k} options"
+    elif depth is not None and n > k**depth:
+        why = f"{k} options {depth} levels deep hold at most {k**depth} services"
+    else:
+        why = "what the constraints keep in place, and a menu for each keep-together group, leave too little room"
+    within = f" within max_depth {depth}" if depth is not None else ""
+    return f"no tree puts {n} services{within} using {k} options per menu: {why}"
 
 
 def _kept_menu(
@@ -543,8 +612,13 @@ def _kept_menu(
         for key in [k for k in constraints.keys if k not in used][:room]
     ]
     slots.sort(key=lambda slot: slot.key)
+    grouped = {i for g in constraints.together for i in g}
     kept = KeptMenu(
-        menu=menu, level=level, slots=slots, a=params.level_overhead + menu.header
+        menu=menu,
+        level=level,
+        slots=slots,
+        a=params.level_overhead + menu.header,
+        exclusive=any(option.child.id in grouped for option in menu.options),
     )
     planner.fill_kept(kept, only_full=level == 1, band=band)
     return kept
@@ -573,7 +647,12 @@ def _limit_churn(
     movable = set(old) - plan.fixed_services - plan.inside_frozen
     units = {group_of.get(leaf, frozenset([leaf])) for leaf in movable}
     # services the current tree places against the constraints have to move whatever the cap
-    broken = {leaf for leaf in movable if _breaks(leaf, old, constraints, group_of)}
+    broken = {leaf for leaf in movable if _breaks(leaf, old, constraints)}
+    for group, _ in broken_groups(current, constraints):
+        if group <= movable:
+            broken |= group
+        else:  # held in place: the services that share its menu leave it
+            broken |= {leaf for leaf in movable - group if old[leaf][:-1] == old[min(group)][:-1]}
     for menu in over_wide_menus(current, constraints, current):
         broken |= movable & {n.id for _, n in walk(menu)}
     movers: set[str] = set()
@@ -593,17 +672,9 @@ def _limit_churn(
     )
 
 
-def _breaks(
-    leaf: str,
-    where: Mapping[str, Path],
-    constraints: Constraints,
-    group_of: Mapping[str, frozenset[str]],
-) -> bool:
+def _breaks(leaf: str, where: Mapping[str, Path], constraints: Constraints) -> bool:
     path = where[leaf]
     pin = constraints.pinned_keys.get(leaf)
     if pin is not None and path[-1] != pin:
         return True
-    if constraints.max_depth is not None and len(path) > constraints.max_depth:
-        return True
-    group = group_of.get(leaf)
-    return group is not None and len({where[i][:-1] for i in group}) > 1
+    return constraints.max_depth is not None and len(path) > constraints.max_depth

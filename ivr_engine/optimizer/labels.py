@@ -123,18 +123,25 @@ class Labels:
         where the generated menu holds only that menu's services and that menu's header and
         clip are no longer than generated ones: callers hear a topic they know, in
         less time, and `ivr optimize` writes the old menu node and its clips back.
-        The most called generated menus choose first; each old menu is adopted at most once."""
-        present = {node.id for _, node in walk(tree)}
+        The most called generated menus choose first; each old menu is adopted at most once.
+        A generated menu that has the id of a menu of the current tree is that menu, whatever
+        its clips: generated ids are digests of what a menu holds, so a group an earlier run
+        generated gets its id again, and the flow has the node and its texts already."""
+        groups = [node for _, node in walk(tree) if isinstance(node, MenuTree) and node.synthetic]
+        present = {node.id for _, node in walk(tree)} - {g.id for g in groups}
+        names = {g.id: g.id for g in groups if g.id in self.known and g.id not in present}
         generated = self.params.generated_menu
         free = {
             menu_id: label
             for menu_id, label in self.known.items()
-            if menu_id not in present and label.header <= generated[0] and label.prompt <= generated[1]
+            if menu_id not in present | set(names)
+            and label.header <= generated[0]
+            and label.prompt <= generated[1]
         }
-        groups = [node for _, node in walk(tree) if isinstance(node, MenuTree) and node.synthetic]
         held = {g.id: list(services(g)) for g in groups}
-        names: dict[str, str] = {}
         for group in sorted(groups, key=lambda g: (-sum(self.weights.get(i, 0.0) for i in held[g.id]), g.id)):
+            if group.id in names:
+                continue
             topics = [m for m, label in free.items() if keeps_label(label.services, held[group.id])]
             if topics:
                 names[group.id] = min(topics, key=lambda m: (free[m].header + free[m].prompt, m))

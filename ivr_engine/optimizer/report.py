@@ -34,6 +34,7 @@ class RunInfo:
     # not say they have changed; the others of `changed_menus` do, with this prompt
     new_menus: tuple[str, ...] = ()
     changed_notice: str | None = None
+    notes: tuple[str, ...] = ()  # where the run did other than asked, and why (a capped --breadth)
 
 
 def _metrics(metrics: TreeMetrics, bound: float) -> dict[str, float]:
@@ -74,6 +75,12 @@ def report_data(
         "ratio": result.ratio,
         "saving": result.saving,
         "applied": result.applied,
+        "held_back_by": result.held_back_by,
+        "max_churn": {
+            "cap": result.max_churn,
+            "saving_without_cap": result.uncapped_saving,
+            "exceeded_because": list(result.churn_forced_by),
+        },
         "changed_paths": [
             {"service": service, "node": info.targets.get(service, service), "old": "-".join(old), "new": "-".join(new)}
             for service, (old, new) in sorted(result.changed_paths.items(), key=lambda item: item[1][1])
@@ -82,6 +89,7 @@ def report_data(
         "new_menus": list(info.new_menus),
         "changed_notice": info.changed_notice,
         "pinned_kept_in_place": list(info.held_in_place),
+        "notes": list(info.notes),
     }
 
 
@@ -123,9 +131,16 @@ def report_text(data: Mapping[str, Any]) -> str:
         )
     lines += [
         f"lower bound {data['lower_bound_seconds']:.2f} s ({data['unconstrained_bound_seconds']:.2f} s without the"
-        f" flow's constraints); saving {data['saving']:.1%}; "
-        + ("applied" if data["applied"] else "NOT applied (below --min-saving): the flow is unchanged")
+        f" flow's constraints); saving {data['saving']:.1%}; {_verdict(data)}"
     ]
+    churn = data["max_churn"]
+    if churn["exceeded_because"]:
+        lines.append(
+            f"--max-churn {churn['cap']} exceeded: {len(data['changed_paths'])} service paths changed, because the"
+            " current flow breaks its constraints and mending that moves them whatever the cap: "
+            + "; ".join(churn["exceeded_because"])
+        )
+    lines += [f"note: {note}" for note in data["notes"]]
     if data["pinned_kept_in_place"]:
         lines.append(f"pinned services kept in place: {', '.join(data['pinned_kept_in_place'])}")
     unmatched = data["demand"]["unmatched_leaves"]
@@ -143,6 +158,20 @@ def report_text(data: Mapping[str, Any]) -> str:
     if data["new_menus"]:
         lines.append(f"{len(data['new_menus'])} new menu(s): {', '.join(data['new_menus'])}")
     return "\n".join(lines)
+
+
+def _verdict(data: Mapping[str, Any]) -> str:
+    if data["applied"]:
+        return "applied"
+    churn = data["max_churn"]
+    if data["held_back_by"] != "max_churn":
+        return "NOT applied (below --min-saving): the flow is unchanged"
+    if churn["cap"] == 0:
+        return "NOT applied: --max-churn 0 lets no service move, so the flow is unchanged"
+    return (
+        f"NOT applied: moving at most {churn['cap']} services saves too little (below --min-saving;"
+        f" {churn['saving_without_cap']:.1%} without the cap), so the flow is unchanged"
+    )
 
 
 def _weighting(half_life_days: float | None) -> str:

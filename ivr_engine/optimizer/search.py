@@ -49,6 +49,7 @@ class Rules:
     breadth: int
     max_depth: int | None
     labels: Labels | None = None  # topics of the current tree's menus: what regrouping costs
+    grouped: frozenset[str] = frozenset()  # members of keep-together groups: their menu takes no other service
 
 
 @dataclass(frozen=True)
@@ -181,8 +182,13 @@ class Draft:
         return sorted(
             m.id
             for m in self.menus.values()
-            if (depth is None or m.level <= depth) and not m.id.startswith("group-")
+            if (depth is None or m.level <= depth) and self.takes_services(m.id)
         )
+
+    def takes_services(self, menu_id: str) -> bool:
+        """Whether a service may join the menu: not while a keep-together group is in it, which has
+        its menu to itself (by its members, whatever the menu is called after `Labels.adopt`)."""
+        return not any(child in self.rules.grouped for child in self.menus[menu_id].children)
 
     def relocate(self, node: str, target: str) -> None:
         """Move a service, or a menu with all it holds, to the end of `target`."""
@@ -214,13 +220,9 @@ class Draft:
     # --- moving whole menus ---------------------------------------------------------------
 
     def movable_menus(self) -> list[str]:
-        """Submenus free to move with what they hold: neither kept by the constraints nor a
-        keep-together group's own menu."""
-        return sorted(
-            m
-            for m in self.menus
-            if m != self.root and m not in self.rules.kept_keys and not m.startswith("group-")
-        )
+        """Submenus free to move with what they hold (a keep-together group's menu moves whole):
+        all but those the constraints keep."""
+        return sorted(m for m in self.menus if m != self.root and m not in self.rules.kept_keys)
 
     def height(self, menu_id: str) -> int:
         """Levels from the menu's options to its deepest service."""
@@ -302,6 +304,8 @@ class Draft:
             if menu is None or len(menu.children) != 1 or menu.children[0] in self.rules.pinned:
                 continue  # a pinned service keeps its key in its menu; the parent may have it taken
             (child,) = menu.children
+            if child not in self.menus and not self.takes_services(self.parent[menu_id]):
+                continue
             parent = self.parent.pop(menu_id)
             siblings = self.menus[parent].children
             siblings[siblings.index(menu_id)] = child
@@ -493,5 +497,11 @@ def _menu_moves(draft: Draft) -> None:
     for menu in draft.movable_menus():
         for other in [*draft.movable_menus(), *draft.movable_services()]:
             a, b = draft.parent[menu], draft.parent[other]
-            if other != menu and a != b and draft.fits(menu, b) and draft.fits(other, a):
+            if (
+                other != menu
+                and a != b
+                and draft.fits(menu, b)
+                and draft.fits(other, a)
+                and (other in draft.menus or draft.takes_services(a))
+            ):
                 _swap_if_cheaper(draft, menu, other)

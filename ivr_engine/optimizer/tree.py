@@ -129,7 +129,9 @@ class Constraints:
     """What a rearranged tree must keep.
 
     - `pinned_keys`: node id -> the digit that selects it, wherever it ends up.
-    - `together`: groups of service ids that must share one parent menu.
+    - `together`: groups of service ids that must share one parent menu and have it to
+      themselves: no other service in it (submenus may be), which is what `keep_together: true`
+      on that menu says in a flow. A group with a fixed member stays where that member is.
     - `fixed`: node ids whose key path never changes. A fixed service keeps its path, so its
       ancestor menus keep theirs too (other children may still move out of them). A fixed menu
       keeps its path and its whole subtree unchanged.
@@ -194,13 +196,7 @@ def violations(
     problems: list[str] = []
     new_paths = paths(tree)
     old_paths = paths(reference)
-    parent: dict[str, str] = {}
-    nodes: dict[str, Node] = {}
-    for _, node in walk(tree):
-        nodes[node.id] = node
-        if isinstance(node, MenuTree):
-            for option in node.options:
-                parent[option.child.id] = node.id
+    nodes = {node.id: node for _, node in walk(tree)}
     for menu in over_wide_menus(tree, constraints, reference):
         problems.append(
             f"menu {menu.id!r} has {len(menu.options)} options, breadth is {constraints.max_options}"
@@ -211,12 +207,7 @@ def violations(
             problems.append(
                 f"{node_id!r} is pinned to key {key} but sits at {'-'.join(path) or 'the root'}"
             )
-    for group in constraints.together:
-        parents = {parent.get(member) for member in group}
-        if len(parents) > 1:
-            problems.append(
-                f"group {sorted(group)} is split over menus {sorted(map(str, parents))}"
-            )
+    problems += [problem for _, problem in broken_groups(tree, constraints)]
     for node_id in constraints.fixed:
         if new_paths.get(node_id) != old_paths.get(node_id):
             problems.append(
@@ -235,6 +226,28 @@ def violations(
     if set(services(tree)) != set(services(reference)):
         problems.append("the tree does not hold the same services as the reference")
     return problems
+
+
+def broken_groups(tree: MenuTree, constraints: Constraints) -> list[tuple[frozenset[str], str]]:
+    """Keep-together groups `tree` splits over menus or files with other services, and how."""
+    parent: dict[str, MenuTree] = {}
+    for _, node in walk(tree):
+        if isinstance(node, MenuTree):
+            for option in node.options:
+                parent[option.child.id] = node
+    found: list[tuple[frozenset[str], str]] = []
+    for group in constraints.together:
+        menus = {parent[member].id: parent[member] for member in group if member in parent}
+        if len(menus) > 1:
+            found.append((group, f"group {sorted(group)} is split over menus {sorted(menus)}"))
+            continue
+        for menu in menus.values():
+            others = sorted(
+                o.child.id for o in menu.options if isinstance(o.child, Service) and o.child.id not in group
+            )
+            if others:
+                found.append((group, f"group {sorted(group)} shares menu {menu.id!r} with {others}"))
+    return found
 
 
 def _forced(reference: MenuTree, constraints: Constraints) -> tuple[set[str], set[str]]:

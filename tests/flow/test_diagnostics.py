@@ -82,6 +82,13 @@ def test_include_cycle_is_an_error_at_the_include() -> None:
     [
         ("wide_menu.yaml", "7:14", "menu 'root': 6 options; callers remember at most 5, split the menu"),
         ("deep_menu.yaml", "9:3", "menu 'm5' is 5 menus deep (more than 4); callers get lost this deep"),
+        # info is one menu deep through m1, but more only through m3
+        (
+            "beyond_max_depth.yaml",
+            "8:3",
+            "menu 'm3' is 3 menus deep: services it offers lie deeper than the flow's max_depth 2 (counted from the "
+            "start), so `ivr optimize` must move them",
+        ),
     ],
 )
 def test_warnings_do_not_stop_loading(name: str, place: str, message: str) -> None:

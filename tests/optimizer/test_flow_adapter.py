@@ -187,3 +187,32 @@ def test_menus_an_earlier_optimization_generated_are_read_as_generated() -> None
     tree = menu_tree_from_flow(dataclasses.replace(flow, nodes=nodes), "main", seconds).tree
     synthetic = {n.id: n.synthetic for _, n in walk(tree) if isinstance(n, MenuTree)}
     assert synthetic == {"main": False, "auto-1234567890": True, "auto-handmade": False}
+
+
+def behind_a_language_menu(max_depth: int) -> Flow:
+    flow = hotline()
+    lang = Menu(id="lang", options=(MenuOption(key="1", target="main"),))
+    return dataclasses.replace(flow, start="lang", nodes={"lang": lang, **flow.nodes}, max_depth=max_depth)
+
+
+def test_max_depth_counts_the_menus_above_the_root_as_the_validator_does() -> None:
+    source = menu_tree_from_flow(behind_a_language_menu(3), "main", seconds)
+    assert source.menus_above == 1
+    assert source.constraints.max_depth == 2  # the language menu takes one of the three
+    with pytest.raises(FlowAdapterError, match="max_depth 1 counts the 1 menu.* raise it to at least 2"):
+        menu_tree_from_flow(behind_a_language_menu(1), "main", seconds)
+
+
+def test_options_never_take_a_key_with_a_global_meaning_whatever_the_breadth() -> None:
+    flow = hotline()  # keys.personal_menu is 9 by default: in the main menu it skips the personal part
+    source = menu_tree_from_flow(flow, "main", seconds, breadth=9)
+    assert source.constraints.keys == "12345678" and source.constraints.max_options == 8
+    assert source.notes == (
+        "breadth 9 capped at 8: options never take a key with a global meaning, here 9 (personal_menu)",
+    )
+    hits = {f"svc{i}": 10.0 * (i + 1) for i in range(8)} | {"bye": 1.0}
+    result = optimize(source.tree, hits, CostParams(), source.constraints)
+    assert result.applied and "9" not in {path[-1] for path in leaf_paths(result.tree).values()}
+    freed = dataclasses.replace(flow, keys=dataclasses.replace(flow.keys, personal_menu=None))
+    unbound = menu_tree_from_flow(freed, "main", seconds, breadth=9)
+    assert unbound.constraints.keys == "123456789" and unbound.notes == ()

@@ -298,3 +298,72 @@ def test_contradictory_constraints_are_named(
     tree, p = hotline()
     with pytest.raises(TreeError, match=message):
         optimize(tree, p, PARAMS, constraints)
+
+
+def leaf_menu(tree: MenuTree) -> MenuTree:
+    """A submenu that offers only services."""
+    return next(
+        node
+        for _, node in walk(tree)
+        if isinstance(node, MenuTree) and node is not tree and all(isinstance(o.child, Service) for o in node.options)
+    )
+
+
+def test_a_group_has_its_menu_to_itself() -> None:
+    # the two most called services: worth a key each at the root, but grouped they share a menu
+    # that no other service joins, so that a flow can say so with keep_together on it
+    tree, p = hotline()
+    top = frozenset(sorted(p, key=p.__getitem__)[-2:])
+    result = optimize(tree, p, PARAMS, Constraints(together=(top,)))
+    parent = next(
+        node for _, node in walk(result.tree) if isinstance(node, MenuTree) and top & {o.child.id for o in node.options}
+    )
+    assert {o.child.id for o in parent.options if isinstance(o.child, Service)} == top
+    assert violations(result.tree, Constraints(together=(top,)), tree) == []
+
+
+def test_a_fixed_member_holds_its_group_in_place() -> None:
+    # a pinned service in a keep-together menu: the group stays where the pin holds it, as one unit
+    tree, p = hotline()
+    menu = leaf_menu(tree)
+    group = frozenset(o.child.id for o in menu.options)
+    first = menu.options[0].child.id
+    constraints = Constraints(together=(group,), fixed=frozenset({first}))
+    result = optimize(tree, p, PARAMS, constraints)
+    before, after = leaf_paths(tree), leaf_paths(result.tree)
+    assert {i: after[i] for i in group} == {i: before[i] for i in group}
+    assert violations(result.tree, constraints, tree) == []
+    # a member elsewhere could not join the menu its fixed members hold
+    stranger = next(i for i in before if before[i][:-1] != before[first][:-1])
+    split = Constraints(together=(frozenset({first, stranger}),), fixed=frozenset({first}))
+    with pytest.raises(TreeError, match="they hold the group in their menu: all its members must be there"):
+        optimize(tree, p, PARAMS, split)
+
+
+def test_a_cap_the_current_tree_cannot_keep_is_exceeded_and_says_why() -> None:
+    tree, p = hotline()  # 30 services, three levels deep
+    constraints = Constraints(max_depth=2, breadth=9)
+    result = optimize(tree, p, PARAMS, constraints, max_churn=0)
+    assert result.applied and len(result.changed_paths) > 0
+    assert result.churn_forced_by == ("a service sits 3 levels deep, max_depth is 2",)
+    assert max(len(path) for path in leaf_paths(result.tree).values()) == 2
+
+
+def test_what_held_a_saving_back() -> None:
+    tree, p = hotline()
+    capped = optimize(tree, p, PARAMS, max_churn=0, min_saving=0.01)
+    assert not capped.applied and capped.held_back_by == "max_churn" and capped.churn_forced_by == ()
+    assert capped.saving == 0.0 and capped.uncapped_saving is not None and capped.uncapped_saving > 0.01
+    modest = optimize(tree, p, PARAMS, min_saving=0.99)
+    assert not modest.applied and modest.held_back_by == "min_saving"
+
+
+def test_infeasible_breadth_without_max_depth_names_what_fills_the_root() -> None:
+    leaves = [Service(f"s{i}", 2.0) for i in range(6)]
+    tree = canonical_tree(leaves, 3)
+    held = frozenset(o.child.id for o in tree.options[:2])
+    with pytest.raises(InfeasibleError) as caught:
+        optimize(tree, {leaf.id: 1.0 for leaf in leaves}, PARAMS, Constraints(fixed=held, breadth=2))
+    message = str(caught.value)
+    assert "None" not in message and "max_depth" not in message
+    assert message.endswith("which fills its 2 options")

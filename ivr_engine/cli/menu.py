@@ -71,7 +71,7 @@ def export(
     from ivr_engine.personal.export import export_menus
     from ivr_engine.prompts.catalog import PromptCatalog
     from ivr_engine.stats.privacy import SECRET_ENV, CallerSecretError, caller_keyer
-    from ivr_engine.stats.store import StatsStore, StatsStoreError
+    from ivr_engine.stats.store import StatsStore, StatsStoreError, database_url
 
     flow = _load(path)
     try:
@@ -90,7 +90,7 @@ def export(
         )
     if missing:
         raise click.ClickException(f"{path}: prompts without texts (ivr validate):\n" + _listed(missing))
-    url = stats_url if "://" in stats_url else f"sqlite:///{stats_url}"
+    url = database_url(stats_url)
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         raise click.BadParameter(f"{stats_url}: no such statistics database", param_hint="--stats")
     try:

@@ -625,7 +625,7 @@ def _counts(
     from sqlalchemy.exc import DBAPIError
 
     from ivr_engine.stats.reports import ReportFilter
-    from ivr_engine.stats.store import StatsStore, StatsStoreError
+    from ivr_engine.stats.store import StatsStore, StatsStoreError, database_url
 
     assert stats_url is not None
     if since is not None and until is not None and since >= until:
@@ -633,7 +633,7 @@ def _counts(
             f"{since.isoformat()} is not before --until {until.isoformat()}: no call can be in that window",
             param_hint="--since",
         )
-    url = stats_url if "://" in stats_url else f"sqlite:///{stats_url}"
+    url = database_url(stats_url)
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         raise click.BadParameter(f"{stats_url}: no such statistics database", param_hint="--stats")
     try:

@@ -99,9 +99,9 @@ def _statistics(
     from ivr_engine.service import FanOut
     from ivr_engine.stats.privacy import SECRET_ENV, CallerSecretError, caller_keyer
     from ivr_engine.stats.recorder import StatsRecorder
-    from ivr_engine.stats.store import StatsStore, StatsStoreError
+    from ivr_engine.stats.store import StatsStore, StatsStoreError, database_url
 
-    url = stats_url if "://" in stats_url else f"sqlite:///{stats_url}"
+    url = database_url(stats_url)
     try:
         keyer = caller_keyer(os.environ.get(SECRET_ENV), dev_dir=dev_secret_dir)
         store = StatsStore.open(url, keyer=keyer)

@@ -62,6 +62,11 @@ class StatsStoreError(Exception):
     """The statistics database cannot be used as configured; the message names the URL."""
 
 
+def database_url(value: str) -> str:
+    """What commands take for a statistics database: a SQLAlchemy URL, or the path of a SQLite file."""
+    return value if "://" in value else f"sqlite:///{value}"
+
+
 def database_reason(exc: sa.exc.SQLAlchemyError) -> str:
     """The driver's own first line ("no such table: stats_calls"), without the SQL statement."""
     return str(getattr(exc, "orig", None) or exc).splitlines()[0]

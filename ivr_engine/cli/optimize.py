@@ -49,8 +49,9 @@ from ivr_engine.optimizer.demand import (
     Demand,
     DemandError,
     TooFewCalls,
-    leaf_counts,
+    leaf_rows,
     read_demand_file,
+    recency_weights,
     service_demand,
 )
 from ivr_engine.optimizer.flow_adapter import (
@@ -366,6 +367,7 @@ def optimize_flow(
     breadth: int | None = None,
     prior: float = DEFAULT_PRIOR,
     min_calls: int = 1,
+    calls: Mapping[str, float] | None = None,
     max_churn: int | None = None,
     min_saving: float = 0.05,
     changed_notice: str | None = None,
@@ -379,6 +381,9 @@ def optimize_flow(
     flow's generated.yaml). This run may write them again; those the new flow still plays and this
     run did not write are carried into its texts, so its generated.yaml holds all it plays.
 
+    `calls`: the plain per-leaf call counts behind `counts` when those are weighted by recency (the
+    evidence `min_calls` asks for: weights shrink with age, so a year of calls could weigh under
+    one); by default `counts` are plain counts.
     Raises `TooFewCalls` when fewer than `min_calls` calls reached a service below `root`.
     """
     rate = catalog.speech_rate(language, manifest)
@@ -386,8 +391,9 @@ def optimize_flow(
     seconds: PromptSeconds = timer
     source = menu_tree_from_flow(flow, root, seconds, breadth)
     demand = service_demand(flow, source, counts, prior)
-    if demand.calls < min_calls:
-        raise TooFewCalls(demand, min_calls)
+    evidence = demand if calls is None else service_demand(flow, source, calls, prior)
+    if evidence.calls < min_calls:
+        raise TooFewCalls(evidence, min_calls)
     constraints, held = pins_in_place(source)
     notes = source.notes + tuple(
         f"{', '.join(sorted(group - set(held)))} stay where they are with pinned "
@@ -607,8 +613,9 @@ def _counts(
     since: dt.datetime | None,
     until: dt.datetime | None,
     half_life: float | None,
-) -> tuple[dict[str, float], float | None]:
-    """Per-leaf demand, and the half-life in days it was weighted with (None: plain counts)."""
+) -> tuple[dict[str, float], dict[str, float], float | None]:
+    """Per-leaf demand, the plain call counts behind it, and the half-life in days it was weighted
+    with (None: plain counts, the same two)."""
     if (stats_url is None) == (demand_file is None):
         raise click.UsageError("give exactly one of --stats and --demand")
     if demand_file is not None:
@@ -619,7 +626,8 @@ def _counts(
                 "--since, --until and --flow-version select calls of --stats; a --demand file has none"
             )
         try:
-            return read_demand_file(demand_file), None
+            plain = read_demand_file(demand_file)
+            return plain, plain, None
         except DemandError as exc:
             raise click.BadParameter(str(exc), param_hint="--demand") from None
     from sqlalchemy.exc import DBAPIError
@@ -643,7 +651,8 @@ def _counts(
     try:
         flt = ReportFilter(flow_id=flow.id, flow_version=flow_version, since=since, until=until)
         days = DEFAULT_HALF_LIFE_DAYS if half_life is None else (half_life or None)
-        return leaf_counts(store, flt, days), days
+        rows = leaf_rows(store, flt)
+        return recency_weights(rows, days), recency_weights(rows, None), days
     except DBAPIError as exc:
         raise click.ClickException(f"{stats_url}: not a readable statistics database ({exc.orig})") from None
     finally:
@@ -780,7 +789,7 @@ def optimize(
             param_hint="--changed-notice",
         )
     files = CatalogFiles.of(flow, catalog)
-    counts, half_life_days = _counts(
+    counts, plain, half_life_days = _counts(
         flow, stats_url, demand_file, flow_version, _moment(since, "--since"), _moment(until, "--until"), half_life
     )
     root = root or find_root(flow)
@@ -795,6 +804,7 @@ def optimize(
             breadth=breadth,
             prior=prior,
             min_calls=min_calls,
+            calls=plain,
             max_churn=max_churn,
             min_saving=min_saving,
             changed_notice=changed_notice,

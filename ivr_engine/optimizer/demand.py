@@ -74,9 +74,9 @@ def recency_weights(calls: Iterable[tuple[str, float, float]], half_life_days: f
     return weights
 
 
-def leaf_counts(store: StatsStore, flt: ReportFilter, half_life_days: float | None = None) -> dict[str, float]:
-    """Calls per leaf they were served at (calls that reached no leaf are not counted), weighted
-    by recency when a half-life is given (calls of one UTC day share the weight of its noon)."""
+def leaf_rows(store: StatsStore, flt: ReportFilter) -> list[tuple[str, float, float]]:
+    """(leaf, unix time, calls) per leaf and UTC day, as `recency_weights` takes them: calls that
+    reached no leaf are not counted, and the calls of a day are dated at its noon."""
     day = sa.func.date(Call.started_at)
     query = (
         sa.select(Call.leaf, day, sa.func.count())
@@ -84,11 +84,12 @@ def leaf_counts(store: StatsStore, flt: ReportFilter, half_life_days: float | No
         .group_by(Call.leaf, day)
     )
     with store.engine.connect() as conn:
-        rows = [
-            (str(leaf), _noon(on), float(count))
-            for leaf, on, count in conn.execute(query)
-        ]
-    return recency_weights(rows, half_life_days)
+        return [(str(leaf), _noon(on), float(count)) for leaf, on, count in conn.execute(query)]
+
+
+def leaf_counts(store: StatsStore, flt: ReportFilter, half_life_days: float | None = None) -> dict[str, float]:
+    """Calls per leaf they were served at, weighted by recency when a half-life is given."""
+    return recency_weights(leaf_rows(store, flt), half_life_days)
 
 
 def _noon(day: object) -> float:

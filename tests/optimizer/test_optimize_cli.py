@@ -272,6 +272,28 @@ def test_no_calls_in_the_window_is_refused_and_nothing_is_written(tmp_path: Path
     assert out.exists()
 
 
+def test_min_calls_counts_calls_not_their_recency_weights(tmp_path: Path) -> None:
+    # forty calls half a year old and one today: at the 14-day half-life the old ones weigh next
+    # to nothing, but they are forty calls of evidence
+    url = f"sqlite:///{tmp_path / 'stats.db'}"
+    store = StatsStore.open(url)
+    today = dt.datetime(2026, 11, 20, 9, tzinfo=dt.UTC)
+    rows = [
+        call_row(call_id=f"c{i}", caller_key=None, flow_id="clinic", flow_version="7", started_at=began,
+                 ended_at=began, outcome="served", leaf="b.teeth", seconds_to_leaf=20.0, final_node="b.teeth",
+                 path=["main", "b.teeth"])
+        for i, began in enumerate([today - dt.timedelta(days=180)] * 40 + [today])
+    ]  # fmt: skip
+    store.write_batch(Batch(calls=rows))
+    store.close()
+    out = tmp_path / "new.yaml"
+    report = run(CLINIC, "--stats", url, "--min-calls", "41", "-o", out)
+    assert report["demand"]["calls"] == 1  # the weights, as the optimizer used them
+    assert out.exists()
+    few = refused(CLINIC, "--stats", url, "--min-calls", "42", "-o", tmp_path / "no" / "new.yaml")
+    assert "only 41 calls for flow 'clinic'" in few
+
+
 def test_recent_calls_weigh_more_with_a_half_life(tmp_path: Path, stats_url: str) -> None:
     store = StatsStore.open(stats_url)
     today = dt.datetime(2026, 11, 20, 9, tzinfo=dt.UTC)

@@ -691,18 +691,15 @@ def _below_one(_ctx: click.Context, _param: click.Parameter, value: float) -> fl
 
 
 def _draw(flow: Flow, new: Flow, changed: tuple[str, ...], directory: Path) -> None:
-    import graphviz
-
+    from ivr_engine.cli.flow import write_drawing
     from ivr_engine.flow.draw import render_flow
 
     def style(node: object) -> dict[str, str] | None:
         return {"color": "red", "penwidth": "2"} if getattr(node, "id", None) in changed else None
 
-    try:
-        render_flow(flow, directory / "before.svg")
-        render_flow(new, directory / "after.svg", node_style=style)
-    except graphviz.ExecutableNotFound:
-        raise click.ClickException("Graphviz `dot` is not installed (apt-get install graphviz)") from None
+    before, after = directory / "before.svg", directory / "after.svg"
+    write_drawing(lambda: render_flow(flow, before), before, "'--draw'")
+    write_drawing(lambda: render_flow(new, after, node_style=style), after, "'--draw'")
 
 
 @click.command()
@@ -830,7 +827,7 @@ def optimize(
         raise click.ClickException(str(exc)) from None
     _output(out)
     if draw is not None:
-        _output(draw / "before.svg", "--draw")
+        _output(draw / "before.svg", "'--draw'")
     write_flow(out, done.flow, files, done.texts)
     if draw is not None:
         _draw(flow, done.flow, done.result.changed_menus, draw)

@@ -103,7 +103,7 @@ def _statistics(
 
     url = database_url(stats_url)
     try:
-        keyer = caller_keyer(os.environ.get(SECRET_ENV), dev_dir=dev_secret_dir)
+        keyer = caller_keyer(os.environ.get(SECRET_ENV), dev_dir=dev_secret_dir, create=False)
         store = StatsStore.open(url, keyer=keyer)
     except (CallerSecretError, StatsStoreError) as exc:
         raise click.ClickException(str(exc)) from None

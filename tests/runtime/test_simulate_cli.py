@@ -184,3 +184,12 @@ def test_with_statistics_but_no_secret_is_a_clear_error(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "IVR_STATS_CALLER_KEY_SECRET" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_dev_secret_dir_without_the_engines_secret_is_an_error_not_a_new_secret(tmp_path: Path) -> None:
+    typo = tmp_path / "spool-typo"
+    args = ["simulate", HOTLINE, "--stats", str(tmp_path / "stats.db"), "--caller", "13800000001",
+            "--keys", "2 1", "--dev-secret-dir", str(typo)]  # fmt: skip
+    result = CliRunner().invoke(main, args, env={"IVR_STATS_CALLER_KEY_SECRET": None})
+    assert result.exit_code == 1 and str(typo) in result.output
+    assert not typo.exists()

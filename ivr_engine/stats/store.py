@@ -41,6 +41,7 @@ from ivr_engine.stats.models import VERSION_TABLE, Base, Bookmark, Call, CallerL
 from ivr_engine.stats.privacy import CallerKeyer, CallerSecretError
 
 SQLITE_BUSY_TIMEOUT = 5.0
+PG_CONNECT_TIMEOUT = 5  # seconds; libpq takes whole seconds
 _HOUR_KEYS = ("flow_id", "flow_version", "hour", "node_id", "key")
 _HOUR_SUMS = ("hits", "calls", "timeouts", "invalid_keys", "via_shortcut", "seconds")
 _LEAF_KEYS = ("caller_key", "flow_id", "leaf")
@@ -128,7 +129,10 @@ def create_stats_engine(url: str, *, busy_timeout: float = SQLITE_BUSY_TIMEOUT, 
         return engine
     if backend == "postgresql":
         # pre_ping: after the server restarts, pooled connections are dead; find out before using one.
-        return sa.create_engine(parsed, pool_pre_ping=True)
+        # libpq waits for a connection without end by default: a server host gone silent would hold
+        # the writer and the health check; a connect_timeout in the URL still wins.
+        timeout = {} if "connect_timeout" in parsed.query else {"connect_timeout": PG_CONNECT_TIMEOUT}
+        return sa.create_engine(parsed, pool_pre_ping=True, connect_args=timeout)
     raise StatsStoreError(f"{parsed.render_as_string()}: statistics support SQLite and PostgreSQL only")
 
 

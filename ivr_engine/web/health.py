@@ -43,11 +43,16 @@ class CachedCheck:
         self.check = check
         self.seconds = seconds
         self.clock = clock
-        self._lock = threading.Lock()  # concurrent polls wait for one run rather than each running it
+        self._lock = threading.Lock()  # one run at a time
         self._last: tuple[float, CheckResult] | None = None
 
     def __call__(self) -> CheckResult:
-        with self._lock:
+        # While one poll runs the check, the others answer from the last result rather than park
+        # a worker each on the lock for as long as a database takes to time out.
+        if not self._lock.acquire(blocking=self._last is None):
+            assert self._last is not None
+            return self._last[1]
+        try:
             now = self.clock()
             if self._last is None or now - self._last[0] >= self.seconds:
                 try:
@@ -56,6 +61,8 @@ class CachedCheck:
                     result = _failed(exc)
                 self._last = (now, result)
             return self._last[1]
+        finally:
+            self._lock.release()
 
 
 async def _run(check: HealthCheck) -> CheckResult:

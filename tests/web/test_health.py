@@ -1,14 +1,18 @@
 from __future__ import annotations
 
+import socket
+import threading
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from starlette.testclient import TestClient
 from web_fixtures import engine_settings, make_app
 
 import ivr_engine.app
 from ivr_engine.app import Engine
 from ivr_engine.metrics import IvrMetrics, LiveCalls
+from ivr_engine.stats.store import create_stats_engine
 from ivr_engine.web.health import CachedCheck, CheckResult
 
 
@@ -74,6 +78,39 @@ def test_a_cached_check_runs_at_most_once_per_period() -> None:
     now[0] += 5.0
     assert cached() == CheckResult(True, "run 3")
     assert runs == [100.0, 105.0, 110.0]
+
+
+def test_polls_during_a_slow_check_answer_from_the_last_result() -> None:
+    now = [100.0]
+    running, release = threading.Event(), threading.Event()
+
+    def check() -> CheckResult:
+        if now[0] > 100.0:  # the second run hangs, as on a database host gone silent
+            running.set()
+            release.wait(10)
+            return CheckResult(False, "timed out")
+        return CheckResult(True, "first")
+
+    cached = CachedCheck(check, seconds=5.0, clock=lambda: now[0])
+    assert cached() == CheckResult(True, "first")
+    now[0] += 5.0
+    slow = threading.Thread(target=cached)
+    slow.start()
+    assert running.wait(10)
+    assert cached() == CheckResult(True, "first")  # answered at once, not after the hung run
+    release.set()
+    slow.join(10)
+    assert cached() == CheckResult(False, "timed out")
+
+
+def test_a_postgresql_server_that_never_answers_times_out(tmp_path: Path) -> None:
+    # a port that accepts and says nothing: libpq alone would wait for it for ever
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        engine = create_stats_engine(f"postgresql+psycopg://ivr@127.0.0.1:{port}/ivr")
+        with pytest.raises(sa.exc.OperationalError, match="timeout"):
+            engine.connect()
+        engine.dispose()
 
 
 def test_the_engine_health_reports_a_statistics_database_it_cannot_read(

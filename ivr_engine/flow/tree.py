@@ -7,7 +7,7 @@ A menu also leads, implicitly, to the flow's operator (the operator key, and exh
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from ivr_engine.flow.model import ROUTING_KINDS, Collect, Condition, Flow, Goto, Lookup, Menu, Node
 
@@ -157,23 +157,28 @@ def menu_depths(flow: Flow) -> dict[str, int]:
     return depths
 
 
-def leaves(flow: Flow) -> list[str]:
-    """Ids of the services a menu option leads to: the first non-routing node after an option
-    (through conditions, sets, gotos and language switches), in the order written."""
+def services_from(flow: Flow, targets: Iterable[str]) -> set[str]:
+    """The services calls entering `targets` are served at: the first non-routing node on each way
+    (through conditions, sets, gotos and language switches; a menu is a way on, not a service)."""
     found: set[str] = set()
-    for menu in flow.menus():
-        todo = [option.target for option in menu.options]
-        seen: set[str] = set()
-        while todo:
-            node_id = todo.pop()
-            if node_id in seen or node_id not in flow.nodes:
-                continue
-            seen.add(node_id)
-            node = flow.nodes[node_id]
-            if node.kind not in ROUTING_KINDS:
-                found.add(node_id)
-            elif not isinstance(node, Menu):
-                todo.extend(node.targets())
+    todo = list(targets)
+    seen: set[str] = set()
+    while todo:
+        node_id = todo.pop()
+        if node_id in seen or node_id not in flow.nodes:
+            continue
+        seen.add(node_id)
+        node = flow.nodes[node_id]
+        if node.kind not in ROUTING_KINDS:
+            found.add(node_id)
+        elif not isinstance(node, Menu):
+            todo.extend(node.targets())
+    return found
+
+
+def leaves(flow: Flow) -> list[str]:
+    """Ids of the services a menu option leads to (`services_from` its options), in the order written."""
+    found = set().union(*(services_from(flow, [o.target for o in menu.options]) for menu in flow.menus()))
     return [node_id for node_id in flow.nodes if node_id in found]
 
 

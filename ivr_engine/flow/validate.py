@@ -27,7 +27,15 @@ from ivr_engine.flow.model import (
     SourceLocation,
 )
 from ivr_engine.flow.source import yaml_files
-from ivr_engine.flow.tree import MAX_MENU_DEPTH, MAX_MENU_OPTIONS, menu_depths, reachable, silent_loops, stuck
+from ivr_engine.flow.tree import (
+    MAX_MENU_DEPTH,
+    MAX_MENU_OPTIONS,
+    menu_depths,
+    reachable,
+    services_from,
+    silent_loops,
+    stuck,
+)
 from ivr_engine.prompts.catalog import DurationSource, PromptCatalog
 
 # Bindings a menu option may not reuse; bookmark and personal_menu only act at leaves and in the
@@ -329,12 +337,11 @@ class _Checker:
                     f"menu {menu.id!r} is {depth} menus deep (more than {MAX_MENU_DEPTH}); callers get lost this deep",
                     "warning",
                 )
-            # a service is as deep as the shallowest menu offering it: only those reached no other way count
+            # a service is as deep as the shallowest menu offering it: only those reached no other way
+            # count, and an option through a goto or condition counts for the services it leads to
             if flow.max_depth is not None and depth > flow.max_depth and any(
-                o.target in flow.nodes
-                and not isinstance(flow.nodes[o.target], Menu)
-                and depths.get(o.target, 0) > flow.max_depth
-                for o in menu.options
+                depths.get(service, 0) > flow.max_depth
+                for service in services_from(flow, [o.target for o in menu.options])
             ):
                 self.report(
                     menu.loc,

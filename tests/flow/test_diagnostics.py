@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from flow_fixtures import CASES
 
@@ -143,4 +145,32 @@ def test_unreadable_files(tmp_path) -> None:
     assert [str(d) for d in check_paths([binary, missing])] == [
         f"{binary}:1:1: error: not UTF-8 text (byte 4)",
         f"{missing}:1:1: error: no such file",
+    ]
+
+
+def test_a_deep_option_through_a_goto_counts_at_the_service_it_leads_to(tmp_path: Path) -> None:
+    flow = tmp_path / "deep_goto.yaml"
+    flow.write_text(
+        """id: deep-goto
+version: "1"
+start: m1
+max_depth: 2
+nodes:
+  m1: {kind: menu, options: {"1": m2, "2": info}}
+  m2: {kind: menu, options: {"1": m3}}
+  m3: {kind: menu, options: {"1": to.info, "2": m1}}
+  to.info: {kind: goto, target: info}
+  info: {kind: announcement, prompts: [info]}
+""",
+        encoding="utf-8",
+    )
+    def deep(path: Path) -> list[str]:
+        return [d.message for d in check_paths([path]) if "deep" in d.message]
+
+    assert deep(flow) == []  # info is one menu deep, through m1
+    deeper = tmp_path / "deep_goto_only.yaml"
+    deeper.write_text(flow.read_text(encoding="utf-8").replace('"2": info}}', '"2": m2}}'), encoding="utf-8")
+    assert deep(deeper) == [
+        "menu 'm3' is 3 menus deep: services it offers lie deeper than the flow's max_depth 2 (counted from the "
+        "start), so `ivr optimize` must move them"
     ]

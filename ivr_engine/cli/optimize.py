@@ -427,7 +427,7 @@ def optimize_flow(
         new, rekeyed = rekey_prompts(flow, new, catalog, fresh=texts)
         texts |= rekeyed
         played = {prompt for node in new.nodes.values() for _, prompt in node_prompts(node)}
-        texts = {i: t for i, t in catalog.texts.items() if i in earlier and i in played and i not in texts} | texts
+        texts = {i: catalog.texts[i] for i in set(earlier) & played if i in catalog.texts} | texts
         stamp = (today or dt.datetime.now(dt.UTC).date()).strftime("%Y%m%d")
         new = dataclasses.replace(new, version=version or f"{flow.version}+opt.{stamp}")
     clashes = sorted(set(texts) & (set(catalog.ids()) - set(earlier)))

@@ -120,7 +120,7 @@ def optimize(
         uncapped = saving_of(candidate)
         candidate = _limit_churn(current, candidate, p, params, constraints, max_churn)
     found = evaluate(candidate, p, params)
-    saving = saving_of(candidate)
+    saving = (before.expected_time - found.expected_time) / before.expected_time
     broken = tuple(violations(current, constraints, current))
     enough = max(min_saving, 1e-12)
     applied = bool(broken) or saving >= enough

@@ -129,12 +129,13 @@ class Labels:
         generated gets its id again, and the flow has the node and its texts already."""
         groups = [node for _, node in walk(tree) if isinstance(node, MenuTree) and node.synthetic]
         present = {node.id for _, node in walk(tree)} - {g.id for g in groups}
-        names = {g.id: g.id for g in groups if g.id in self.known and g.id not in present}
+        names = {g.id: g.id for g in groups if g.id in self.known}
+        taken = present | names.keys()
         generated = self.params.generated_menu
         free = {
             menu_id: label
             for menu_id, label in self.known.items()
-            if menu_id not in present | set(names)
+            if menu_id not in taken
             and label.header <= generated[0]
             and label.prompt <= generated[1]
         }

@@ -348,6 +348,12 @@ class KeyBindings:
     bookmark: str | None = "**"  # pressed at a leaf: add this service to the caller's personal menu
     personal_menu: str | None = "9"  # in a personal root menu: go on to the canonical main menu
 
+    def first_keys(self) -> dict[str, str]:
+        """The first key of each binding in use -> its name: the keys a menu's own options must
+        leave alone (a bookmark's first key too, or its second press would never come)."""
+        names = ("operator", "back", "repeat", "personal_menu", "bookmark")
+        return {key[0]: name for name in names if (key := getattr(self, name))}
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Flow:

@@ -192,8 +192,7 @@ def reserved_keys(flow: Flow) -> dict[str, str]:
     """Digits with a global meaning -> the binding: operator, back, repeat, the personal-menu key
     (pressed in the main menu it skips the personal part, docs/menus.md) and a bookmark's first
     key. A menu option on one would shadow it, so the optimizer hands none of them out."""
-    bindings = {name: getattr(flow.keys, name) for name in ("operator", "back", "repeat", "personal_menu", "bookmark")}
-    return {key[0]: name for name, key in bindings.items() if key and key[0] in DIGIT_KEYS}
+    return {key: name for key, name in flow.keys.first_keys().items() if key in DIGIT_KEYS}
 
 
 def _where(flow: Flow, node_id: str) -> str:

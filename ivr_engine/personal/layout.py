@@ -138,9 +138,7 @@ def prompt_seconds(prompts: PromptSource, language: str) -> PromptSeconds:
 def free_keys(bindings: m.KeyBindings, root_keys: set[str]) -> str:
     """Digits neither the root menu nor a global binding uses, in ascending order (6, 7, 8 next to
     a menu of 1-5 with 9 for the personal-menu key)."""
-    taken = root_keys | {
-        k[0] for k in (bindings.operator, bindings.back, bindings.repeat, bindings.personal_menu, bindings.bookmark) if k
-    }
+    taken = root_keys | bindings.first_keys().keys()
     return "".join(d for d in DIGITS if d not in taken)
 
 

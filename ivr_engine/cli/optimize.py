@@ -34,7 +34,6 @@ from ivr_engine.optimizer import (
     DIGIT_KEYS,
     Constraints,
     CostParams,
-    InfeasibleError,
     MenuTree,
     TreeError,
     TreeMetrics,
@@ -402,22 +401,7 @@ def optimize_flow(
         if group & set(held) and group - set(held)
     )
     params = generated_costs(flow, source, catalog, language, rate)
-    # the optimizer counts levels below the root; the flow's max_depth counts from the start
-    depth_note = (
-        f"levels below {root!r}: the flow's max_depth {flow.max_depth} less the {source.menus_above} menu(s) above it"
-        if source.menus_above and flow.max_depth is not None
-        else ""
-    )
-    try:
-        result = optimize_tree(
-            source.tree, demand.weights, params, constraints, max_churn=max_churn, min_saving=min_saving
-        )
-    except InfeasibleError as exc:
-        if depth_note:
-            raise InfeasibleError(f"{exc} ({depth_note})") from None
-        raise
-    if any("max_depth" in reason for reason in result.churn_forced_by) and depth_note:
-        notes += (f"max_depth in the lines above counts {depth_note}",)
+    result = optimize_tree(source.tree, demand.weights, params, constraints, max_churn=max_churn, min_saving=min_saving)
     new = flow
     texts: Texts = {}
     labels = Labels(source.tree, params, demand.weights)
@@ -632,20 +616,14 @@ def _counts(
             raise click.BadParameter(str(exc), param_hint="--demand") from None
     from sqlalchemy.exc import DBAPIError
 
-    from ivr_engine.stats.reports import ReportFilter
+    from ivr_engine.stats.reports import ReportFilter, empty_window
     from ivr_engine.stats.store import StatsStore, StatsStoreError, database_url
 
     assert stats_url is not None
-    if since is not None and until is not None and since >= until:
-        raise click.BadParameter(
-            f"{since.isoformat()} is not before --until {until.isoformat()}: no call can be in that window",
-            param_hint="--since",
-        )
-    url = database_url(stats_url)
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
-        raise click.BadParameter(f"{stats_url}: no such statistics database", param_hint="--stats")
+    if why := empty_window(since, until):
+        raise click.BadParameter(why, param_hint="--since")
     try:
-        store = StatsStore.open(url, run_migrations=False)
+        store = StatsStore.open(database_url(stats_url), run_migrations=False, create=False)
     except StatsStoreError as exc:
         raise click.ClickException(str(exc)) from None
     try:

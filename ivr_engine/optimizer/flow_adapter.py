@@ -45,9 +45,6 @@ class FlowTree:
     # "<node>@<menu>:<key>" so tree ids stay unique.
     targets: Mapping[str, str]
     options: Mapping[str, MenuOption]  # tree node id -> the flow option that offered it
-    # menus a call passes before the root (a language choice): the flow's max_depth counts them,
-    # the tree's does not
-    menus_above: int = 0
     notes: tuple[str, ...] = ()  # what the adapter had to decide against what it was asked (for the report)
 
 
@@ -177,13 +174,13 @@ def menu_tree_from_flow(
         max_depth=max_depth,
         keys=keys,
         breadth=breadth,
+        menus_above=above,
     )
     return FlowTree(
         tree=tree,
         constraints=constraints,
         targets=found.targets,
         options=found.offered,
-        menus_above=above,
         notes=tuple(notes),
     )
 

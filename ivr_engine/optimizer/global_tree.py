@@ -180,7 +180,7 @@ def _kept_part(
         params.option_gap,
         k,
     )
-    movable = [s.prompt for s in leaves if s.id not in plan.fixed_services and s.id not in plan.inside_frozen]
+    movable = [s.prompt for s in leaves if s.id not in plan.stays]
     cheapest = [params.option_seconds(c) for c in heapq.nsmallest(k, [*movable, *[repeatable] * k])]
     root = _kept_level(current, plan, p, params, constraints, is_root=True)
     called = {i: w for i, w in p.items() if w > 0.0}
@@ -225,9 +225,8 @@ def _repeatable_prompt(current: MenuTree, params: CostParams) -> float:
 
 def _widest(current: MenuTree, plan: _Plan, constraints: Constraints) -> int:
     """Most options a menu may have: the breadth, or more where kept children force it."""
-    held = plan.kept | plan.frozen | plan.fixed_services
     forced = [
-        sum(o.child.id in held for o in node.options)
+        sum(o.child.id in plan.stays for o in node.options)
         for _, node in walk(current)
         if isinstance(node, MenuTree) and node.id in plan.kept
     ]
@@ -302,10 +301,13 @@ class _Plan:
 
     frozen: frozenset[str]  # fixed menus: kept whole
     inside_frozen: frozenset[str]  # every node id under (and including) a frozen menu
-    kept: frozenset[
-        str
-    ]  # menus that keep id and path: root and ancestors of fixed nodes
+    kept: frozenset[str]  # menus that keep id and path: root and ancestors of fixed nodes
     fixed_services: frozenset[str]
+
+    @property
+    def stays(self) -> frozenset[str]:
+        """Every node the constraints keep where it is; a service not in it is free to move."""
+        return self.kept | self.inside_frozen | self.fixed_services
 
 
 def _plan(current: MenuTree, constraints: Constraints) -> _Plan:
@@ -343,7 +345,7 @@ def check_constraints(current: MenuTree, constraints: Constraints) -> None:
                 f"constraints name {node_id!r}, which is not a node of tree {current.id!r}"
             )
     plan = _plan(current, constraints)
-    stays = plan.kept | plan.inside_frozen | plan.fixed_services
+    stays = plan.stays
     free_pins: dict[str, str] = {}
     for node_id, key in constraints.pinned_keys.items():
         if node_id == current.id:
@@ -403,13 +405,14 @@ def check_constraints(current: MenuTree, constraints: Constraints) -> None:
                 f"constraints: keep-together group {sorted(group)} pins two members to the same key"
             )
     if constraints.max_depth is not None:
-        for node_id in plan.fixed_services | plan.inside_frozen:
+        for node_id in sorted(plan.fixed_services | plan.inside_frozen):  # the same message every run
             if (
                 isinstance(node_at(current, where[node_id]), Service)
                 and len(where[node_id]) > constraints.max_depth
             ):
                 raise InfeasibleError(
-                    f"constraints: fixed {node_id!r} is {len(where[node_id])} levels deep, beyond max_depth {constraints.max_depth}"
+                    f"constraints: fixed {node_id!r} is {len(where[node_id])} levels deep, beyond max_depth "
+                    f"{constraints.max_depth}{constraints.depth_note(current.id)}"
                 )
 
 
@@ -418,8 +421,7 @@ def hold_groups(current: MenuTree, constraints: Constraints) -> Constraints:
     place (a pinned service in a keep-together menu): the group stays there as one unit, which
     keeps both the pin and the group (constraints assumed checked)."""
     plan = _plan(current, constraints)
-    stays = plan.kept | plan.inside_frozen | plan.fixed_services
-    held = frozenset().union(*(g - stays for g in constraints.together if g & stays))
+    held = frozenset().union(*(g - plan.stays for g in constraints.together if g & plan.stays))
     return constraints.with_fixed(held) if held else constraints
 
 
@@ -437,11 +439,7 @@ def layout(
     if current.id in plan.frozen:
         return current
     leaves = services(current)
-    free = {
-        i
-        for i in leaves
-        if i not in plan.fixed_services and i not in plan.inside_frozen
-    }
+    free = set(leaves) - plan.stays
     pinned = dict(constraints.pinned_keys)
     grouped = {i for g in constraints.together for i in g}
     units: list[Unit] = [
@@ -563,15 +561,14 @@ def _layout_units(
 def _infeasible(current: MenuTree, plan: _Plan, constraints: Constraints) -> str:
     """Why no tree fits: the root full of what the constraints keep there, or too little room."""
     n, k, depth = len(services(current)), constraints.max_options, constraints.max_depth
-    stays = plan.kept | plan.frozen | plan.fixed_services
-    held = [f"{o.child.id} ({o.key})" for o in current.options if o.child.id in stays]
+    held = [f"{o.child.id} ({o.key})" for o in current.options if o.child.id in plan.stays]
     if len(held) >= k:
         why = f"{current.id!r} keeps {', '.join(held)} in place, which fills its {k} options"
     elif depth is not None and n > k**depth:
         why = f"{k} options {depth} levels deep hold at most {k**depth} services"
     else:
         why = "what the constraints keep in place, and a menu for each keep-together group, leave too little room"
-    within = f" within max_depth {depth}" if depth is not None else ""
+    within = f" within max_depth {depth}{constraints.depth_note(current.id)}" if depth is not None else ""
     return f"no tree puts {n} services{within} using {k} options per menu: {why}"
 
 
@@ -618,7 +615,7 @@ def _kept_menu(
         level=level,
         slots=slots,
         a=params.level_overhead + menu.header,
-        exclusive=any(option.child.id in grouped for option in menu.options),
+        exclusive=any(slot.node is not None and slot.node.id in grouped for slot in slots),
     )
     planner.fill_kept(kept, only_full=level == 1, band=band)
     return kept
@@ -644,7 +641,7 @@ def _limit_churn(
     t_new, _, _ = leaf_times(candidate, params)
     group_of = {i: g for g in constraints.together for i in g}
     plan = _plan(current, constraints)
-    movable = set(old) - plan.fixed_services - plan.inside_frozen
+    movable = set(old) - plan.stays
     units = {group_of.get(leaf, frozenset([leaf])) for leaf in movable}
     # services the current tree places against the constraints have to move whatever the cap
     broken = {leaf for leaf in movable if _breaks(leaf, old, constraints)}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 # 0, * and # keep their global meaning (operator, back, repeat), so menus only hand out 1-9.
@@ -136,6 +136,8 @@ class Constraints:
       ancestor menus keep theirs too (other children may still move out of them). A fixed menu
       keeps its path and its whole subtree unchanged.
     - `max_depth`: no service deeper than this many keypresses.
+    - `menus_above`: menus a call passes before the root (a language choice). The flow's own
+      max_depth counts them and `max_depth` does not; messages say so (`depth_note`).
     - `keys`: digits menus may hand out, in the order free options receive them.
     - `breadth`: most options in one menu (defaults to the number of `keys`).
     """
@@ -146,6 +148,7 @@ class Constraints:
     max_depth: int | None = None
     keys: str = DIGIT_KEYS
     breadth: int | None = None
+    menus_above: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "pinned_keys", _frozen_mapping(self.pinned_keys))
@@ -179,13 +182,15 @@ class Constraints:
         return self.breadth if self.breadth is not None else len(self.keys)
 
     def with_fixed(self, extra: frozenset[str]) -> Constraints:
-        return Constraints(
-            pinned_keys=self.pinned_keys,
-            together=self.together,
-            fixed=self.fixed | extra,
-            max_depth=self.max_depth,
-            keys=self.keys,
-            breadth=self.breadth,
+        return replace(self, fixed=self.fixed | extra)
+
+    def depth_note(self, root: str) -> str:
+        """What `max_depth` counts, for messages that name it, where that is not what the flow says."""
+        if not self.menus_above or self.max_depth is None:
+            return ""
+        return (
+            f" (levels below {root!r}: the flow's max_depth {self.max_depth + self.menus_above} "
+            f"less the {self.menus_above} menu(s) above it)"
         )
 
 
@@ -208,7 +213,7 @@ def violations(
                 f"{node_id!r} is pinned to key {key} but sits at {'-'.join(path) or 'the root'}"
             )
     problems += [problem for _, problem in broken_groups(tree, constraints)]
-    for node_id in constraints.fixed:
+    for node_id in sorted(constraints.fixed):
         if new_paths.get(node_id) != old_paths.get(node_id):
             problems.append(
                 f"fixed node {node_id!r} moved from {old_paths.get(node_id)} to {new_paths.get(node_id)}"
@@ -222,6 +227,7 @@ def violations(
         if deepest > constraints.max_depth:
             problems.append(
                 f"a service sits {deepest} levels deep, max_depth is {constraints.max_depth}"
+                f"{constraints.depth_note(tree.id)}"
             )
     if set(services(tree)) != set(services(reference)):
         problems.append("the tree does not hold the same services as the reference")

@@ -197,7 +197,7 @@ def behind_a_language_menu(max_depth: int) -> Flow:
 
 def test_max_depth_counts_the_menus_above_the_root_as_the_validator_does() -> None:
     source = menu_tree_from_flow(behind_a_language_menu(3), "main", seconds)
-    assert source.menus_above == 1
+    assert source.constraints.menus_above == 1
     assert source.constraints.max_depth == 2  # the language menu takes one of the three
     with pytest.raises(FlowAdapterError, match="max_depth 1 counts the 1 menu.* raise it to at least 2"):
         menu_tree_from_flow(behind_a_language_menu(1), "main", seconds)

@@ -12,6 +12,7 @@ from ivr_engine.optimizer import (
     CostParams,
     InfeasibleError,
     MenuTree,
+    Option,
     Service,
     TreeError,
     check_tree,
@@ -21,7 +22,9 @@ from ivr_engine.optimizer import (
     violations,
     walk,
 )
-from ivr_engine.optimizer.global_tree import check_constraints, layout
+from ivr_engine.optimizer.cost import expected_time
+from ivr_engine.optimizer.dp import make_unit
+from ivr_engine.optimizer.global_tree import _layout_units, _plan, check_constraints, layout
 
 PARAMS = CostParams()
 
@@ -367,3 +370,29 @@ def test_infeasible_breadth_without_max_depth_names_what_fills_the_root() -> Non
     message = str(caught.value)
     assert "None" not in message and "max_depth" not in message
     assert message.endswith("which fills its 2 options")
+
+
+
+def test_where_a_free_group_sat_does_not_matter_to_the_program() -> None:
+    # nothing holds the group at the root, so the program (before any search) lays out the same
+    # tree whether the group starts there or in a submenu: its old menu stays open to the others
+    leaves = [Service(f"svc{i:02d}", 2.0) for i in range(8)]
+    p = zipf([leaf.id for leaf in leaves], 1.0, seed=3)
+    rare = sorted(p, key=p.__getitem__)[:2]
+    constraints = Constraints(together=(frozenset(rare),), breadth=3)
+    units = [make_unit([s for s in leaves if s.id in rare], p, PARAMS, {}, group=True)]
+    units += sorted(
+        (make_unit([s], p, PARAMS, {}, group=False) for s in leaves if s.id not in rare),
+        key=lambda unit: -unit.mass,
+    )
+    at_root = flat_tree(leaves)
+    others = tuple(o for o in at_root.options if o.child.id not in rare)
+    below = MenuTree(
+        "root",
+        at_root.header,
+        (*others, Option("9", MenuTree("grouped", 1.0, tuple(o for o in at_root.options if o.child.id in rare)))),
+    )
+    laid = [
+        _layout_units(tree, units, _plan(tree, constraints), p, PARAMS, constraints) for tree in (at_root, below)
+    ]
+    assert expected_time(laid[0], p, PARAMS) == pytest.approx(expected_time(laid[1], p, PARAMS))

@@ -90,12 +90,9 @@ def export(
         )
     if missing:
         raise click.ClickException(f"{path}: prompts without texts (ivr validate):\n" + _listed(missing))
-    url = database_url(stats_url)
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
-        raise click.BadParameter(f"{stats_url}: no such statistics database", param_hint="--stats")
     try:
         keyer = caller_keyer(os.environ.get(SECRET_ENV), dev_dir=dev_secret_dir, create=False)
-        store = StatsStore.open(url, keyer=keyer, run_migrations=False)
+        store = StatsStore.open(database_url(stats_url), keyer=keyer, run_migrations=False, create=False)
     except (CallerSecretError, StatsStoreError) as exc:
         raise click.ClickException(str(exc)) from None
     try:

@@ -159,8 +159,8 @@ def _options(names: tuple[str, ...], *, defaults: bool) -> Callable[[F], F]:
 
 
 def _check_window(flt: reports.ReportFilter) -> None:
-    if flt.since is not None and flt.until is not None and flt.since >= flt.until:
-        raise click.BadParameter(f"must be before --until ({flt.until.isoformat()})", param_hint="'--since'")
+    if why := reports.empty_window(flt.since, flt.until):
+        raise click.BadParameter(why, param_hint="'--since'")
 
 
 @click.group(cls=_StatsGroup)

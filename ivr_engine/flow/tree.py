@@ -79,24 +79,31 @@ def _cannot_reach(ways: dict[str, Sequence[str | None]], escapes: set[str]) -> s
     return ways.keys() - reached
 
 
-def on_silence(flow: Flow, node: Node) -> tuple[str | None, ...]:
-    """Where a call may go from `node` when the caller presses nothing (None: the call ends).
+def silence_exits(flow: Flow, node: Node) -> tuple[tuple[str, str | None], ...]:
+    """Where a call may go from `node` when the caller presses nothing (None: the call ends),
+    each with the field of `node` that sends it there.
 
     A condition or a lookup may take any of its ways: what decides is not the caller's keys but the
     time, the call's variables or another system's answer, which can change from one round to the
     next, so a loop through one of them counts as one the caller might leave.
     """
     if isinstance(node, Menu):
-        return (node.on_exhausted or flow.operator,)
+        return (("on_exhausted", node.on_exhausted or flow.operator),)
     if isinstance(node, Collect):
-        return (node.on_failure,)  # no digits is never a valid answer (min_length >= 1)
+        return (("on_failure", node.on_failure),)  # no digits is never a valid answer (min_length >= 1)
     if isinstance(node, Condition):
-        return (*(b.target for b in node.branches), node.default)
+        return (*(("branches", b.target) for b in node.branches), ("default", node.default))
     if isinstance(node, Lookup):
-        return (*(target for _, target in node.branches), node.default, node.on_error)
+        branches = (("branches", target) for _, target in node.branches)
+        return (*branches, ("default", node.default), ("on_error", node.on_error))
     if isinstance(node, Goto):
-        return (node.target,)
-    return (getattr(node, "next", None),)  # announcement, set, language, survey
+        return (("target", node.target),)
+    return (("next", getattr(node, "next", None)),)  # announcement, set, language, survey
+
+
+def on_silence(flow: Flow, node: Node) -> tuple[str | None, ...]:
+    """The targets of `silence_exits`."""
+    return tuple(target for _, target in silence_exits(flow, node))
 
 
 def silent_loops(flow: Flow) -> list[list[str]]:

@@ -33,6 +33,7 @@ from ivr_engine.flow.tree import (
     menu_depths,
     reachable,
     services_from,
+    silence_exits,
     silent_loops,
     stuck,
 )
@@ -43,10 +44,6 @@ from ivr_engine.prompts.catalog import DurationSource, PromptCatalog
 MENU_BINDINGS = ("operator", "back", "repeat")
 BINDINGS = (*MENU_BINDINGS, "bookmark", "personal_menu")
 DEFAULT_KEYS = KeyBindings()
-# The field a silent caller leaves each kind of node by (tree.on_silence); "next" for the others.
-SILENCE_FIELDS = {
-    "menu": "on_exhausted", "collect": "on_failure", "goto": "target", "condition": "default", "lookup": "default"
-}
 
 
 def validate(
@@ -324,7 +321,7 @@ class _Checker:
             culprit = next((flow.nodes[n] for n in loop if isinstance(flow.nodes[n], Menu)), flow.nodes[loop[0]])
             self.at(
                 culprit,
-                SILENCE_FIELDS.get(culprit.kind, "next"),
+                next(field for field, target in silence_exits(flow, culprit) if target in loop),
                 f"a caller who presses nothing goes round {', '.join(map(repr, loop))} forever: "
                 "on silence no queue, transfer, voicemail or hang-up is ever reached",
             )

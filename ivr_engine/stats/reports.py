@@ -63,6 +63,13 @@ def parse_moment(text: str) -> dt.datetime:
     return in_range(moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC), text)
 
 
+def empty_window(since: dt.datetime | None, until: dt.datetime | None) -> str | None:
+    """Why no call can start in [since, until), for the caller to report against its `since`."""
+    if since is None or until is None or since < until:
+        return None
+    return f"must be before until, {until.isoformat()}: no call can be in that window"
+
+
 @dataclass(frozen=True, slots=True)
 class ReportFilter:
     flow_id: str | None = None

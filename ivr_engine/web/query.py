@@ -43,8 +43,8 @@ class ReportQuery:
         values = {name: (params.get(name) or "").strip() or None for name in ("version", "since", "until")}
         since = parse_moment("since", values["since"]) if values["since"] else None
         until = parse_moment("until", values["until"]) if values["until"] else None
-        if since and until and since >= until:
-            raise BadQuery("since: must be before until")
+        if why := reports.empty_window(since, until):
+            raise BadQuery(f"since: {why}")
         return cls(version=values["version"], since=since, until=until)
 
     def as_params(self) -> dict[str, str]:

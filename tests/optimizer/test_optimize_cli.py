@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import random
 import re
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -233,6 +234,16 @@ def refused(*args: str | Path) -> str:
     return result.stderr
 
 
+def test_a_database_without_statistics_is_refused_and_not_created(tmp_path: Path) -> None:
+    out = tmp_path / "out" / "x.yaml"
+    missing = tmp_path / "none.db"
+    assert "no such database" in refused(CLINIC, "--stats", missing, "-o", out)
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).close()  # an SQLite file, but not one the engine wrote
+    assert "no such database: it holds no statistics" in refused(CLINIC, "--stats", other, "-o", out)
+    assert not missing.exists() and not out.parent.exists()
+
+
 def test_no_calls_in_the_window_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'stats.db'}"
     store = StatsStore.open(url)
@@ -266,7 +277,7 @@ def test_no_calls_in_the_window_is_refused_and_nothing_is_written(tmp_path: Path
         main,
         ["optimize", str(CLINIC), "--stats", url, "--since", "2026-12-01", "--until", "2026-11-01", "-o", str(out)],
     )
-    assert backwards.exit_code == 2 and "is not before --until" in backwards.stderr
+    assert backwards.exit_code == 2 and "--since: must be before until, 2026-11-01" in backwards.stderr
     assert not out.parent.exists()
     run(CLINIC, "--stats", url, "--min-calls", "20", "-o", out)  # enough: written
     assert out.exists()
@@ -809,3 +820,20 @@ def test_a_pin_inside_a_keep_together_menu_holds_the_group_there(tmp_path: Path)
     assert isinstance(before, Menu)
     assert [(o.key, o.target) for o in vaccines.options] == [(o.key, o.target) for o in before.options]
     assert paths_by_node(new, "main")["v.adult"] == paths_by_node(old, "main")["v.adult"]
+
+
+def test_max_depth_in_messages_says_how_it_counts_from_the_flows_own_figure(tmp_path: Path) -> None:
+    # the clinic's language menu takes one of the flow's levels: the optimizer's max_depth is the
+    # flow's less one, and every message that names it says so
+    note = "(levels below 'main': the flow's max_depth {} less the 1 menu(s) above it)"
+    demand = str(write_demand(tmp_path, DEMAND))
+    shallow = clinic_variant(tmp_path, ("max_depth: 4", "max_depth: 3"))
+    result = CliRunner(mix_stderr=False).invoke(
+        main, ["optimize", str(shallow), "--demand", demand, "--max-churn", "1", "-o", str(tmp_path / "x.yaml")]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"a service sits 3 levels deep, max_depth is 2 {note.format(3)}" in result.stdout
+    flat = clinic_variant(tmp_path, ("max_depth: 4", "max_depth: 2"))
+    result = CliRunner(mix_stderr=False).invoke(main, ["optimize", str(flat), "--demand", demand, "-o", str(tmp_path / "y.yaml")])
+    fixed = "fixed 'h.address' is 2 levels deep, beyond max_depth 1"  # in the help menu
+    assert result.exit_code != 0 and f"{fixed} {note.format(2)}" in result.stderr, result.output

@@ -94,7 +94,8 @@ def test_a_missing_database_is_a_clear_error(tmp_path: Path) -> None:
     args = ["menu", "export", str(HOTLINE), "--stats", str(tmp_path / "none.db"), "--callers", str(callers)]
     result = CliRunner().invoke(main, args, env={SECRET_ENV: SECRET})
     assert result.exit_code != 0
-    assert "no such statistics database" in result.output
+    assert "no such database" in result.output
+    assert not (tmp_path / "none.db").exists()
 
 
 

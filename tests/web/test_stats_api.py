@@ -152,7 +152,8 @@ def test_unknown_flow_and_bad_filters_are_named(api: TestClient) -> None:
     assert bad.status_code == 400
     assert bad.json()["error"].startswith("since: expected an ISO 8601 date")
     backwards = api.get("/api/flows/hotline/summary", params={"since": "2026-11-03", "until": "2026-11-02"})
-    assert backwards.json() == {"error": "since: must be before until"}
+    window = "since: must be before until, 2026-11-02T00:00:00+00:00: no call can be in that window"
+    assert backwards.json() == {"error": window}
     page = api.get("/flows/hotline", params={"until": "<b>soon</b>"})
     assert page.status_code == 400
     assert "&lt;b&gt;soon&lt;/b&gt;" in page.text and "<b>soon" not in page.text

@@ -29,7 +29,7 @@ class FlowHistory:
 
     uses: Iterable[ServiceUse]  # per caller and leaf: calls served there and the last one
     bookmarks: Iterable[tuple[str, str]]  # (caller key, service node id)
-    counted: Iterable[str] = ()  # ids of the calls ended since the time asked for that `uses` counts
+    counted: Iterable[str] = ()  # ids of the calls `uses` counts that `calls_since(the time asked for)` reads
 
 
 class PersonalHistory(Protocol):
@@ -43,11 +43,13 @@ class PersonalHistory(Protocol):
 
     def history(self, flow_id: str, counted_since: dt.datetime | None = None) -> AbstractContextManager[FlowHistory]:
         """Uses and bookmarks read at one moment (valid inside the block), with the ids of the
-        calls ended since `counted_since` they include: a node that catches up later skips those."""
+        calls they include that `calls_since(counted_since)` reads: a node that catches up later
+        skips those."""
         ...
 
     def calls_since(self, flow_ids: Sequence[str], since: dt.datetime) -> list[PeerCall]:
-        """Calls at a leaf of these flows, from known callers, that ended at or after `since`."""
+        """Calls at a leaf of these flows, from known callers, that ended at or after `since` or
+        were written late at or after it (`stats.models.LateCall`)."""
         ...
 
     def add_bookmark(self, caller_key: str, flow_id: str, service: str) -> None: ...

@@ -14,6 +14,8 @@ PostgreSQL keeps no announcements for a node that is not listening (starting up,
 so such a node reads back, once it listens, the calls that ended since it last heard and the
 bookmarks as they are (`PersonalMenus.missed_since`), from CATCH_UP_MARGIN before that moment:
 a call is announced when its batch commits, which is after it ended, and the nodes' clocks differ.
+A call committed later than that after it ended (a spool replayed) is also noted by the time it
+was written (`stats.models.LateCall`), and read back by that time.
 """
 
 from __future__ import annotations

@@ -70,6 +70,21 @@ class Call(Base):
     __table_args__ = (Index(None, "flow_id", "started_at"),)
 
 
+class LateCall(Base):
+    """A call at a leaf that reached a shared store more than CATCH_UP_MARGIN after it ended
+    (another node's spool replayed after an outage), and when it did (migration 0003). A node that
+    was not listening then finds it by that time; reading back by the time calls ended would pass
+    it by (docs/menus.md, "Several engine nodes")."""
+
+    __tablename__ = "stats_late_calls"
+
+    call_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    flow_id: Mapped[str] = mapped_column(String(128))
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index(None, "flow_id", "recorded_at"),)
+
+
 class Visit(Base):
     __tablename__ = "stats_visits"
 

@@ -10,7 +10,9 @@ visit or a call twice.
 
 Several engine nodes on one PostgreSQL store: in the transaction that records them, new calls at
 a leaf and bookmark changes are announced with NOTIFY (`ivr_engine/personal/peer_events.py`), so
-every node's personal menus hear of them at commit, and a replay announces nothing new.
+every node's personal menus hear of them at commit, and a replay announces nothing new. A new call
+that ended more than CATCH_UP_MARGIN before it is written is also noted as late (`LateCall`), for
+the nodes that were not listening when it was announced.
 
 Ingest speed: the writer goes through the DB-API cursor with rows as tuples in column order, many
 rows per INSERT statement; the figures are summed in Python per batch, one upsert row per group.
@@ -21,7 +23,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import sqlite3
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from itertools import chain
@@ -35,9 +38,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
 
 from ivr_engine.personal.history import FlowHistory, ServiceUse
-from ivr_engine.personal.peer_events import CHANNEL, PeerBookmark, PeerCall, PeerEvent, encode
-from ivr_engine.stats.batch import Batch, CallRow, CallValues, VisitRow, VisitValues, db_time_seconds
-from ivr_engine.stats.models import VERSION_TABLE, Base, Bookmark, Call, CallerLeaf, NodeHour, Visit
+from ivr_engine.personal.peer_events import CATCH_UP_MARGIN, CHANNEL, PeerBookmark, PeerCall, PeerEvent, encode
+from ivr_engine.stats.batch import Batch, CallRow, CallValues, VisitRow, VisitValues, db_time, db_time_seconds
+from ivr_engine.stats.models import VERSION_TABLE, Base, Bookmark, Call, CallerLeaf, LateCall, NodeHour, Visit
 from ivr_engine.stats.privacy import CallerKeyer, CallerSecretError
 
 SQLITE_BUSY_TIMEOUT = 5.0
@@ -208,9 +211,10 @@ class _NewRows(_Values):
 
 
 class StatsStore:
-    def __init__(self, engine: Engine, keyer: CallerKeyer | None = None) -> None:
+    def __init__(self, engine: Engine, keyer: CallerKeyer | None = None, clock: Callable[[], float] = time.time) -> None:
         self.engine = engine
         self.keyer = keyer
+        self.clock = clock  # unix time; what makes a call written late (LateCall)
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
         # The recorder's rows carry flags as 0/1 (see batch.VisitValues); PostgreSQL takes an integer
@@ -224,6 +228,7 @@ class StatsStore:
         self._new_visits = _NewRows(self, Visit.__tablename__, VisitRow._fields, key_columns=2)
         self._new_calls = _NewRows(self, Call.__tablename__, CallRow._fields, key_columns=1)
         self._add_hours = self._upsert(NodeHour.__tablename__, _HOUR_KEYS, ("kind",), _HOUR_SUMS)
+        self._add_late = _Values(self, LateCall.__tablename__, ("call_id", "flow_id", "recorded_at"), "")
         leaves = CallerLeaf.__tablename__
         self._add_leaves = self._upsert(
             leaves, _LEAF_KEYS, ("last_seen",), ("count",),
@@ -254,6 +259,7 @@ class StatsStore:
         run_migrations: bool = True,
         busy_timeout: float = SQLITE_BUSY_TIMEOUT,
         create: bool = True,
+        clock: Callable[[], float] = time.time,
     ) -> StatsStore:
         """The store at `url`, its schema brought up to date. `create=False` (for what only reads):
         a database that does not exist, or holds no statistics schema, is a StatsStoreError rather
@@ -277,7 +283,7 @@ class StatsStore:
             except sa.exc.OperationalError as exc:
                 engine.dispose()
                 raise StatsStoreError(f"{engine.url.render_as_string()}: cannot migrate: {exc.orig}") from None
-        return cls(engine, keyer)
+        return cls(engine, keyer, clock)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -351,7 +357,11 @@ class StatsStore:
     def _count_leaves(self, cursor: Any, new_calls: Sequence[CallValues]) -> None:
         counts: dict[tuple[str, str, str], list[Any]] = {}
         announced: list[PeerEvent] = []
+        late: list[tuple[str, str, str]] = []
         announce = self.announces  # once per batch: this loop is the writer's
+        now = self.clock()
+        recorded = db_time(dt.datetime.fromtimestamp(now, dt.UTC))
+        late_before = db_time(dt.datetime.fromtimestamp(now - CATCH_UP_MARGIN, dt.UTC))
         for call_id, caller_key, flow_id, _, _, ended_at, _, leaf, *_ in new_calls:
             if caller_key and leaf:
                 into = counts.setdefault((caller_key, flow_id, leaf), [0, ended_at])
@@ -359,8 +369,11 @@ class StatsStore:
                 into[1] = max(into[1], ended_at)  # db_time strings sort as times
                 if announce:
                     announced.append(PeerCall(call_id, caller_key, flow_id, leaf, db_time_seconds(ended_at)))
+                    if ended_at < late_before:
+                        late.append((call_id, flow_id, recorded))
         if counts:
             self._add_leaves(cursor, [(*k, last, n) for k, (n, last) in sorted(counts.items())])
+        self._add_late(cursor, late)
         self._announce(cursor, announced)
 
     def _announce(self, cursor: Any, events: Sequence[PeerEvent]) -> None:
@@ -377,6 +390,8 @@ class StatsStore:
         with self.engine.begin() as conn:
             conn.execute(sa.delete(NodeHour).where(NodeHour.hour < older_than))
             visits = conn.execute(sa.delete(Visit).where(Visit.entered_at < older_than)).rowcount
+            purged = sa.select(Call.call_id).where(Call.started_at < older_than)
+            conn.execute(sa.delete(LateCall).where(LateCall.call_id.in_(purged)))
             calls = conn.execute(sa.delete(Call).where(Call.started_at < older_than)).rowcount
             leaves = conn.execute(sa.delete(CallerLeaf).where(CallerLeaf.last_seen < older_than)).rowcount
         return PurgeResult(calls=calls, visits=visits, caller_leaf=leaves, cutoff=older_than)
@@ -416,15 +431,25 @@ class StatsStore:
             with conn.begin():
                 counted: list[str] = []
                 if counted_since is not None:
-                    query = sa.select(Call.call_id).where(*self._ended_since([flow_id], counted_since))
-                    counted = list(conn.execute(query).scalars())
+                    ended = sa.select(Call.call_id).where(*self._ended_since([flow_id], counted_since))
+                    counted = list(conn.execute(sa.union(ended, self._late_since([flow_id], counted_since))).scalars())
                 yield FlowHistory(self._service_uses(conn, flow_id), self._bookmarks(conn, flow_id), counted)
 
     def calls_since(self, flow_ids: Sequence[str], since: dt.datetime) -> list[PeerCall]:
+        """The calls that ended since, and those that ended earlier but were written since (late):
+        a node away while either was announced counts it now."""
         query = sa.select(Call.call_id, Call.caller_key, Call.flow_id, Call.leaf, Call.ended_at)
+        ended = query.where(*self._ended_since(flow_ids, since))
+        # a UNION of two indexed reads, where an OR across the tables would scan every call
+        late = query.where(Call.call_id.in_(self._late_since(flow_ids, since)))
         with self.engine.connect() as conn:
-            rows = conn.execute(query.where(*self._ended_since(flow_ids, since)).order_by(Call.ended_at))
+            rows = conn.execute(sa.union(ended, late).order_by("ended_at"))
             return [PeerCall(c, k, f, leaf, ended.timestamp()) for c, k, f, leaf, ended in rows]
+
+    @staticmethod
+    def _late_since(flow_ids: Sequence[str], since: dt.datetime) -> sa.Select[tuple[str]]:
+        """Ids of the calls written late (`LateCall`) since `since`: counted calls, all of them."""
+        return sa.select(LateCall.call_id).where(LateCall.flow_id.in_(flow_ids), LateCall.recorded_at >= since)
 
     @staticmethod
     def _ended_since(flow_ids: Sequence[str], since: dt.datetime) -> list[sa.ColumnElement[bool]]:

@@ -12,7 +12,7 @@ from hotline_calls import run_hotline
 
 from ivr_engine.stats import reports
 from ivr_engine.stats.batch import Batch, CallRow, VisitRow, call_row, visit_values
-from ivr_engine.stats.models import VERSION_TABLE, Base, Call, CallerLeaf, Visit
+from ivr_engine.stats.models import VERSION_TABLE, Base, Call, CallerLeaf, LateCall, Visit
 from ivr_engine.stats.privacy import CallerKeyer
 from ivr_engine.stats.recorder import StatsRecorder
 from ivr_engine.stats.store import StatsStore, create_stats_engine, migrate
@@ -203,6 +203,28 @@ def test_purge_removes_old_calls_and_visits(store: StatsStore, tmp_path: Path) -
     remaining = {n.node_id: n.hits for n in reports.node_stats(store, reports.ReportFilter())}
     assert remaining == dict(oracle.hits([e for e in events if e not in early]))
     assert count(store, CallerLeaf) > 0
+
+
+def test_a_shared_store_notes_the_calls_written_long_after_they_ended(stats_url: str) -> None:
+    now = dt.datetime(2026, 11, 2, 9, tzinfo=dt.UTC)
+    store = StatsStore.open(stats_url, keyer=KEYER, clock=now.timestamp)
+
+    def ended(call_id: str, minutes_before: float) -> CallRow:
+        end = now - dt.timedelta(minutes=minutes_before)
+        return call_row(
+            call_id=call_id, caller_key="k", flow_id="f", flow_version="1", started_at=end - dt.timedelta(seconds=30),
+            ended_at=end, outcome="served", leaf="x", seconds_to_leaf=5.0, final_node="x", path=["root", "x"],
+        )  # fmt: skip
+
+    # a spool replayed an hour late, and a call that ended a minute ago
+    store.write_batch(Batch(calls=[ended("late", 60), ended("fresh", 1), ended("late-too", 6)]))
+    shared = store.announces  # SQLite serves one node, which never has to catch up
+    assert count(store, LateCall) == (2 if shared else 0)
+    read_back = [c.call_id for c in store.calls_since(["f"], now - dt.timedelta(minutes=5))]
+    assert read_back == (["late", "late-too", "fresh"] if shared else ["fresh"])
+    store.purge(now + dt.timedelta(hours=1))
+    assert count(store, LateCall) == 0 and store.calls_since(["f"], now - dt.timedelta(minutes=5)) == []
+    store.close()
 
 
 def test_recorder_applies_retention(store: StatsStore, tmp_path: Path) -> None:

@@ -61,6 +61,7 @@ from ivr_engine.optimizer.flow_adapter import (
     menu_tree_from_flow,
     prompt_ids,
     services_below,
+    with_changed_notices,
 )
 from ivr_engine.optimizer.global_tree import OptimizationResult
 from ivr_engine.optimizer.labels import Labels
@@ -420,8 +421,13 @@ def optimize_flow(
     if offered_services(new, root) != offered_services(flow, root):
         raise click.ClickException(f"internal error: the optimized flow does not offer the services of {flow.id!r}")
     written = PromptCatalog(texts={**catalog.texts, **texts})
-    new_source = menu_tree_from_flow(new, root, ClipTimer(written, language, RekeyedDurations(manifest), rate))
-    as_written = evaluate(new_source.tree, service_demand(new, new_source, counts, prior).weights, params)
+    written_seconds = ClipTimer(written, language, RekeyedDurations(manifest), rate)
+    new_source = menu_tree_from_flow(new, root, written_seconds)
+    as_written = evaluate(
+        with_changed_notices(new, new_source.tree, written_seconds),
+        service_demand(new, new_source, counts, prior).weights,
+        params,
+    )
     info = RunInfo(
         flow_id=flow.id,
         version_before=flow.version,

@@ -185,6 +185,19 @@ def menu_tree_from_flow(
     )
 
 
+def with_changed_notices(flow: Flow, tree: MenuTree, prompt_seconds: PromptSeconds) -> MenuTree:
+    """`tree` (the flow adapter's tree of `flow`) with each menu's `changed_notice` added to its
+    header: the runtime plays the notice once per call, before the header, so every call entering
+    that menu hears it. What a written flow costs as long as it carries its notices."""
+    options = tuple(
+        Option(o.key, with_changed_notices(flow, o.child, prompt_seconds) if isinstance(o.child, MenuTree) else o.child)
+        for o in tree.options
+    )
+    menu = flow.nodes.get(tree.id)
+    notice = menu.changed_notice if isinstance(menu, Menu) else None
+    return dataclasses.replace(tree, header=tree.header + prompt_seconds(notice), options=options)
+
+
 def reserved_keys(flow: Flow) -> dict[str, str]:
     """Digits with a global meaning -> the binding: operator, back, repeat, the personal-menu key
     (pressed in the main menu it skips the personal part, docs/menus.md) and a bookmark's first

@@ -52,7 +52,8 @@ def report_data(
     result: OptimizationResult, demand: Demand, info: RunInfo, as_written: TreeMetrics | None = None
 ) -> dict[str, Any]:
     """`before` and `after` are the optimizer's figures for the two trees; `after_as_written` measures
-    the written flow again with the clips it really plays (generated texts estimated)."""
+    the written flow again with the clips it really plays (generated texts estimated, and the changed menus'
+    notices, which every call entering such a menu hears first)."""
     return {
         "flow": {"id": info.flow_id, "version_before": info.version_before, "version_after": info.version_after},
         "root": info.root,
@@ -126,7 +127,7 @@ def report_text(data: Mapping[str, Any]) -> str:
     written = data["after_as_written"]
     if written is not None:
         lines.append(
-            f"  as written (generated clips): E[T] {written['expected_seconds']:.2f} s,"
+            f"  as written (generated clips, changed notices): E[T] {written['expected_seconds']:.2f} s,"
             f" P95 {written['p95_seconds']:.2f} s, ratio {written['ratio_to_bound']:.3f}"
         )
     lines += [

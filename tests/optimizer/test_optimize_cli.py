@@ -37,7 +37,7 @@ from ivr_engine.optimizer.demand import leaf_counts, read_demand_file, service_d
 from ivr_engine.optimizer.flow_adapter import flow_from_tree, menu_tree_from_flow
 from ivr_engine.optimizer.global_tree import changed_menus
 from ivr_engine.optimizer.labels import Labels
-from ivr_engine.optimizer.tree import services
+from ivr_engine.optimizer.tree import ancestor_ids, services
 from ivr_engine.prompts.catalog import PromptCatalog, estimate_seconds
 from ivr_engine.prompts.manifest import Manifest, ManifestEntry
 from ivr_engine.stats.batch import Batch, call_row
@@ -196,6 +196,28 @@ def test_report_numbers_are_the_cost_model_on_both_trees(tmp_path: Path) -> None
     written = menu_tree_from_flow(new, "main", ClipTimer(written_catalog, "zh-CN", None))
     as_written = evaluate(written.tree, service_demand(new, written, DEMAND).weights, params)
     assert report["after_as_written"]["expected_seconds"] == pytest.approx(as_written.expected_time)
+
+
+def test_as_written_charges_the_changed_notice_every_call_hears(tmp_path: Path) -> None:
+    # The runtime plays a changed menu's notice once per call, before its header, so every call
+    # through that menu pays for it until the notice is removed from the flow.
+    old = load_flow(CLINIC)
+    catalog = load_catalog(old)
+    assert catalog is not None
+    plain = optimize_flow(old, catalog, DEMAND, root="main", language="zh-CN")
+    noticed = optimize_flow(old, catalog, DEMAND, root="main", language="zh-CN", changed_notice="menu.changed")
+    assert noticed.result.tree == plain.result.tree
+    notice = estimate_seconds(catalog.text("menu.changed", "zh-CN") or "", "zh-CN")
+    written = menu_tree_from_flow(noticed.flow, "main", lambda _: 0.0)
+    tree, weights = written.tree, service_demand(noticed.flow, written, DEMAND).weights
+    announced = {m.id for m in noticed.flow.menus() if m.changed_notice == "menu.changed"}
+    assert "main" in announced
+    heard = {
+        service: sum(menu in announced for menu in ancestor_ids(tree, path))
+        for service, path in leaf_paths(tree).items()
+    }
+    extra = sum(w * heard[s] for s, w in weights.items()) / sum(weights.values()) * notice
+    assert noticed.as_written.expected_time == pytest.approx(plain.as_written.expected_time + extra)
 
 
 def test_demand_from_the_statistics_store_in_a_window(tmp_path: Path, stats_url: str) -> None:

@@ -3,9 +3,10 @@
 A flow is reloaded when one of its files (the flow, its includes, its prompt texts and their
 directory) changes on disk or the manifest of built audio changes; after a rejected edit, also when
 a file only that edit read or looked for changes (a new include, created or corrected later). The
-new version replaces the old one only when it loads and validates without errors: a bad edit is
-logged with every diagnostic and the good flow keeps serving. Calls already running keep the flow
-object they started with.
+new version replaces the old one only when it loads and validates without errors and has built
+audio for every prompt its nodes play (`BuiltLanguages`): a bad edit is logged with every
+diagnostic and the good flow keeps serving. Calls already running keep the flow object they
+started with.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from ivr_engine.config import Settings
 from ivr_engine.flow.diagnostics import Diagnostic, FlowError
 from ivr_engine.flow.loader import load_flow
 from ivr_engine.flow.model import Flow, SourceLocation
-from ivr_engine.flow.validate import load_catalog
+from ivr_engine.flow.validate import load_catalog, validate
 from ivr_engine.prompts.manifest import Manifest, ManifestError
 from ivr_engine.runtime.prompt_source import CatalogPrompts
 
@@ -83,7 +84,34 @@ def _read(path: Path, manifest_path: Path, sources: list[Path]) -> tuple[Flow, C
         manifest = Manifest.load(manifest_path)
     except ManifestError as exc:
         raise FlowError([Diagnostic(SourceLocation(str(manifest_path), 1, 1), str(exc))]) from None
+    found = validate(flow, catalog, manifest=BuiltLanguages.of(manifest), missing_audio="error")
+    if silent := [d for d in found if d.is_error]:
+        raise FlowError(silent)
     return flow, CatalogPrompts(catalog, manifest)
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltLanguages:
+    """The manifest's durations, for the languages it holds audio in.
+
+    Asterisk skips a sound file that does not exist without a word to us, so a prompt with no
+    built audio is silence on a real call: `ivr optimize` writes new option prompts ("Influenza
+    and more: press 2.") whose audio is built separately, and a flow served before that offers
+    options nobody hears. In a language with no audio at all (a development setup) no prompt
+    is expected to have any.
+    """
+
+    manifest: Manifest
+    languages: frozenset[str]
+
+    @classmethod
+    def of(cls, manifest: Manifest) -> BuiltLanguages:
+        return cls(manifest, frozenset(entry.language for entry in manifest))
+
+    def duration(self, prompt_id: str, language: str) -> float | None:
+        if language not in self.languages:
+            return 0.0
+        return self.manifest.duration(prompt_id, language)
 
 
 class FlowLibrary:

@@ -1,8 +1,9 @@
 """`ivr serve`: FastAGI for calls, the dashboard, statistics and flow reload in one asyncio process.
 
 Failure of any single part never drops a caller: a failing observer is isolated by the runtime,
-a database outage spools statistics to disk, and if this whole process is down Asterisk's
-dialplan sends callers to the operator queue (AGISTATUS is not SUCCESS).
+a database outage spools statistics to disk, and if this whole process is down, or dies under a
+call, Asterisk's dialplan sends callers to the operator queue (AGISTATUS is not SUCCESS, or the
+AGI session ended without the HANGUP that ends every call the engine finishes).
 """
 
 from __future__ import annotations

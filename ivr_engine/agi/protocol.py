@@ -40,12 +40,23 @@ _STATUS_LINE = re.compile(r"([0-9]{3})([ -])(.*)", re.DOTALL)
 _TRAILING_FIELDS = re.compile(r"(?:\s+[A-Za-z_][A-Za-z0-9_]*=\S*)*\s*")
 _FIELD = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(\S*)")
 _UNKNOWN = "unknown"
+# What stands where a caller withheld their number: RFC 3323's sip:anonymous@anonymous.invalid
+# reaches AGI as "anonymous" (seen on a real call), and carriers write the others. As a caller id
+# it names nobody: keyed like a number, every withheld caller would share one history and one
+# set of bookmarks, and hear each other's personal menus.
+_WITHHELD = frozenset({"anonymous", "restricted", "private", "unavailable", "withheld"})
 _STRIPPED = {ord("\r"): None, ord("\n"): None, 0: None}
 
 
 def _known(value: str | None) -> str | None:
     """Asterisk writes ``unknown`` for a missing caller id, name, DNID or RDNIS."""
     return None if value is None or value == _UNKNOWN or value == "" else value
+
+
+def _caller_number(value: str | None) -> str | None:
+    """The caller's number, None when missing or withheld."""
+    known = _known(value)
+    return None if known is None or known.strip().lower() in _WITHHELD else known
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +70,7 @@ class AGIRequest:
     channel: str | None
     language: str | None
     uniqueid: str | None
-    callerid: str | None  # None when Asterisk said "unknown"
+    callerid: str | None  # None when Asterisk said "unknown", or the number is withheld ("anonymous")
     calleridname: str | None  # raw From-header display name: caller-controlled, never trust it
     dnid: str | None
     rdnis: str | None
@@ -84,7 +95,7 @@ class AGIRequest:
             channel=get("agi_channel"),
             language=get("agi_language"),
             uniqueid=get("agi_uniqueid"),
-            callerid=_known(get("agi_callerid")),
+            callerid=_caller_number(get("agi_callerid")),
             calleridname=_known(get("agi_calleridname")),
             dnid=_known(get("agi_dnid")),
             rdnis=_known(get("agi_rdnis")),

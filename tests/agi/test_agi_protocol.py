@@ -85,6 +85,21 @@ def test_unknown_caller_is_none_not_the_string_unknown() -> None:
     assert conn.request.headers["agi_callerid"] == "unknown"
 
 
+@pytest.mark.parametrize("withheld", ["anonymous", "Anonymous", "restricted", "PRIVATE", "unavailable"])
+def test_a_withheld_number_is_no_caller_id(withheld: str) -> None:
+    # Keyed like a number, "anonymous" would give every withheld caller one personal history.
+    conn = ready(agi_callerid=withheld, agi_calleridname="Anonymous")
+    assert conn.request is not None
+    assert conn.request.callerid is None
+    assert conn.request.calleridname == "Anonymous"
+    assert conn.request.headers["agi_callerid"] == withheld
+
+
+def test_a_number_is_kept_as_sent() -> None:
+    conn = ready(agi_callerid="13800000000")
+    assert conn.request is not None and conn.request.callerid == "13800000000"
+
+
 def test_args_ordered_numerically_and_values_kept_raw() -> None:
     conn = AGIConnection()
     lines = [f"agi_arg_{n}: v{n}\n" for n in (10, 2, 1)]

@@ -10,7 +10,7 @@ import pytest
 from e2e_support import AUDIO, REPO, engine_settings, stats_settings
 
 from ivr_engine.app import Engine
-from ivr_engine.config import StatsSettings, WebSettings
+from ivr_engine.config import Settings, StatsSettings, WebSettings
 from ivr_engine.demo import informed_caller_plan
 from ivr_engine.pbx.asterisk import Pbx
 from ivr_engine.prompts.clip import Clip
@@ -41,6 +41,11 @@ class Heard(EventLog):
             while len(self.ended) < count:
                 await asyncio.sleep(0.05)
         return self.ended[count - 1]
+
+
+def heard_by(heard: Heard, settings: Settings) -> Engine:
+    """A whole engine whose events and played prompts `heard` records."""
+    return Engine.build(settings, observers=(heard,), on_played=heard.played)
 
 
 async def place(pbx: Pbx, engine: Engine, plan: object, caller: str, hold: float = 1.0) -> None:
@@ -74,7 +79,7 @@ async def test_a_repeat_caller_hears_a_shortcut_and_beats_a_new_caller_to_the_sa
     pbx: Pbx, hotline_sounds: Path, use_agi: object, tmp_path: Path
 ) -> None:
     heard = Heard()
-    engine = Engine.build(stats_settings(tmp_path, SECRET), observers=(heard,), on_played=heard.played)
+    engine = heard_by(heard, stats_settings(tmp_path, SECRET))
     async with engine.running():
         # History: two earlier calls to influenza symptoms, typed ahead.
         for n in (1, 2):
@@ -110,13 +115,13 @@ async def test_a_bookmark_made_on_one_call_is_in_the_callers_menu_on_the_next(
 ) -> None:
     settings = stats_settings(tmp_path, SECRET)
     heard = Heard()
-    first = Engine.build(settings, observers=(heard,), on_played=heard.played)
+    first = heard_by(heard, settings)
     async with first.running():
         await bookmark_fever_clinics(pbx, first, heard)
 
     # A new engine process: the bookmark comes back from the statistics store.
     heard_again = Heard()
-    second = Engine.build(settings, observers=(heard_again,), on_played=heard_again.played)
+    second = heard_by(heard_again, settings)
     async with second.running():
         root = second.service.personalizer.root_for(NEW, second.service.library.get("default").flow)
         assert root is not None
@@ -132,7 +137,7 @@ async def test_a_bookmark_made_through_one_engine_node_is_offered_by_the_other(
     def node(name: str, heard: Heard) -> Engine:
         stats = StatsSettings(url=url, spool_dir=str(tmp_path / name / "spool"), caller_key_secret=SECRET)
         settings = engine_settings(tmp_path / name, stats=stats, web=WebSettings(enabled=False))
-        return Engine.build(settings, observers=(heard,), on_played=heard.played)
+        return heard_by(heard, settings)
 
     heard_a, heard_b = Heard(), Heard()
     a, b = node("a", heard_a), node("b", heard_b)
@@ -148,3 +153,20 @@ async def test_a_bookmark_made_through_one_engine_node_is_offered_by_the_other(
                 await asyncio.sleep(0.05)
         again = await take_the_fever_clinics_shortcut(pbx, b, heard_b, root)
     assert again.call_id not in heard_a.prompts  # the second call was node b's alone
+
+
+async def test_callers_who_withhold_their_number_share_no_personal_menu(
+    pbx: Pbx, hotline_sounds: Path, use_agi: object, tmp_path: Path
+) -> None:
+    # A phone that withholds its number sends From: anonymous; Asterisk hands AGI "anonymous".
+    heard = Heard()
+    engine = heard_by(heard, stats_settings(tmp_path, SECRET))
+    async with engine.running():
+        await place(pbx, engine, "2 1 1 1", "anonymous")
+        assert (await heard.wait(1)).leaf == "flu.symptoms"
+        # another withheld caller: the first one's history must not greet them
+        await place(pbx, engine, "2 1 1 1", "anonymous")
+        second = await heard.wait(2)
+    assert "personal.greeting" not in heard.prompts[second.call_id]
+    assert not any(s.personalized for s in heard.started)
+    assert [s.caller for s in heard.started] == [None, None]

@@ -11,14 +11,17 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
 from e2e_support import AUDIO, REPO
+from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 from ivr_engine.pbx.asterisk import Pbx
+from ivr_engine.pbx.sipp import Agent
 from ivr_engine.stats.privacy import CallerKeyer
 from ivr_engine.stats.reports import ReportFilter, node_stats
 from ivr_engine.stats.store import StatsStore
@@ -70,22 +73,27 @@ def served(tmp_path: Path, hotline_sounds: Path, use_agi: Callable[[str], None])
             process.wait()
 
 
-def test_serve_answers_calls_logs_json_and_stops_gracefully(
-    served: tuple[subprocess.Popen[str], int, str], pbx: Pbx
-) -> None:
-    process, web_port, db = served
-    result = pbx.place_call("2 1 1 1", hold_seconds=2.0, from_user="13900000009")
-    assert result.answered
+def metrics_once_ended(web_port: int, calls: int) -> dict[str, Metric]:
+    """The service's metrics once it has ended `calls` calls."""
     headers = {"Authorization": f"Bearer {TOKEN}"}
     deadline = time.monotonic() + 15
     while True:
         metrics = httpx.get(f"http://127.0.0.1:{web_port}/metrics", headers=headers).text
         families = {f.name: f for f in text_string_to_metric_families(metrics)}
         ended = sum(s.value for s in families["ivr_calls_ended"].samples if s.name.endswith("_total"))
-        if ended == 1:
-            break
+        if ended == calls:
+            return families
         assert time.monotonic() < deadline, metrics
         time.sleep(0.2)
+
+
+def test_serve_answers_calls_logs_json_and_stops_gracefully(
+    served: tuple[subprocess.Popen[str], int, str], pbx: Pbx
+) -> None:
+    process, web_port, db = served
+    result = pbx.place_call("2 1 1 1", hold_seconds=2.0, from_user="13900000009")
+    assert result.answered
+    families = metrics_once_ended(web_port, 1)
     hits = {
         s.labels["node"]: s.value
         for s in families["ivr_node_hits"].samples
@@ -106,3 +114,33 @@ def test_serve_answers_calls_logs_json_and_stops_gracefully(
     finally:
         store.close()
     assert counts["flu"] == 1 and counts["flu.symptoms"] == 1
+
+
+def reading(pbx: Pbx, prompt: str) -> bool:
+    """Whether a caller's channel is in a Read that plays `prompt` (Asterisk's own view)."""
+    return f"/{prompt}&" in pbx.cli("core show channels concise")
+
+
+def test_a_caller_whose_engine_is_killed_during_the_personal_menu_reaches_the_operator(
+    served: tuple[subprocess.Popen[str], int, str], pbx: Pbx, start_agent: Callable[..., Agent]
+) -> None:
+    process, web_port, _ = served
+    agent = start_agent("agent1")
+    assert pbx.place_call("2 1 1 1", hold_seconds=1.0, from_user="13900000010").answered
+    metrics_once_ended(web_port, 1)  # the caller's history counts from the call's end
+    with ThreadPoolExecutor(1) as pool:
+        # English, then a shortcut's key once the engine is gone and Read has played its part
+        call = pool.submit(pbx.place_call, [(0.5, "2"), (6.0, "6")], hold_seconds=4.0, from_user="13900000010")
+        deadline = time.monotonic() + 10
+        while not reading(pbx, "personal.greeting"):
+            assert time.monotonic() < deadline and not call.done(), "no personal menu played"
+            time.sleep(0.1)
+        process.kill()
+        process.wait()
+        result = call.result()
+    # Asterisk finished the Read it was in, then found the engine gone: the caller went to the
+    # operators rather than being hung up on.
+    assert result.hung_up_by == "caller"
+    agent.wait(answered=1)
+    hangups = [line for line in pbx.messages_log.read_text(errors="replace").splitlines() if "IVR hangup" in line]
+    assert any("caller=13900000010" in line and "fallback=LOST" in line for line in hangups)

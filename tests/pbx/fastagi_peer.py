@@ -14,9 +14,11 @@ class AgiSession:
     header: dict[str, str]
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
+    sent: list[str] = field(default_factory=list)  # the commands, each answered in `replies`
     replies: list[str] = field(default_factory=list)
 
     async def command(self, line: str) -> str:
+        self.sent.append(line)
         self.writer.write(line.encode() + b"\n")
         await self.writer.drain()
         reply = (await asyncio.wait_for(self.reader.readline(), 30)).decode().strip()
@@ -61,14 +63,19 @@ async def fastagi_server(script: Script) -> AsyncIterator[tuple[str, list[AgiSes
         await server.wait_closed()
 
 
-async def collect_keys(session: AgiSession, count: int) -> None:
-    """ANSWER, then WAIT FOR DIGIT until `count` keys arrived (or a 10 s silence); keys in session.replies."""
+async def collect_keys(session: AgiSession, count: int, *, hang_up: bool = True) -> None:
+    """ANSWER, then WAIT FOR DIGIT until `count` keys arrived (or a 10 s silence); keys in
+    session.replies. Then HANGUP, as the engine ends a call it finished, unless `hang_up` is
+    false: the session just closes, as when the engine dies."""
     await session.command("ANSWER")
     for _ in range(count):
         if int(AgiSession.result(await session.command("WAIT FOR DIGIT 10000"))) <= 0:
             break
+    if hang_up:
+        await session.command("HANGUP")
 
 
 def keys_of(session: AgiSession) -> str:
-    codes = [int(AgiSession.result(r)) for r in session.replies if "result=" in r][1:]
+    waits = zip(session.sent, session.replies, strict=False)
+    codes = [int(AgiSession.result(r)) for c, r in waits if c.startswith("WAIT FOR DIGIT")]
     return "".join(chr(code) for code in codes if code > 0)

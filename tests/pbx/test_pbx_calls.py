@@ -45,7 +45,7 @@ async def test_caller_keys_reach_fastagi_including_star_and_pound(
     assert keys_of(session) == "213*#"
     assert session.header["agi_callerid"] == "5550101"
     assert session.header["agi_extension"] == "12320"
-    # The peer ended the AGI session after the keys: AGISTATUS SUCCESS, so the PBX hangs up.
+    # The peer hung up after the keys, as the engine ends a call it finished.
     assert result.hung_up_by == "pbx"
 
 
@@ -121,6 +121,21 @@ def test_caller_reaches_operator_queue_when_fastagi_is_down(
     assert ("operator", "agent1", "CONNECT") in events
     assert ("operator", "agent1", "COMPLETECALLER") in events
     assert "agent1" in pbx.cli("queue show operator")
+
+
+async def test_caller_reaches_operator_queue_when_fastagi_closes_mid_call(
+    pbx: Pbx, use_agi: Callable[[str], None], start_agent: Callable[..., Agent]
+) -> None:
+    # An engine that dies mid-call closes its FastAGI connection with the caller still on the
+    # line, and Asterisk reports that as AGISTATUS SUCCESS, the same as a script that finished.
+    agent = await asyncio.to_thread(start_agent, "agent1")
+    script = partial(collect_keys, count=1, hang_up=False)
+    result, session = await one_call(pbx, use_agi, script, [(1.0, "5")], "5550311")
+    assert keys_of(session) == "5"
+    assert result.hung_up_by == "caller"
+    await asyncio.to_thread(agent.wait, completed=1)
+    events = await asyncio.to_thread(queue_events, pbx, "5550311", "COMPLETECALLER")
+    assert ("operator", "agent1", "CONNECT") in events
 
 
 def test_agent_hangs_up_after_talk_time_and_the_pbx_hangs_up_the_waiting_caller(

@@ -45,6 +45,7 @@ from ivr_engine.personal.selection import Candidate, Timing, choose
 from ivr_engine.runtime.events import CallEnded, CallStarted, NodeEntered, NodeVisit
 from ivr_engine.runtime.personal import PersonalRoot, Shortcut
 from ivr_engine.runtime.prompt_source import PromptSource
+from ivr_engine.stats.privacy import identifies
 
 logger = structlog.get_logger(__name__)
 
@@ -282,7 +283,7 @@ class PersonalMenus:
     def offer(self, caller: str | None, flow: m.Flow) -> Offer | None:
         """The caller's personal root with the reasons for each shortcut; None for the canonical menu."""
         found = self._layout(flow)
-        if not caller or found is None:
+        if not identifies(caller) or found is None:  # a withheld number is nobody's in particular
             return None
         record = self._records.get(_compact(flow.id, self.key_of(caller)))
         if not record:
@@ -322,8 +323,10 @@ class PersonalMenus:
     async def bookmark(self, caller: str, flow: m.Flow, leaf_id: str) -> None:
         """Toggle: bookmark the service the caller is at, or remove it if already bookmarked.
 
-        Raises LookupError at a node no menu option leads to (a voicemail after a queue gave up):
-        the runtime then confirms nothing, since nothing changed."""
+        Raises LookupError at a node no menu option leads to (a voicemail after a queue gave up)
+        and for a withheld number: the runtime then confirms nothing, since nothing changed."""
+        if not identifies(caller):
+            raise LookupError(f"flow {flow.id}: a withheld number has no personal menu")
         found = self._layout(flow)
         service = found[1].service_of.get(leaf_id) if found is not None else None
         if service is None:
@@ -344,7 +347,7 @@ class PersonalMenus:
     # --- the CallObserver ---------------------------------------------------------------------
 
     def call_started(self, event: CallStarted) -> None:
-        if event.caller and event.flow_id in self._flows:
+        if identifies(event.caller) and event.flow_id in self._flows:
             self._calls[event.call_id] = (_compact(event.flow_id, self.key_of(event.caller)), event.flow_id)
 
     def node_entered(self, event: NodeEntered) -> None:

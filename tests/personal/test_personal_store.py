@@ -117,3 +117,28 @@ async def test_the_personal_report_counts_what_callers_heard_and_took(tmp_path: 
     table = CliRunner().invoke(main, [*stats, "personal"], catch_exceptions=False).output
     assert "3 calls; a personal menu offered on 66.7% of them, a shortcut taken on 50.0% of those" in table
     assert "took a shortcut" in table and "not offered" in table
+
+
+async def test_withheld_numbers_share_no_history_and_no_bookmarks(tmp_path: Path) -> None:
+    """SIP presents a withheld number as `anonymous` (RFC 3323), carriers as `Restricted` or
+    `Private`: every such caller would otherwise hear the others' shortcuts."""
+    url, clock = f"sqlite:///{tmp_path / 'stats.db'}", Clock()
+    service = Service(url, tmp_path / "spool", clock)
+    for withheld in ("anonymous", "Anonymous", "Restricted", "private", " "):
+        call = await console_call(
+            FLU_SYMPTOMS_BOOKMARK,
+            caller=withheld,
+            personalizer=service.menus,
+            observer=service.observer,
+            at=clock.advance(1),
+            tmp=tmp_path,
+        )
+        assert call.result.leaf == "flu.symptoms"
+        assert "bookmark.added" not in [h.prompt_id for h in call.channel.heard]
+        assert service.menus.root_for(withheld, hotline()) is None
+    assert len(service.menus) == 0
+    service.stop()
+    reopened = StatsStore.open(url)
+    assert reopened.bookmarks(hotline().id) == []
+    assert list(reopened.service_uses(hotline().id)) == []
+    reopened.close()

@@ -8,7 +8,8 @@ keeps working in the personal root. A flow whose root menu leaves no digit free 
 A service's canonical option clip ("for influenza, press 1") names its canonical key, which is
 wrong for a shortcut, so each shortcut has its own prompt `shortcut.<service>.<key>` ("for
 influenza symptoms, press 7"), a whole sentence per key so it sounds natural (prompts/personal.yaml).
-A service whose shortcut prompt is missing for a key is not offered on that key.
+A service whose shortcut prompt is missing for a key, in any of the flow's languages, is not offered
+on that key.
 """
 
 from __future__ import annotations
@@ -64,15 +65,14 @@ class RootLayout:
         for service, seconds in barge.items():
             node_id = targets.get(service, service)
             canonical[node_id] = min(seconds, canonical.get(node_id, seconds))
-        language = flow.default_language
         free = free_keys(flow.keys, {option.key for option in tree.options})
         clips = {
             (service, key): clip
             for service in canonical
             for key in free
-            if (clip := _seconds(prompts, shortcut_prompt(service, key), language)) is not None
+            if (clip := _seconds(prompts, shortcut_prompt(service, key), flow)) is not None
         }
-        greeting = _seconds(prompts, GREETING_PROMPT, language)
+        greeting = _seconds(prompts, GREETING_PROMPT, flow)
         return cls(
             flow_id=flow.id,
             before=tree.id,
@@ -161,8 +161,13 @@ def served_at(flow: m.Flow, services: Mapping[str, float]) -> dict[str, str]:
     return owner
 
 
-def _seconds(prompts: PromptSource, prompt_id: str, language: str) -> float | None:
+def _seconds(prompts: PromptSource, prompt_id: str, flow: m.Flow) -> float | None:
+    """Seconds of a personal prompt in the flow's default language; None unless it has a text in
+    every language of the flow. The personal root is chosen as the call starts, before the caller
+    picks a language, and the runtime would play a missing one in the default language instead."""
     try:
-        return prompts.clip(prompt_id, language).duration
+        for language in flow.languages:
+            prompts.clip(prompt_id, language)
+        return prompts.clip(prompt_id, flow.default_language).duration
     except KeyError:
         return None

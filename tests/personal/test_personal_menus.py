@@ -5,14 +5,16 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from personal_support import CALLER, Clock, hotline, personal_menus, prompts, served
+from personal_support import CALLER, Clock, hotline, keyer, personal_menus, prompts, served
 
 from ivr_engine.flow import model as m
 from ivr_engine.optimizer import CostParams, leaf_times
 from ivr_engine.optimizer.flow_adapter import menu_tree_from_flow
 from ivr_engine.personal.layout import prompt_seconds
-from ivr_engine.personal.menus import PersonalParams
+from ivr_engine.personal.menus import PersonalMenus, PersonalParams
 from ivr_engine.personal.selection import Timing, break_even, hit_seconds, overhead
+from ivr_engine.prompts.catalog import PromptCatalog
+from ivr_engine.runtime.prompt_source import CatalogPrompts
 
 
 def targets(menus, caller: str = CALLER) -> list[str]:  # type: ignore[no-untyped-def]
@@ -178,3 +180,27 @@ async def test_a_bookmark_where_no_option_leads_changes_nothing() -> None:
     with pytest.raises(LookupError):
         await menus.bookmark(CALLER, hotline(), "voicemail.general")  # after a queue gave up
     assert menus.root_for(CALLER, hotline()) is None
+
+
+def without_english(*prefixes: str) -> CatalogPrompts:
+    """The real prompts, less the English texts of the prompts named by these prefixes."""
+    catalog = prompts().catalog
+    texts = {
+        prompt_id: {lang: text for lang, text in by_lang.items() if lang != "en" or not prompt_id.startswith(prefixes)}
+        for prompt_id, by_lang in catalog.texts.items()
+    }
+    return CatalogPrompts(PromptCatalog(texts=texts), prompts().durations)
+
+
+def test_a_personal_prompt_missing_in_one_language_is_not_played_in_another() -> None:
+    # The personal root is chosen as the call starts, before the caller picks 普通话 or English, so
+    # an English caller would hear the Mandarin sentence in its place.
+    clock = Clock()
+    menus = PersonalMenus(key_of=keyer().key, clock=clock)
+    menus.add_flow(hotline(), without_english("shortcut.flu.symptoms.", "personal.greeting"))
+    served(menus, "flu.symptoms", clock.advance(1))
+    served(menus, "food.home", clock.advance(1))
+    root = menus.root_for(CALLER, hotline())
+    assert root is not None
+    assert [s.target for s in root.shortcuts] == ["food.home"]
+    assert root.greeting is None

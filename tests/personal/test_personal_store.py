@@ -142,3 +142,21 @@ async def test_withheld_numbers_share_no_history_and_no_bookmarks(tmp_path: Path
     assert reopened.bookmarks(hotline().id) == []
     assert list(reopened.service_uses(hotline().id)) == []
     reopened.close()
+
+
+async def test_every_bookmark_stays_however_many_the_caller_sets(tmp_path: Path) -> None:
+    # More bookmarks than a record keeps services (records.MAX_ENTRIES): none may be dropped from
+    # memory while the store keeps it, or ** there would add it again instead of removing it.
+    url, clock = f"sqlite:///{tmp_path / 'stats.db'}", Clock()
+    service = Service(url, tmp_path / "spool", clock)
+    layout = service.menus.layout(hotline())
+    marked = sorted(layout.canonical)[:10]
+    for leaf in marked:
+        await service.menus.bookmark(CALLER, hotline(), leaf)
+    await console_call(SAFE_FOOD, personalizer=service.menus, observer=service.observer, at=clock.advance(1), tmp=tmp_path)
+    for leaf in marked:  # each pressed again: removed
+        await service.menus.bookmark(CALLER, hotline(), leaf)
+    assert service.store.bookmarks(hotline().id) == []
+    offer = service.menus.offer(CALLER, hotline())
+    assert offer is not None and [(c.service, c.bookmarked) for c in offer.reasons] == [("food.home", False)]
+    service.stop()

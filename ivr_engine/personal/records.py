@@ -64,8 +64,10 @@ def with_call(record: bytes, service: int, at: float, half_life: float) -> bytes
     items = list(entries(record))
     for i, e in enumerate(items):
         if e.service == service:
+            # A call older than the entry's last (another node's, read back late) is decayed to it.
             when = max(at, e.last_seen)
-            items[i] = Entry(service, e.calls + 1, e.bookmarked, when, e.score_at(when, half_life) + 1.0)
+            score = e.score_at(when, half_life) + decay(when - at, half_life)
+            items[i] = Entry(service, e.calls + 1, e.bookmarked, when, score)
             break
     else:
         items.append(Entry(service, 1, False, at, 1.0))

@@ -315,7 +315,8 @@ class PersonalMenus:
             clips = [layout.clips.get((service, key)) for key in keys]
             if None in clips:
                 continue  # no prompt says this service on every key it could get
-            q = (score + prior * state.share(service)) / total
+            # No calls that still weigh anything and no prior: nothing predicts (bookmarks still count).
+            q = (score + prior * state.share(service)) / total if total > 0 else 0.0
             clip = max(c for c in clips if c is not None) + layout.gap
             candidates.append(Candidate(service, q, layout.canonical[service], clip, entry.bookmarked))
         return choose(candidates, Timing(layout.level, layout.greeting_seconds), limit)

@@ -204,3 +204,15 @@ def test_a_personal_prompt_missing_in_one_language_is_not_played_in_another() ->
     assert root is not None
     assert [s.target for s in root.shortcuts] == ["food.home"]
     assert root.greeting is None
+
+
+async def test_without_prior_calls_a_caller_with_bookmarks_only_still_gets_them() -> None:
+    # prior_calls=0 trusts the caller's own calls alone; one who has none (a bookmark, or calls
+    # decayed to nothing) has no q to give, not a division by zero.
+    clock = Clock()
+    menus = personal_menus(clock, PersonalParams(prior_calls=0, half_life_days=0.001))
+    await menus.bookmark(CALLER, hotline(), "policy.tobacco")
+    assert targets(menus) == ["policy.tobacco"]
+    served(menus, "food.home", clock.advance(0))
+    clock.advance(400)  # the call decays to 0.0
+    assert targets(menus) == ["policy.tobacco"]

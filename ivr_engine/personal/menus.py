@@ -190,10 +190,14 @@ class PersonalMenus:
             self._flows[flow.id] = _FlowState(prompts, layout, {id(flow): (flow, layout)})
             return layout
         state.prompts, state.layout = prompts, layout
+        self._keep_version(state, flow, layout)
+        return layout
+
+    @staticmethod
+    def _keep_version(state: _FlowState, flow: m.Flow, layout: RootLayout) -> None:
         state.versions[id(flow)] = (flow, layout)
         while len(state.versions) > _VERSIONS_KEPT:
             del state.versions[next(iter(state.versions))]
-        return layout
 
     def load(self, flow_id: str, uses: Iterable[ServiceUse], bookmarks: Iterable[tuple[str, str]]) -> None:
         """History from the store. Only the last call's time of each (caller, leaf) is known, so
@@ -251,15 +255,18 @@ class PersonalMenus:
         state.total += calls
 
     def _layout(self, flow: m.Flow) -> tuple[_FlowState, RootLayout] | None:
-        """The flow's state and the layout of this very flow object; a flow reloaded under the
-        same id (a new object) is added on first sight."""
+        """The flow's state and the layout of this very flow object; a version not seen before is
+        laid out on first sight. It does not become the flow in service (`add_flow` does): it may
+        as well be an old one a long call is still on, no longer kept after several reloads."""
         state = self._flows.get(flow.id)
         if state is None:
             return None
         known = state.versions.get(id(flow))
         if known is not None and known[0] is flow:
             return state, known[1]
-        return state, self.add_flow(flow, state.prompts)
+        layout = self.layout_of(flow, state.prompts, self.cost)
+        self._keep_version(state, flow, layout)
+        return state, layout
 
     def layout(self, flow: m.Flow) -> RootLayout:
         found = self._layout(flow)

@@ -216,3 +216,28 @@ async def test_without_prior_calls_a_caller_with_bookmarks_only_still_gets_them(
     served(menus, "food.home", clock.advance(0))
     clock.advance(400)  # the call decays to 0.0
     assert targets(menus) == ["policy.tobacco"]
+
+
+async def test_a_call_still_on_an_old_version_does_not_take_the_flow_back_to_it() -> None:
+    # Reloaded three times during one long call (ops saving their edits), the call's version is
+    # no longer kept; its bookmark lays it out again, but the flow in service stays the newest.
+    clock = Clock()
+    old = without_option(hotline(), "flu.symptoms")
+    menus = personal_menus(clock, flow=old)
+    for version in ("2", "3"):
+        menus.add_flow(dataclasses.replace(old, version=version), prompts())
+    menus.add_flow(hotline(), prompts())  # the newest offers flu symptoms again
+    await menus.bookmark(CALLER, old, "food.home")  # the long call, at last at its service
+    served(menus, "flu.symptoms", clock.advance(1), caller="13911112222")
+    root = menus.root_for("13911112222", hotline())
+    assert root is not None and [s.target for s in root.shortcuts] == ["flu.symptoms"]
+
+
+def without_option(flow: m.Flow, target: str) -> m.Flow:
+    """`flow` with the menu option leading to `target` (and the node) taken out."""
+    nodes = dict(flow.nodes)
+    for node_id, node in flow.nodes.items():
+        if isinstance(node, m.Menu) and any(o.target == target for o in node.options):
+            nodes[node_id] = dataclasses.replace(node, options=tuple(o for o in node.options if o.target != target))
+    del nodes[target]
+    return dataclasses.replace(flow, version="1", nodes=nodes)

@@ -142,21 +142,27 @@ def free_keys(bindings: m.KeyBindings, root_keys: set[str]) -> str:
     return "".join(d for d in DIGITS if d not in taken)
 
 
+# Steps a service takes before its answer: the digits it reads and the lookup they go to. Their
+# answers ("your appointment is booked") belong to the service the caller chose in the menu.
+_ASKING_KINDS = frozenset({"collect", "lookup"})
+
+
 def served_at(flow: m.Flow, services: Mapping[str, float]) -> dict[str, str]:
-    """Each service maps to itself, and so does every node a call can be recorded as served at
-    behind it: a condition's branches ("vaccination agent" is a queue in office hours and an
-    announcement after), through routing steps only."""
-    owner: dict[str, str] = {}
+    """Each service maps to itself, and so does every node behind it where a call can be served
+    or a bookmark pressed: a condition's branches ("vaccination agent" is a queue in office hours
+    and an announcement after), through routing steps, and the answers of a service that asks
+    (a collect and its lookup), up to another service, which is its own."""
+    owner = {service: service for service in services}
     for service in services:
         todo, seen = [service], set()
         while todo:
             node_id = todo.pop()
             node = flow.nodes.get(node_id)
-            if node is None or node_id in seen:
+            if node is None or node_id in seen or owner.get(node_id, service) != service:
                 continue
             seen.add(node_id)
-            owner.setdefault(node_id, service)
-            if node.kind in m.ROUTING_KINDS and not isinstance(node, m.Menu):
+            owner[node_id] = service
+            if (node.kind in m.ROUTING_KINDS and not isinstance(node, m.Menu)) or node.kind in _ASKING_KINDS:
                 todo.extend(node.targets())
     return owner
 

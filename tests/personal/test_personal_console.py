@@ -62,3 +62,13 @@ async def test_the_bookmark_key_again_while_the_service_replays_undoes_the_bookm
     assert [(c.service, c.bookmarked) for c in offer.reasons] == [("flu.symptoms", False)]
     survey = next(v for v in call.result.visits if v.node_id == "survey")
     assert survey.invalid_keys == 0  # no stray * reached the next node
+
+
+async def test_the_answer_of_a_lookup_bookmarks_the_service_that_asked_for_it(tmp_path: Path) -> None:
+    # "Check my vaccination appointment": an ID number read (digits, so no ** there), looked up,
+    # the answer announced. At the answer the caller is at the service they chose from the menu.
+    menus = personal_menus(Clock())
+    call = await console_call("2 2 3 110101199003077777 **", personalizer=menus, observer=menus, tmp=tmp_path)
+    assert "vax.appointment.lookup" in call.result.path and "bookmark.added" in call.prompts
+    offer = menus.offer(CALLER, hotline())
+    assert offer is not None and [(c.service, c.bookmarked) for c in offer.reasons] == [("vax.appointment", True)]

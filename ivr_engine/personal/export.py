@@ -13,7 +13,7 @@ from typing import Any
 from ivr_engine.flow.export import export_flow
 from ivr_engine.flow.model import Flow
 from ivr_engine.personal.history import PersonalHistory
-from ivr_engine.personal.layout import has_main_menu
+from ivr_engine.personal.layout import personalizable
 from ivr_engine.personal.menus import Offer, PersonalMenus, PersonalParams
 from ivr_engine.prompts.catalog import DurationSource, PromptCatalog
 from ivr_engine.runtime.prompt_source import CatalogPrompts
@@ -31,9 +31,9 @@ def export_menus(
 ) -> dict[str, Any]:
     prompts = CatalogPrompts(catalog, manifest)
     menus = PersonalMenus.from_store(store, [(flow, prompts)], params=params)
-    # A flow without a main menu (an after-hours message) has no personal menus: every caller
-    # gets the canonical flow, and there is no menu to precede nor key to free.
-    layout = menus.layout(flow) if has_main_menu(flow) else None
+    # A flow without personal menus (no main menu, as an after-hours message): every caller gets
+    # the canonical flow, and there is no menu to precede nor key to free.
+    layout = menus.layout(flow) if personalizable(flow) else None
     data = export_flow(flow, catalog, manifest)
     personal: dict[str, Any] = {}
     for caller in callers:

@@ -98,12 +98,14 @@ class RootLayout:
         return MenuTree(tree.id, self.greeting_seconds, (*shortcuts, first, *rest), tree.prompt)
 
 
-def has_main_menu(flow: m.Flow) -> bool:
-    """Personal menus need a menu to stand in front of; a flow without one (an after-hours
-    message, a straight-to-queue line) has no personal menus."""
+def personalizable(flow: m.Flow) -> bool:
+    """Personal menus need a menu to stand in front of, and the cost model's timing of the menus
+    below it; a flow without one (an after-hours message, a straight-to-queue line) has no
+    personal menus, nor has one whose menus the cost model cannot take (an option on key 0, which
+    a flow may give where the operator key is off: the model places keys 1-9)."""
     try:
-        main_menu(flow)
-    except ValueError:
+        menu_tree_from_flow(flow, main_menu(flow), lambda _: 0.0)
+    except ValueError:  # no menu (main_menu), or a tree the model refuses (FlowAdapterError)
         return False
     return True
 

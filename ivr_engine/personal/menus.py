@@ -39,7 +39,7 @@ from ivr_engine.flow import model as m
 from ivr_engine.optimizer import CostParams
 from ivr_engine.personal import records
 from ivr_engine.personal.history import PersonalHistory, ServiceUse
-from ivr_engine.personal.layout import RootLayout, has_main_menu, shortcut_prompt
+from ivr_engine.personal.layout import RootLayout, personalizable, shortcut_prompt
 from ivr_engine.personal.peer_events import CATCH_UP_MARGIN, PeerCall, PeerEvent
 from ivr_engine.personal.selection import Candidate, Timing, choose
 from ivr_engine.runtime.events import CallEnded, CallStarted, NodeEntered, NodeVisit
@@ -173,7 +173,7 @@ class PersonalMenus:
             menus.counted_since = clock() - CATCH_UP_MARGIN
             since = dt.datetime.fromtimestamp(menus.counted_since, dt.UTC)
         for flow, prompts in flows:
-            if has_main_menu(flow):
+            if personalizable(flow):
                 menus.add_flow(flow, prompts)
                 with store.history(flow.id, since) as history:
                     menus.load(flow.id, history.uses, history.bookmarks)

@@ -3,13 +3,17 @@ and no caller number anywhere."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from personal_support import CALLER, Clock, Heard, console_call, hotline, keyer, prompts
 
 from ivr_engine.cli.main import main
+from ivr_engine.flow import model as m
+from ivr_engine.flow.validate import validate
 from ivr_engine.personal.menus import PersonalMenus
 from ivr_engine.service import FanOut
 from ivr_engine.stats.recorder import StatsRecorder
@@ -160,3 +164,23 @@ async def test_every_bookmark_stays_however_many_the_caller_sets(tmp_path: Path)
     offer = service.menus.offer(CALLER, hotline())
     assert offer is not None and [(c.service, c.bookmarked) for c in offer.reasons] == [("food.home", False)]
     service.stop()
+
+
+async def test_a_flow_whose_menus_the_cost_model_cannot_time_is_served_without_personal_menus(tmp_path: Path) -> None:
+    # With the operator key off, a menu may offer 0 (ivr validate accepts it); the cost model only
+    # places keys 1-9. The engine must start and serve that flow, only without personal menus.
+    main = hotline().nodes["main"]
+    assert isinstance(main, m.Menu)
+    zero = m.MenuOption(key="0", target="survey", prompt="opt.feedback.4")
+    flow = dataclasses.replace(
+        hotline(),
+        keys=m.KeyBindings(operator=None),
+        nodes={**hotline().nodes, "main": dataclasses.replace(main, options=(*main.options, zero))},
+    )
+    assert not [d for d in validate(flow, prompts().catalog) if d.is_error]
+    store = StatsStore.open(f"sqlite:///{tmp_path / 'stats.db'}", keyer=keyer())
+    menus = PersonalMenus.from_store(store, [(flow, prompts())], clock=Clock())
+    assert menus.root_for(CALLER, flow) is None
+    with pytest.raises(LookupError):
+        await menus.bookmark(CALLER, flow, "food.home")
+    store.close()

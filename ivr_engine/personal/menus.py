@@ -109,7 +109,8 @@ class _RecentIds:
 class _FlowState:
     prompts: PromptSource
     layout: RootLayout  # of the flow added last
-    versions: dict[int, tuple[m.Flow, RootLayout]]  # id(flow) -> the flow (kept alive) and its layout
+    # id(flow) -> the flow (kept alive) and its layout, None for a version without personal menus
+    versions: dict[int, tuple[m.Flow, RootLayout | None]]
     popularity: dict[str, float] = field(default_factory=dict)  # service -> calls
     total: float = 0.0
 
@@ -194,7 +195,7 @@ class PersonalMenus:
         return layout
 
     @staticmethod
-    def _keep_version(state: _FlowState, flow: m.Flow, layout: RootLayout) -> None:
+    def _keep_version(state: _FlowState, flow: m.Flow, layout: RootLayout | None) -> None:
         state.versions[id(flow)] = (flow, layout)
         while len(state.versions) > _VERSIONS_KEPT:
             del state.versions[next(iter(state.versions))]
@@ -257,16 +258,18 @@ class PersonalMenus:
     def _layout(self, flow: m.Flow) -> tuple[_FlowState, RootLayout] | None:
         """The flow's state and the layout of this very flow object; a version not seen before is
         laid out on first sight. It does not become the flow in service (`add_flow` does): it may
-        as well be an old one a long call is still on, no longer kept after several reloads."""
+        as well be an old one a long call is still on, no longer kept after several reloads. A
+        version reloaded into one the personal menus cannot take (`personalizable`) has none."""
         state = self._flows.get(flow.id)
         if state is None:
             return None
         known = state.versions.get(id(flow))
         if known is not None and known[0] is flow:
-            return state, known[1]
-        layout = self.layout_of(flow, state.prompts, self.cost)
-        self._keep_version(state, flow, layout)
-        return state, layout
+            layout = known[1]
+        else:
+            layout = self.layout_of(flow, state.prompts, self.cost) if personalizable(flow) else None
+            self._keep_version(state, flow, layout)
+        return (state, layout) if layout is not None else None
 
     def layout(self, flow: m.Flow) -> RootLayout:
         found = self._layout(flow)

@@ -184,3 +184,7 @@ async def test_a_flow_whose_menus_the_cost_model_cannot_time_is_served_without_p
     with pytest.raises(LookupError):
         await menus.bookmark(CALLER, flow, "food.home")
     store.close()
+    reloaded = PersonalMenus(key_of=keyer().key, clock=Clock())  # the hotline, reloaded into that flow
+    reloaded.add_flow(hotline(), prompts())
+    await reloaded.bookmark(CALLER, hotline(), "food.home")
+    assert reloaded.root_for(CALLER, flow) is None and reloaded.root_for(CALLER, hotline()) is not None

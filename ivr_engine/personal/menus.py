@@ -230,16 +230,17 @@ class PersonalMenus:
             counted[service] = counted.get(service, 0) + use.calls
         for service, calls in counted.items():
             self._count(state, service, calls)
+        # Every bookmark, also of a service this version does not offer: a reload (or the next
+        # node's) may offer it again, and it is offered only where the layout has it (`_choose`).
         for caller_key, service in bookmarks:
-            if service in state.layout.canonical:
-                index = self._service_index(service)
-                key = _compact(flow_id, caller_key)
-                entries = loaded.setdefault(key, {})
-                seen = entries.get(index)
-                entries[index] = records.Entry(
-                    index, seen.calls if seen else 0, True, seen.last_seen if seen else now, seen.score if seen else 0.0
-                )
-                self._bookmarked.setdefault(flow_id, set()).add(key)
+            index = self._service_index(service)
+            key = _compact(flow_id, caller_key)
+            entries = loaded.setdefault(key, {})
+            seen = entries.get(index)
+            entries[index] = records.Entry(
+                index, seen.calls if seen else 0, True, seen.last_seen if seen else now, seen.score if seen else 0.0
+            )
+            self._bookmarked.setdefault(flow_id, set()).add(key)
         for key, entries in loaded.items():
             self._records[key] = records.pack(list(entries.values()), now, half_life)
 
@@ -402,7 +403,7 @@ class PersonalMenus:
                 if self._counted is None or event.call_id not in self._counted:
                     self._add_call(key, state, event.leaf, min(event.ended_at, self.clock()))
                     self._remember([event.call_id])
-            elif event.service in state.layout.canonical:
+            else:  # kept as the store keeps it, as `load` does
                 self._set_bookmark(event.flow_id, key, self._service_index(event.service), event.on)
 
     def _set_bookmark(self, flow_id: str, key: bytes, index: int, on: bool) -> None:
@@ -443,7 +444,7 @@ class PersonalMenus:
         if state is None:
             return
         for key in keys if keys is not None else self._bookmarked.get(flow_id, set()) - marked.keys():
-            wanted = {self._service_index(s) for s in marked.get(key, ()) if s in state.layout.canonical}
+            wanted = {self._service_index(s) for s in marked.get(key, ())}
             held = {e.service for e in records.entries(self._records.get(key, b"")) if e.bookmarked}
             for index in wanted ^ held:
                 self._set_bookmark(flow_id, key, index, index in wanted)

@@ -22,7 +22,7 @@ from ivr_engine.agi.channel import PlayedHook
 from ivr_engine.config import Settings
 from ivr_engine.flows import FlowLibrary, LoadedFlow
 from ivr_engine.metrics import IvrMetrics
-from ivr_engine.personal.layout import has_main_menu
+from ivr_engine.personal.layout import personalizable
 from ivr_engine.personal.menus import PersonalMenus
 from ivr_engine.personal.peer_listener import PeerListener
 from ivr_engine.runtime.events import CallObserver
@@ -60,7 +60,7 @@ def _reloaded(personal: PersonalMenus, metrics: IvrMetrics, fresh: LoadedFlow) -
     """A reloaded flow gets personal menus laid out for its new tree and prompts (and, if its id
     is new, its metric series)."""
     metrics.serve_flows([fresh.flow.id])
-    if has_main_menu(fresh.flow):
+    if personalizable(fresh.flow):
         personal.add_flow(fresh.flow, fresh.prompts)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from ivr_engine.flow.export import export_flow
 from ivr_engine.flow.model import Flow
 from ivr_engine.personal.history import PersonalHistory
+from ivr_engine.personal.layout import personalizable
 from ivr_engine.personal.menus import Offer, PersonalMenus, PersonalParams
 from ivr_engine.prompts.catalog import DurationSource, PromptCatalog
 from ivr_engine.runtime.prompt_source import CatalogPrompts
@@ -30,7 +31,9 @@ def export_menus(
 ) -> dict[str, Any]:
     prompts = CatalogPrompts(catalog, manifest)
     menus = PersonalMenus.from_store(store, [(flow, prompts)], params=params)
-    layout = menus.layout(flow)
+    # A flow without personal menus (no main menu, as an after-hours message): every caller gets
+    # the canonical flow, and there is no menu to precede nor key to free.
+    layout = menus.layout(flow) if personalizable(flow) else None
     data = export_flow(flow, catalog, manifest)
     personal: dict[str, Any] = {}
     for caller in callers:
@@ -40,8 +43,8 @@ def export_menus(
             data["prompts"].setdefault(prompt_id, _prompt_entry(flow, catalog, manifest, prompt_id))
     data["personal"] = {
         "version": PERSONAL_VERSION,
-        "before": layout.before,
-        "free_keys": list(layout.free_keys),
+        "before": layout.before if layout is not None else None,
+        "free_keys": list(layout.free_keys) if layout is not None else [],
         "half_life_days": params.half_life_days,
         "min_calls": params.min_calls,
         "callers": personal,

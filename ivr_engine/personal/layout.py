@@ -8,7 +8,8 @@ keeps working in the personal root. A flow whose root menu leaves no digit free 
 A service's canonical option clip ("for influenza, press 1") names its canonical key, which is
 wrong for a shortcut, so each shortcut has its own prompt `shortcut.<service>.<key>` ("for
 influenza symptoms, press 7"), a whole sentence per key so it sounds natural (prompts/personal.yaml).
-A service whose shortcut prompt is missing for a key is not offered on that key.
+A service whose shortcut prompt is missing for a key, in any of the flow's languages, is not offered
+on that key.
 """
 
 from __future__ import annotations
@@ -64,15 +65,14 @@ class RootLayout:
         for service, seconds in barge.items():
             node_id = targets.get(service, service)
             canonical[node_id] = min(seconds, canonical.get(node_id, seconds))
-        language = flow.default_language
         free = free_keys(flow.keys, {option.key for option in tree.options})
         clips = {
             (service, key): clip
             for service in canonical
             for key in free
-            if (clip := _seconds(prompts, shortcut_prompt(service, key), language)) is not None
+            if (clip := _seconds(prompts, shortcut_prompt(service, key), flow)) is not None
         }
-        greeting = _seconds(prompts, GREETING_PROMPT, language)
+        greeting = _seconds(prompts, GREETING_PROMPT, flow)
         return cls(
             flow_id=flow.id,
             before=tree.id,
@@ -98,12 +98,14 @@ class RootLayout:
         return MenuTree(tree.id, self.greeting_seconds, (*shortcuts, first, *rest), tree.prompt)
 
 
-def has_main_menu(flow: m.Flow) -> bool:
-    """Personal menus need a menu to stand in front of; a flow without one (an after-hours
-    message, a straight-to-queue line) has no personal menus."""
+def personalizable(flow: m.Flow) -> bool:
+    """Personal menus need a menu to stand in front of, and the cost model's timing of the menus
+    below it; a flow without one (an after-hours message, a straight-to-queue line) has no
+    personal menus, nor has one whose menus the cost model cannot take (an option on key 0, which
+    a flow may give where the operator key is off: the model places keys 1-9)."""
     try:
-        main_menu(flow)
-    except ValueError:
+        menu_tree_from_flow(flow, main_menu(flow), lambda _: 0.0)
+    except ValueError:  # no menu (main_menu), or a tree the model refuses (FlowAdapterError)
         return False
     return True
 
@@ -142,27 +144,38 @@ def free_keys(bindings: m.KeyBindings, root_keys: set[str]) -> str:
     return "".join(d for d in DIGITS if d not in taken)
 
 
+# Steps a service takes before its answer: the digits it reads and the lookup they go to. Their
+# answers ("your appointment is booked") belong to the service the caller chose in the menu.
+_ASKING_KINDS = frozenset({"collect", "lookup"})
+
+
 def served_at(flow: m.Flow, services: Mapping[str, float]) -> dict[str, str]:
-    """Each service maps to itself, and so does every node a call can be recorded as served at
-    behind it: a condition's branches ("vaccination agent" is a queue in office hours and an
-    announcement after), through routing steps only."""
-    owner: dict[str, str] = {}
+    """Each service maps to itself, and so does every node behind it where a call can be served
+    or a bookmark pressed: a condition's branches ("vaccination agent" is a queue in office hours
+    and an announcement after), through routing steps, and the answers of a service that asks
+    (a collect and its lookup), up to another service, which is its own."""
+    owner = {service: service for service in services}
     for service in services:
         todo, seen = [service], set()
         while todo:
             node_id = todo.pop()
             node = flow.nodes.get(node_id)
-            if node is None or node_id in seen:
+            if node is None or node_id in seen or owner.get(node_id, service) != service:
                 continue
             seen.add(node_id)
-            owner.setdefault(node_id, service)
-            if node.kind in m.ROUTING_KINDS and not isinstance(node, m.Menu):
+            owner[node_id] = service
+            if (node.kind in m.ROUTING_KINDS and not isinstance(node, m.Menu)) or node.kind in _ASKING_KINDS:
                 todo.extend(node.targets())
     return owner
 
 
-def _seconds(prompts: PromptSource, prompt_id: str, language: str) -> float | None:
+def _seconds(prompts: PromptSource, prompt_id: str, flow: m.Flow) -> float | None:
+    """Seconds of a personal prompt in the flow's default language; None unless it has a text in
+    every language of the flow. The personal root is chosen as the call starts, before the caller
+    picks a language, and the runtime would play a missing one in the default language instead."""
     try:
-        return prompts.clip(prompt_id, language).duration
+        for language in flow.languages:
+            prompts.clip(prompt_id, language)
+        return prompts.clip(prompt_id, flow.default_language).duration
     except KeyError:
         return None

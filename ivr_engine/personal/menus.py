@@ -39,12 +39,13 @@ from ivr_engine.flow import model as m
 from ivr_engine.optimizer import CostParams
 from ivr_engine.personal import records
 from ivr_engine.personal.history import PersonalHistory, ServiceUse
-from ivr_engine.personal.layout import RootLayout, has_main_menu, shortcut_prompt
+from ivr_engine.personal.layout import RootLayout, personalizable, shortcut_prompt
 from ivr_engine.personal.peer_events import CATCH_UP_MARGIN, PeerCall, PeerEvent
 from ivr_engine.personal.selection import Candidate, Timing, choose
 from ivr_engine.runtime.events import CallEnded, CallStarted, NodeEntered, NodeVisit
 from ivr_engine.runtime.personal import PersonalRoot, Shortcut
 from ivr_engine.runtime.prompt_source import PromptSource
+from ivr_engine.stats.privacy import identifies
 
 logger = structlog.get_logger(__name__)
 
@@ -108,7 +109,8 @@ class _RecentIds:
 class _FlowState:
     prompts: PromptSource
     layout: RootLayout  # of the flow added last
-    versions: dict[int, tuple[m.Flow, RootLayout]]  # id(flow) -> the flow (kept alive) and its layout
+    # id(flow) -> the flow (kept alive) and its layout, None for a version without personal menus
+    versions: dict[int, tuple[m.Flow, RootLayout | None]]
     popularity: dict[str, float] = field(default_factory=dict)  # service -> calls
     total: float = 0.0
 
@@ -172,7 +174,7 @@ class PersonalMenus:
             menus.counted_since = clock() - CATCH_UP_MARGIN
             since = dt.datetime.fromtimestamp(menus.counted_since, dt.UTC)
         for flow, prompts in flows:
-            if has_main_menu(flow):
+            if personalizable(flow):
                 menus.add_flow(flow, prompts)
                 with store.history(flow.id, since) as history:
                     menus.load(flow.id, history.uses, history.bookmarks)
@@ -189,10 +191,14 @@ class PersonalMenus:
             self._flows[flow.id] = _FlowState(prompts, layout, {id(flow): (flow, layout)})
             return layout
         state.prompts, state.layout = prompts, layout
+        self._keep_version(state, flow, layout)
+        return layout
+
+    @staticmethod
+    def _keep_version(state: _FlowState, flow: m.Flow, layout: RootLayout | None) -> None:
         state.versions[id(flow)] = (flow, layout)
         while len(state.versions) > _VERSIONS_KEPT:
             del state.versions[next(iter(state.versions))]
-        return layout
 
     def load(self, flow_id: str, uses: Iterable[ServiceUse], bookmarks: Iterable[tuple[str, str]]) -> None:
         """History from the store. Only the last call's time of each (caller, leaf) is known, so
@@ -224,16 +230,17 @@ class PersonalMenus:
             counted[service] = counted.get(service, 0) + use.calls
         for service, calls in counted.items():
             self._count(state, service, calls)
+        # Every bookmark, also of a service this version does not offer: a reload (or the next
+        # node's) may offer it again, and it is offered only where the layout has it (`_choose`).
         for caller_key, service in bookmarks:
-            if service in state.layout.canonical:
-                index = self._service_index(service)
-                key = _compact(flow_id, caller_key)
-                entries = loaded.setdefault(key, {})
-                seen = entries.get(index)
-                entries[index] = records.Entry(
-                    index, seen.calls if seen else 0, True, seen.last_seen if seen else now, seen.score if seen else 0.0
-                )
-                self._bookmarked.setdefault(flow_id, set()).add(key)
+            index = self._service_index(service)
+            key = _compact(flow_id, caller_key)
+            entries = loaded.setdefault(key, {})
+            seen = entries.get(index)
+            entries[index] = records.Entry(
+                index, seen.calls if seen else 0, True, seen.last_seen if seen else now, seen.score if seen else 0.0
+            )
+            self._bookmarked.setdefault(flow_id, set()).add(key)
         for key, entries in loaded.items():
             self._records[key] = records.pack(list(entries.values()), now, half_life)
 
@@ -250,15 +257,20 @@ class PersonalMenus:
         state.total += calls
 
     def _layout(self, flow: m.Flow) -> tuple[_FlowState, RootLayout] | None:
-        """The flow's state and the layout of this very flow object; a flow reloaded under the
-        same id (a new object) is added on first sight."""
+        """The flow's state and the layout of this very flow object; a version not seen before is
+        laid out on first sight. It does not become the flow in service (`add_flow` does): it may
+        as well be an old one a long call is still on, no longer kept after several reloads. A
+        version reloaded into one the personal menus cannot take (`personalizable`) has none."""
         state = self._flows.get(flow.id)
         if state is None:
             return None
         known = state.versions.get(id(flow))
         if known is not None and known[0] is flow:
-            return state, known[1]
-        return state, self.add_flow(flow, state.prompts)
+            layout = known[1]
+        else:
+            layout = self.layout_of(flow, state.prompts, self.cost) if personalizable(flow) else None
+            self._keep_version(state, flow, layout)
+        return (state, layout) if layout is not None else None
 
     def layout(self, flow: m.Flow) -> RootLayout:
         found = self._layout(flow)
@@ -282,7 +294,7 @@ class PersonalMenus:
     def offer(self, caller: str | None, flow: m.Flow) -> Offer | None:
         """The caller's personal root with the reasons for each shortcut; None for the canonical menu."""
         found = self._layout(flow)
-        if not caller or found is None:
+        if not identifies(caller) or found is None:  # a withheld number is nobody's in particular
             return None
         record = self._records.get(_compact(flow.id, self.key_of(caller)))
         if not record:
@@ -314,7 +326,8 @@ class PersonalMenus:
             clips = [layout.clips.get((service, key)) for key in keys]
             if None in clips:
                 continue  # no prompt says this service on every key it could get
-            q = (score + prior * state.share(service)) / total
+            # No calls that still weigh anything and no prior: nothing predicts (bookmarks still count).
+            q = (score + prior * state.share(service)) / total if total > 0 else 0.0
             clip = max(c for c in clips if c is not None) + layout.gap
             candidates.append(Candidate(service, q, layout.canonical[service], clip, entry.bookmarked))
         return choose(candidates, Timing(layout.level, layout.greeting_seconds), limit)
@@ -322,8 +335,10 @@ class PersonalMenus:
     async def bookmark(self, caller: str, flow: m.Flow, leaf_id: str) -> None:
         """Toggle: bookmark the service the caller is at, or remove it if already bookmarked.
 
-        Raises LookupError at a node no menu option leads to (a voicemail after a queue gave up):
-        the runtime then confirms nothing, since nothing changed."""
+        Raises LookupError at a node no menu option leads to (a voicemail after a queue gave up)
+        and for a withheld number: the runtime then confirms nothing, since nothing changed."""
+        if not identifies(caller):
+            raise LookupError(f"flow {flow.id}: a withheld number has no personal menu")
         found = self._layout(flow)
         service = found[1].service_of.get(leaf_id) if found is not None else None
         if service is None:
@@ -344,7 +359,7 @@ class PersonalMenus:
     # --- the CallObserver ---------------------------------------------------------------------
 
     def call_started(self, event: CallStarted) -> None:
-        if event.caller and event.flow_id in self._flows:
+        if identifies(event.caller) and event.flow_id in self._flows:
             self._calls[event.call_id] = (_compact(event.flow_id, self.key_of(event.caller)), event.flow_id)
 
     def node_entered(self, event: NodeEntered) -> None:
@@ -388,7 +403,7 @@ class PersonalMenus:
                 if self._counted is None or event.call_id not in self._counted:
                     self._add_call(key, state, event.leaf, min(event.ended_at, self.clock()))
                     self._remember([event.call_id])
-            elif event.service in state.layout.canonical:
+            else:  # kept as the store keeps it, as `load` does
                 self._set_bookmark(event.flow_id, key, self._service_index(event.service), event.on)
 
     def _set_bookmark(self, flow_id: str, key: bytes, index: int, on: bool) -> None:
@@ -429,7 +444,7 @@ class PersonalMenus:
         if state is None:
             return
         for key in keys if keys is not None else self._bookmarked.get(flow_id, set()) - marked.keys():
-            wanted = {self._service_index(s) for s in marked.get(key, ()) if s in state.layout.canonical}
+            wanted = {self._service_index(s) for s in marked.get(key, ())}
             held = {e.service for e in records.entries(self._records.get(key, b"")) if e.bookmarked}
             for index in wanted ^ held:
                 self._set_bookmark(flow_id, key, index, index in wanted)

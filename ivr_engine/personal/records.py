@@ -20,7 +20,8 @@ _ENTRY = struct.Struct("<HHBIf")
 _MAX_CALLS = 0xFFFF
 BOOKMARKED = 1
 # Entries beyond this are evicted (lowest decayed score, never a bookmark): a caller who tried every
-# service keeps the few that could ever become a shortcut, and memory stays bounded.
+# service keeps the few that could ever become a shortcut, and memory stays bounded. Bookmarks are
+# all kept, however many (the store keeps them all, and ** at one must find it to remove it).
 MAX_ENTRIES = 8
 
 
@@ -48,9 +49,10 @@ def pack(items: list[Entry], now: float, half_life: float, current: int | None =
     """The entries as a record; over MAX_ENTRIES, the weakest go, never a bookmark nor the entry
     of `current`, the service just used (else a new service could never get in)."""
     if len(items) > MAX_ENTRIES:
-        items = sorted(
-            items, key=lambda e: (e.service != current, not e.bookmarked, -e.score_at(now, half_life))
-        )[:MAX_ENTRIES]
+        kept = [e for e in items if e.bookmarked or e.service == current]
+        rest = [e for e in items if not (e.bookmarked or e.service == current)]
+        rest.sort(key=lambda e: -e.score_at(now, half_life))
+        items = kept + rest[: max(0, MAX_ENTRIES - len(kept))]
     return b"".join(
         _ENTRY.pack(e.service, min(e.calls, _MAX_CALLS), BOOKMARKED if e.bookmarked else 0, int(e.last_seen), e.score)
         for e in items
@@ -62,8 +64,10 @@ def with_call(record: bytes, service: int, at: float, half_life: float) -> bytes
     items = list(entries(record))
     for i, e in enumerate(items):
         if e.service == service:
+            # A call older than the entry's last (another node's, read back late) is decayed to it.
             when = max(at, e.last_seen)
-            items[i] = Entry(service, e.calls + 1, e.bookmarked, when, e.score_at(when, half_life) + 1.0)
+            score = e.score_at(when, half_life) + decay(when - at, half_life)
+            items[i] = Entry(service, e.calls + 1, e.bookmarked, when, score)
             break
     else:
         items.append(Entry(service, 1, False, at, 1.0))

@@ -509,29 +509,31 @@ class _Call:
 
     async def play_leaf(self, node: m.Node, prompt_ids: Iterable[str | None], escape: str) -> None:
         """A service's prompts; a key that interrupts them is left for the next node, unless it
-        starts the bookmark sequence, which bookmarks this node and plays the prompts again."""
-        clips = self.clips(prompt_ids)
+        starts the bookmark sequence, which bookmarks this node and plays the prompts again, as
+        the first time: the sequence again toggles the bookmark back (a caller undoing a slip)."""
+        prompt_ids = list(prompt_ids)
         bookmark = self.bookmark_keys(node)
-        if bookmark and clips:
-            clips[-1] = OptionClip.of(clips[-1], bookmark[0])
-            escape = escape if bookmark[0] in escape else escape + bookmark[0]
-        key = await self.keypad.play(clips, escape)
-        if key is None:
-            return
-        if not bookmark or key != bookmark[0]:
-            self.keypad.push_back(key)
-            return
-        typed = key
-        while len(typed) < len(bookmark) and bookmark.startswith(typed):
-            more = await self.keypad.wait_digit(self.settings.bookmark_gap)
-            if more is None:
-                break
-            typed += more
-        if typed != bookmark:
-            self.keypad.push_back(*typed)
-            return
-        await self.add_bookmark(node)
-        await self.keypad.play(self.clips(prompt_ids), escape)
+        while True:
+            clips = self.clips(prompt_ids)
+            if bookmark and clips:
+                clips[-1] = OptionClip.of(clips[-1], bookmark[0])
+                escape = escape if bookmark[0] in escape else escape + bookmark[0]
+            key = await self.keypad.play(clips, escape)
+            if key is None:
+                return
+            if not bookmark or key != bookmark[0]:
+                self.keypad.push_back(key)
+                return
+            typed = key
+            while len(typed) < len(bookmark) and bookmark.startswith(typed):
+                more = await self.keypad.wait_digit(self.settings.bookmark_gap)
+                if more is None:
+                    break
+                typed += more
+            if typed != bookmark:
+                self.keypad.push_back(*typed)
+                return
+            await self.add_bookmark(node)
 
     async def add_bookmark(self, node: m.Node) -> None:
         assert self.personalizer is not None and self.channel.info.caller is not None

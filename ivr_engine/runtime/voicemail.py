@@ -17,10 +17,13 @@ from pathlib import Path, PurePosixPath
 from ivr_engine.runtime.channel import Recording
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.+-]")
+# Characters kept of each part: a caller id or call id can be any length (a SIP user part), and a
+# file name over 255 bytes cannot be made, which would lose the message. The sidecar keeps it whole.
+_PART_LENGTH = 64
 
 
 def _part(value: str | None, fallback: str) -> str:
-    cleaned = _UNSAFE.sub("_", value or "").strip(".")
+    cleaned = _UNSAFE.sub("_", value or "")[:_PART_LENGTH].strip(".")
     return cleaned or fallback
 
 

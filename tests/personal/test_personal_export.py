@@ -140,3 +140,22 @@ def test_a_callers_file_with_a_byte_order_mark_finds_its_first_caller(tmp_path: 
     assert result.exit_code == 0, result.output
     assert list(json.loads(result.stdout)["personal"]["callers"]) == [CALLER]
     assert json.loads(result.stdout)["personal"]["callers"][CALLER] is not None
+
+
+def test_a_flow_without_a_menu_exports_every_caller_on_the_canonical_flow(tmp_path: Path, stats_db: Path) -> None:
+    # A straight-to-service line (after-hours message) has no menu a personal part could precede.
+    flow = tmp_path / "closed.yaml"
+    flow.write_text(
+        f"id: hotline-12320\nversion: '1'\nstart: closed\nlanguages: [zh-CN, en]\ndefault_language: zh-CN\n"
+        f"prompts: {ROOT / 'prompts'}\nnodes:\n"
+        "  closed: {kind: announcement, prompts: [closed.general], next: goodbye}\n"
+        "  goodbye: {kind: hangup, prompt: goodbye}\n",
+        encoding="utf-8",
+    )
+    callers = tmp_path / "callers.txt"
+    callers.write_text(f"{CALLER}\n", encoding="utf-8")
+    args = ["menu", "export", str(flow), "--stats", str(stats_db), "--callers", str(callers)]
+    result = CliRunner(mix_stderr=False).invoke(main, args, env={SECRET_ENV: SECRET})
+    assert result.exit_code == 0, result.output
+    personal = json.loads(result.stdout)["personal"]
+    assert (personal["before"], personal["free_keys"], personal["callers"]) == (None, [], {CALLER: None})

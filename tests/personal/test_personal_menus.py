@@ -5,14 +5,16 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from personal_support import CALLER, Clock, hotline, personal_menus, prompts, served
+from personal_support import CALLER, Clock, hotline, keyer, personal_menus, prompts, served
 
 from ivr_engine.flow import model as m
 from ivr_engine.optimizer import CostParams, leaf_times
 from ivr_engine.optimizer.flow_adapter import menu_tree_from_flow
 from ivr_engine.personal.layout import prompt_seconds
-from ivr_engine.personal.menus import PersonalParams
+from ivr_engine.personal.menus import PersonalMenus, PersonalParams
 from ivr_engine.personal.selection import Timing, break_even, hit_seconds, overhead
+from ivr_engine.prompts.catalog import PromptCatalog
+from ivr_engine.runtime.prompt_source import CatalogPrompts
 
 
 def targets(menus, caller: str = CALLER) -> list[str]:  # type: ignore[no-untyped-def]
@@ -178,3 +180,64 @@ async def test_a_bookmark_where_no_option_leads_changes_nothing() -> None:
     with pytest.raises(LookupError):
         await menus.bookmark(CALLER, hotline(), "voicemail.general")  # after a queue gave up
     assert menus.root_for(CALLER, hotline()) is None
+
+
+def without_english(*prefixes: str) -> CatalogPrompts:
+    """The real prompts, less the English texts of the prompts named by these prefixes."""
+    catalog = prompts().catalog
+    texts = {
+        prompt_id: {lang: text for lang, text in by_lang.items() if lang != "en" or not prompt_id.startswith(prefixes)}
+        for prompt_id, by_lang in catalog.texts.items()
+    }
+    return CatalogPrompts(PromptCatalog(texts=texts), prompts().durations)
+
+
+def test_a_personal_prompt_missing_in_one_language_is_not_played_in_another() -> None:
+    # The personal root is chosen as the call starts, before the caller picks 普通话 or English, so
+    # an English caller would hear the Mandarin sentence in its place.
+    clock = Clock()
+    menus = PersonalMenus(key_of=keyer().key, clock=clock)
+    menus.add_flow(hotline(), without_english("shortcut.flu.symptoms.", "personal.greeting"))
+    served(menus, "flu.symptoms", clock.advance(1))
+    served(menus, "food.home", clock.advance(1))
+    root = menus.root_for(CALLER, hotline())
+    assert root is not None
+    assert [s.target for s in root.shortcuts] == ["food.home"]
+    assert root.greeting is None
+
+
+async def test_without_prior_calls_a_caller_with_bookmarks_only_still_gets_them() -> None:
+    # prior_calls=0 trusts the caller's own calls alone; one who has none (a bookmark, or calls
+    # decayed to nothing) has no q to give, not a division by zero.
+    clock = Clock()
+    menus = personal_menus(clock, PersonalParams(prior_calls=0, half_life_days=0.001))
+    await menus.bookmark(CALLER, hotline(), "policy.tobacco")
+    assert targets(menus) == ["policy.tobacco"]
+    served(menus, "food.home", clock.advance(0))
+    clock.advance(400)  # the call decays to 0.0
+    assert targets(menus) == ["policy.tobacco"]
+
+
+async def test_a_call_still_on_an_old_version_does_not_take_the_flow_back_to_it() -> None:
+    # Reloaded three times during one long call (ops saving their edits), the call's version is
+    # no longer kept; its bookmark lays it out again, but the flow in service stays the newest.
+    clock = Clock()
+    old = without_option(hotline(), "flu.symptoms")
+    menus = personal_menus(clock, flow=old)
+    for version in ("2", "3"):
+        menus.add_flow(dataclasses.replace(old, version=version), prompts())
+    menus.add_flow(hotline(), prompts())  # the newest offers flu symptoms again
+    await menus.bookmark(CALLER, old, "food.home")  # the long call, at last at its service
+    served(menus, "flu.symptoms", clock.advance(1), caller="13911112222")
+    root = menus.root_for("13911112222", hotline())
+    assert root is not None and [s.target for s in root.shortcuts] == ["flu.symptoms"]
+
+
+def without_option(flow: m.Flow, target: str) -> m.Flow:
+    """`flow` with the menu option leading to `target` (and the node) taken out."""
+    nodes = dict(flow.nodes)
+    for node_id, node in flow.nodes.items():
+        if isinstance(node, m.Menu) and any(o.target == target for o in node.options):
+            nodes[node_id] = dataclasses.replace(node, options=tuple(o for o in node.options if o.target != target))
+    del nodes[target]
+    return dataclasses.replace(flow, version="1", nodes=nodes)

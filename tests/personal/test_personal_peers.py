@@ -6,6 +6,7 @@ then two nodes (store, recorder, personal menus, listener each) on a real Postgr
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import AsyncIterator, Callable
@@ -18,6 +19,7 @@ import sqlalchemy as sa
 from personal_support import AT, CALLER, Clock, console_call, hotline, keyer, prompts, served
 from waiting import until, until_blocking
 
+from ivr_engine.flow import model as m
 from ivr_engine.personal.menus import PersonalMenus, _RecentIds
 from ivr_engine.personal.peer_events import (
     CATCH_UP_MARGIN,
@@ -472,3 +474,25 @@ def test_the_listener_hears_again_after_postgresql_comes_back(postgres_server: P
         assert [e.call_id for e in heard if isinstance(e, PeerCall)] == ["after-restart"]
     finally:
         listener.stop()
+
+
+def test_a_bookmark_heard_before_this_node_reloads_the_version_offering_it_is_kept(tmp_path: Path) -> None:
+    # Nodes reload an edited flow seconds apart: a bookmark set through a node already serving a
+    # new service reaches one still on the version without it (heard, and read back by a catch-up),
+    # and must be there once it reloads.
+    clock = Clock()
+    store = StatsStore.open(f"sqlite:///{tmp_path / 'stats.db'}", keyer=keyer())
+    store.add_bookmark(KEY, hotline().id, "flu.symptoms")
+    nodes = dict(hotline().nodes)
+    flu = nodes["flu"]
+    assert isinstance(flu, m.Menu)
+    nodes["flu"] = dataclasses.replace(flu, options=tuple(o for o in flu.options if o.target != "flu.symptoms"))
+    del nodes["flu.symptoms"]
+    before = dataclasses.replace(hotline(), version="1", nodes=nodes)
+    there = PersonalMenus(key_of=keyer().key, store=store, clock=clock, shared=True)
+    there.add_flow(before, prompts())
+    there.apply([PeerBookmark(KEY, hotline().id, "flu.symptoms", on=True)])
+    run(there.missed_since(AT.timestamp()))
+    there.add_flow(hotline(), prompts())  # the reload
+    assert targets(there) == {"flu.symptoms": True}
+    store.close()

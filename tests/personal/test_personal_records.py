@@ -43,3 +43,13 @@ def test_a_record_keeps_its_best_entries_and_every_bookmark() -> None:
     kept = {e.service for e in records.entries(record)}
     assert len(kept) == records.MAX_ENTRIES
     assert 0 in kept and {11, 10, 9} <= kept and 1 not in kept
+
+
+def test_a_call_that_arrives_late_counts_as_of_when_it_was_made() -> None:
+    # Another node's call read back after an outage can be older than one counted already: it is
+    # worth what it would have been worth in order (as a load from the store weighs it).
+    late = records.with_call(records.with_call(b"", 3, T0 + 2 * HALF_LIFE, HALF_LIFE), 3, T0, HALF_LIFE)
+    in_order = records.with_call(records.with_call(b"", 3, T0, HALF_LIFE), 3, T0 + 2 * HALF_LIFE, HALF_LIFE)
+    ((entry,), (expected,)) = records.entries(late), records.entries(in_order)
+    assert entry.score_at(T0 + 2 * HALF_LIFE, HALF_LIFE) == pytest.approx(1.25, rel=1e-6)
+    assert (entry.calls, entry.last_seen) == (expected.calls, expected.last_seen)

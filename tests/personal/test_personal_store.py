@@ -3,13 +3,17 @@ and no caller number anywhere."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from personal_support import CALLER, Clock, Heard, console_call, hotline, keyer, prompts
 
 from ivr_engine.cli.main import main
+from ivr_engine.flow import model as m
+from ivr_engine.flow.validate import validate
 from ivr_engine.personal.menus import PersonalMenus
 from ivr_engine.service import FanOut
 from ivr_engine.stats.recorder import StatsRecorder
@@ -117,3 +121,70 @@ async def test_the_personal_report_counts_what_callers_heard_and_took(tmp_path: 
     table = CliRunner().invoke(main, [*stats, "personal"], catch_exceptions=False).output
     assert "3 calls; a personal menu offered on 66.7% of them, a shortcut taken on 50.0% of those" in table
     assert "took a shortcut" in table and "not offered" in table
+
+
+async def test_withheld_numbers_share_no_history_and_no_bookmarks(tmp_path: Path) -> None:
+    """SIP presents a withheld number as `anonymous` (RFC 3323), carriers as `Restricted` or
+    `Private`: every such caller would otherwise hear the others' shortcuts."""
+    url, clock = f"sqlite:///{tmp_path / 'stats.db'}", Clock()
+    service = Service(url, tmp_path / "spool", clock)
+    for withheld in ("anonymous", "Anonymous", "Restricted", "private", " "):
+        call = await console_call(
+            FLU_SYMPTOMS_BOOKMARK,
+            caller=withheld,
+            personalizer=service.menus,
+            observer=service.observer,
+            at=clock.advance(1),
+            tmp=tmp_path,
+        )
+        assert call.result.leaf == "flu.symptoms"
+        assert "bookmark.added" not in [h.prompt_id for h in call.channel.heard]
+        assert service.menus.root_for(withheld, hotline()) is None
+    assert len(service.menus) == 0
+    service.stop()
+    reopened = StatsStore.open(url)
+    assert reopened.bookmarks(hotline().id) == []
+    assert list(reopened.service_uses(hotline().id)) == []
+    reopened.close()
+
+
+async def test_every_bookmark_stays_however_many_the_caller_sets(tmp_path: Path) -> None:
+    # More bookmarks than a record keeps services (records.MAX_ENTRIES): none may be dropped from
+    # memory while the store keeps it, or ** there would add it again instead of removing it.
+    url, clock = f"sqlite:///{tmp_path / 'stats.db'}", Clock()
+    service = Service(url, tmp_path / "spool", clock)
+    layout = service.menus.layout(hotline())
+    marked = sorted(layout.canonical)[:10]
+    for leaf in marked:
+        await service.menus.bookmark(CALLER, hotline(), leaf)
+    await console_call(SAFE_FOOD, personalizer=service.menus, observer=service.observer, at=clock.advance(1), tmp=tmp_path)
+    for leaf in marked:  # each pressed again: removed
+        await service.menus.bookmark(CALLER, hotline(), leaf)
+    assert service.store.bookmarks(hotline().id) == []
+    offer = service.menus.offer(CALLER, hotline())
+    assert offer is not None and [(c.service, c.bookmarked) for c in offer.reasons] == [("food.home", False)]
+    service.stop()
+
+
+async def test_a_flow_whose_menus_the_cost_model_cannot_time_is_served_without_personal_menus(tmp_path: Path) -> None:
+    # With the operator key off, a menu may offer 0 (ivr validate accepts it); the cost model only
+    # places keys 1-9. The engine must start and serve that flow, only without personal menus.
+    main = hotline().nodes["main"]
+    assert isinstance(main, m.Menu)
+    zero = m.MenuOption(key="0", target="survey", prompt="opt.feedback.4")
+    flow = dataclasses.replace(
+        hotline(),
+        keys=m.KeyBindings(operator=None),
+        nodes={**hotline().nodes, "main": dataclasses.replace(main, options=(*main.options, zero))},
+    )
+    assert not [d for d in validate(flow, prompts().catalog) if d.is_error]
+    store = StatsStore.open(f"sqlite:///{tmp_path / 'stats.db'}", keyer=keyer())
+    menus = PersonalMenus.from_store(store, [(flow, prompts())], clock=Clock())
+    assert menus.root_for(CALLER, flow) is None
+    with pytest.raises(LookupError):
+        await menus.bookmark(CALLER, flow, "food.home")
+    store.close()
+    reloaded = PersonalMenus(key_of=keyer().key, clock=Clock())  # the hotline, reloaded into that flow
+    reloaded.add_flow(hotline(), prompts())
+    await reloaded.bookmark(CALLER, hotline(), "food.home")
+    assert reloaded.root_for(CALLER, flow) is None and reloaded.root_for(CALLER, hotline()) is not None

@@ -43,6 +43,19 @@ async def test_voicemail_file_names_cannot_be_steered_by_the_caller_id(tmp_path:
     assert sidecar.name.startswith("_.._etc_x_y-")
 
 
+
+async def test_a_very_long_caller_id_still_leaves_a_message(tmp_path: Path) -> None:
+    # A caller id is outside data (a SIP user part can be any length): the file name must stay
+    # under the file system's 255 bytes, or the message is lost and the call fails.
+    settings = RuntimeSettings(voicemail_dir=tmp_path, clock=lambda: AT)
+    caller = "8" * 300
+    options = {"recordings_dir": tmp_path}
+    call = await simulate(hotline(), "3", caller=caller, settings=settings, channel_options=options)
+    assert call.result.outcome is Outcome.SERVED
+    (sidecar,) = tmp_path.rglob("*.json")
+    assert json.loads(sidecar.read_text(encoding="utf-8"))["caller"] == caller  # the sidecar keeps it whole
+    assert sidecar.name.startswith("8" * 64 + "-")
+
 def queued(prompt: str | None = "agents.prompt") -> m.Flow:
     flow = hotline(m.Announcement(id="sorry", prompts=("goodbye",)))
     return replace_node(

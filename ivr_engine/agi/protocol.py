@@ -25,6 +25,7 @@ from types import MappingProxyType
 from urllib.parse import parse_qsl
 
 from ivr_engine.agi.errors import AGILocalProtocolError, AGIProtocolError
+from ivr_engine.caller_id import identifies
 
 MAX_COMMAND_BYTES = 8192  # newline included; measured on Asterisk 22.10.1 (see above)
 MAX_COMMAND_WORDS = 127  # MAX_ARGS (128) in res_agi.c; one slot is the NULL terminator
@@ -40,11 +41,6 @@ _STATUS_LINE = re.compile(r"([0-9]{3})([ -])(.*)", re.DOTALL)
 _TRAILING_FIELDS = re.compile(r"(?:\s+[A-Za-z_][A-Za-z0-9_]*=\S*)*\s*")
 _FIELD = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(\S*)")
 _UNKNOWN = "unknown"
-# What stands where a caller withheld their number: RFC 3323's sip:anonymous@anonymous.invalid
-# reaches AGI as "anonymous" (seen on a real call), and carriers write the others. As a caller id
-# it names nobody: keyed like a number, every withheld caller would share one history and one
-# set of bookmarks, and hear each other's personal menus.
-_WITHHELD = frozenset({"anonymous", "restricted", "private", "unavailable", "withheld"})
 _STRIPPED = {ord("\r"): None, ord("\n"): None, 0: None}
 
 
@@ -55,8 +51,7 @@ def _known(value: str | None) -> str | None:
 
 def _caller_number(value: str | None) -> str | None:
     """The caller's number, None when missing or withheld."""
-    known = _known(value)
-    return None if known is None or known.strip().lower() in _WITHHELD else known
+    return value if identifies(value) else None
 
 
 @dataclass(frozen=True, slots=True)

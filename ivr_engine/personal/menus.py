@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
+from ivr_engine.caller_id import identifies
 from ivr_engine.flow import model as m
 from ivr_engine.optimizer import CostParams
 from ivr_engine.personal import records
@@ -45,7 +46,6 @@ from ivr_engine.personal.selection import Candidate, Timing, choose
 from ivr_engine.runtime.events import CallEnded, CallStarted, NodeEntered, NodeVisit
 from ivr_engine.runtime.personal import PersonalRoot, Shortcut
 from ivr_engine.runtime.prompt_source import PromptSource
-from ivr_engine.stats.privacy import identifies
 
 logger = structlog.get_logger(__name__)
 

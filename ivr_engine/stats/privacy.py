@@ -14,23 +14,12 @@ import hmac
 import os
 import secrets
 from pathlib import Path
-from typing import TypeGuard
+
+from ivr_engine.caller_id import identifies
 
 SECRET_ENV = "IVR_STATS_CALLER_KEY_SECRET"
 DEV_SECRET_FILE = "caller-key.secret"
 MIN_SECRET_LENGTH = 16
-# What a channel reports as the number of a caller who withheld it: SIP's `anonymous` (RFC 3323,
-# chan_pjsip passes it on as the number) and the words carriers and PBXs put there instead. Keyed
-# like a number, they would make every such caller one caller, sharing history and bookmarks.
-WITHHELD = frozenset({"anonymous", "restricted", "private", "unavailable", "unknown", "withheld"})
-
-
-def identifies(number: str | None) -> TypeGuard[str]:
-    """Whether `number` tells one caller from another: not empty, not a withheld number's word."""
-    word = number.strip().lower() if number is not None else ""
-    return word != "" and word not in WITHHELD
-
-
 class CallerSecretError(Exception):
     """No usable caller-hash secret; the message says how to provide one."""
 

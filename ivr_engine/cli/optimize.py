@@ -22,6 +22,7 @@ from collections import Counter, deque
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
 import yaml
@@ -71,6 +72,9 @@ from ivr_engine.prompts.catalog import DurationSource, PromptCatalog, estimate_s
 
 _EXISTING = click.Path(exists=True, path_type=Path)
 GENERATED_PROMPTS = "generated.yaml"
+# days a "this menu has changed" notice plays: long enough for a caller who calls monthly to hear
+# it once, not so long that it becomes one more thing every caller waits through
+DEFAULT_NOTICE_DAYS = 30
 REKEYED = ".key"  # "opt.flu.1.key3": opt.flu.1 saying key 3
 
 Texts = dict[str, dict[str, str]]  # prompt id -> language -> text
@@ -354,6 +358,8 @@ class Optimized:
     demand: Demand
     info: RunInfo
     as_written: TreeMetrics  # the new flow measured with its real clips, generated ones estimated
+    # the same while its changed notices play (from its first day), None when no notice plays
+    while_notices: TreeMetrics | None = None
 
 
 def optimize_flow(
@@ -371,6 +377,7 @@ def optimize_flow(
     max_churn: int | None = None,
     min_saving: float = 0.05,
     changed_notice: str | None = None,
+    notice_days: int = DEFAULT_NOTICE_DAYS,
     version: str | None = None,
     today: dt.date | None = None,
     earlier: Collection[str] = (),
@@ -384,8 +391,11 @@ def optimize_flow(
     `calls`: the plain per-leaf call counts behind `counts` when those are weighted by recency (the
     evidence `min_calls` asks for: weights shrink with age, so a year of calls could weigh under
     one); by default `counts` are plain counts.
+    `changed_notice` plays in the changed menus on calls of `notice_days` days from `today` (in
+    the flow's time zone; the version stamp is that day too).
     Raises `TooFewCalls` when fewer than `min_calls` calls reached a service below `root`.
     """
+    today = today or dt.datetime.now(ZoneInfo(flow.timezone)).date()
     rate = catalog.speech_rate(language, manifest)
     timer = ClipTimer(catalog, language, RekeyedDurations(manifest), rate)
     seconds: PromptSeconds = timer
@@ -407,14 +417,14 @@ def optimize_flow(
     texts: Texts = {}
     labels = Labels(source.tree, params, demand.weights)
     if result.applied:
-        new = flow_from_tree(flow, source, result.tree, changed_notice=changed_notice)
+        until = today + dt.timedelta(days=notice_days)
+        new = flow_from_tree(flow, source, result.tree, changed_notice=changed_notice, notice_until=until)
         new, texts = describe_menus(new, source, result.tree, catalog, labels, result.changed_menus)
         new, rekeyed = rekey_prompts(flow, new, catalog, fresh=texts)
         texts |= rekeyed
         played = {prompt for node in new.nodes.values() for _, prompt in node_prompts(node)}
         texts = {i: catalog.texts[i] for i in set(earlier) & played if i in catalog.texts} | texts
-        stamp = (today or dt.datetime.now(dt.UTC).date()).strftime("%Y%m%d")
-        new = dataclasses.replace(new, version=version or f"{flow.version}+opt.{stamp}")
+        new = dataclasses.replace(new, version=version or f"{flow.version}+opt.{today.strftime('%Y%m%d')}")
     clashes = sorted(set(texts) & (set(catalog.ids()) - set(earlier)))
     if clashes:
         raise click.ClickException(f"generated prompt ids already exist in the catalog: {', '.join(clashes)}")
@@ -423,11 +433,10 @@ def optimize_flow(
     written = PromptCatalog(texts={**catalog.texts, **texts})
     written_seconds = ClipTimer(written, language, RekeyedDurations(manifest), rate)
     new_source = menu_tree_from_flow(new, root, written_seconds)
-    as_written = evaluate(
-        with_changed_notices(new, new_source.tree, written_seconds),
-        service_demand(new, new_source, counts, prior).weights,
-        params,
-    )
+    weights = service_demand(new, new_source, counts, prior).weights
+    as_written = evaluate(new_source.tree, weights, params)
+    noticed = with_changed_notices(new, new_source.tree, written_seconds, today)
+    while_notices = evaluate(noticed, weights, params) if noticed != new_source.tree else None
     info = RunInfo(
         flow_id=flow.id,
         version_before=flow.version,
@@ -443,9 +452,10 @@ def optimize_flow(
         # as flow_from_tree tells them: a menu is new where the flow has no menu of its id
         new_menus=tuple(m for m in result.changed_menus if not isinstance(flow.nodes.get(m), Menu)),
         changed_notice=changed_notice,
+        notice_until=today + dt.timedelta(days=notice_days) if changed_notice and result.applied else None,
         notes=notes,
     )
-    return Optimized(new, texts, result, demand, info, as_written)
+    return Optimized(new, texts, result, demand, info, as_written, while_notices)
 
 
 @dataclass(frozen=True)
@@ -723,6 +733,13 @@ def _draw(flow: Flow, new: Flow, changed: tuple[str, ...], directory: Path) -> N
     help="Relative E[T] saving below which nothing changes.",
 )
 @click.option("--changed-notice", help="Prompt id played first in every changed menu (e.g. menu.changed).")
+@click.option(
+    "--notice-days",
+    type=click.IntRange(1, 3650),
+    default=DEFAULT_NOTICE_DAYS,
+    show_default=True,
+    help="Days from today the --changed-notice plays (changed_notice_until).",
+)
 @click.option("--version", "new_version", help="Version of the new flow (default: <old>+opt.<yyyymmdd>).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--draw", type=click.Path(file_okay=False, path_type=Path), help="Draw before.svg and after.svg here.")
@@ -744,6 +761,7 @@ def optimize(
     max_churn: int | None,
     min_saving: float,
     changed_notice: str | None,
+    notice_days: int,
     new_version: str | None,
     as_json: bool,
     draw: Path | None,
@@ -789,6 +807,7 @@ def optimize(
             max_churn=max_churn,
             min_saving=min_saving,
             changed_notice=changed_notice,
+            notice_days=notice_days,
             version=new_version,
             earlier=files.earlier,
         )
@@ -815,7 +834,7 @@ def optimize(
     write_flow(out, done.flow, files, done.texts)
     if draw is not None:
         _draw(flow, done.flow, done.result.changed_menus, draw)
-    data = report_data(done.result, done.demand, done.info, done.as_written)
+    data = report_data(done.result, done.demand, done.info, done.as_written, done.while_notices)
     data["demand"]["half_life_days"] = half_life_days
     click.echo(json.dumps(data, ensure_ascii=False, indent=2) if as_json else report_text(data))
     if done.result.churn_forced_by:

@@ -276,6 +276,25 @@ def _plain_number(value: float) -> int | float:
     return int(value) if float(value).is_integer() else value
 
 
+class Day(FieldType):
+    """A date, `2027-01-04`."""
+
+    nullable = True
+    schema = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
+
+    def read_value(self, r: Reader, path: DataPath, value: Any, name: str) -> dt.date:
+        text = r.raw(path, value)
+        try:
+            if text is None or not re.match(self.schema["pattern"], text.strip()):
+                raise ValueError
+            return dt.date.fromisoformat(text.strip())
+        except ValueError:
+            raise r.fail(path, f"{name!r}: {describe(value)} is not a date like 2027-01-04") from None
+
+    def write(self, value: Any, export: bool) -> Any:
+        return None if value is None else value.isoformat()
+
+
 class Integer(FieldType):
     def __init__(self, minimum: int, maximum: int, *, nullable: bool = False) -> None:
         self.minimum, self.maximum = minimum, maximum
@@ -616,6 +635,7 @@ NODE_FIELDS: dict[str, dict[str, FieldType]] = {
         "keep_together": Boolean(),
         "fixed": Boolean(),
         "changed_notice": Prompt(),
+        "changed_notice_until": Day(),
     },
     "announcement": {
         "prompts": TextList(Prompt(), required=True),

@@ -91,6 +91,15 @@ class Menu(Node):
     keep_together: bool = False
     fixed: bool = False
     changed_notice: str | None = None  # prompt played first after the optimizer changed this menu
+    # the notice plays on calls before this day (the flow's time zone), so that it ends once callers
+    # had time to learn the new menu; None: it plays for as long as the menu carries it
+    changed_notice_until: dt.date | None = None
+
+    def notice_on(self, day: dt.date) -> str | None:
+        """The "this menu has changed" prompt calls hear on `day` (in the flow's time zone), if any."""
+        if self.changed_notice is None or (self.changed_notice_until is not None and day >= self.changed_notice_until):
+            return None
+        return self.changed_notice
 
     def option_for(self, key: str) -> MenuOption | None:
         for option in self.options:

@@ -227,6 +227,8 @@ class _Checker:
                 f"{len(menu.options)} options; callers remember at most {MAX_MENU_OPTIONS}, split the menu",
                 "warning",
             )
+        if menu.changed_notice_until is not None and menu.changed_notice is None:
+            self.at(menu, "changed_notice_until", "changed_notice_until ends a notice the menu does not have (changed_notice)")
 
     def collect(self, node: Collect) -> None:
         if node.min_length > node.max_length:

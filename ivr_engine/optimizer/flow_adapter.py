@@ -8,6 +8,7 @@ depend on the prompt machinery.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -185,16 +186,16 @@ def menu_tree_from_flow(
     )
 
 
-def with_changed_notices(flow: Flow, tree: MenuTree, prompt_seconds: PromptSeconds) -> MenuTree:
-    """`tree` (the flow adapter's tree of `flow`) with each menu's `changed_notice` added to its
-    header: the runtime plays the notice once per call, before the header, so every call entering
-    that menu hears it. What a written flow costs as long as it carries its notices."""
+def with_changed_notices(flow: Flow, tree: MenuTree, prompt_seconds: PromptSeconds, day: dt.date) -> MenuTree:
+    """`tree` (the flow adapter's tree of `flow`) with the changed notice each menu plays on `day`
+    added to its header: the runtime plays it once per call, before the header, so every call
+    entering that menu hears it. What a written flow costs while its notices play."""
     options = tuple(
-        Option(o.key, with_changed_notices(flow, o.child, prompt_seconds) if isinstance(o.child, MenuTree) else o.child)
+        Option(o.key, with_changed_notices(flow, o.child, prompt_seconds, day) if isinstance(o.child, MenuTree) else o.child)
         for o in tree.options
     )
     menu = flow.nodes.get(tree.id)
-    notice = menu.changed_notice if isinstance(menu, Menu) else None
+    notice = menu.notice_on(day) if isinstance(menu, Menu) else None
     return dataclasses.replace(tree, header=tree.header + prompt_seconds(notice), options=options)
 
 
@@ -231,12 +232,15 @@ def flow_from_tree(
     *,
     generated_prompts: Callable[[str], tuple[str, str]] = prompt_ids,
     changed_notice: str | None = None,
+    notice_until: dt.date | None = None,
 ) -> Flow:
     """A new flow whose menu subtree is `tree` (an optimizer result over `source.tree`).
 
     Kept menus keep their node and settings with new options; generated menus become new menu
     nodes with generated prompt ids; menus the tree dropped disappear unless something else
-    still leads to them. `changed_notice` (a prompt id) is set on kept menus whose options changed.
+    still leads to them. `changed_notice` (a prompt id) is set on kept menus whose options changed,
+    to play on calls before `notice_until` (None: for as long as the menu carries it); the other
+    menus keep the notice they had, which ends when it was set to.
 
     The new flow carries the constraints of the old one, so that optimizing it again keeps them:
     pinned options keep `pinned`, fixed menus their node, the flow its `max_depth`, and the menu
@@ -256,15 +260,15 @@ def flow_from_tree(
         held = frozenset(o.child.id for o in node.options if isinstance(o.child, Service))
         existing = flow.nodes.get(node.id)
         if isinstance(existing, Menu):
-            notice = (
-                changed_notice
+            notice, until = (
+                (changed_notice, notice_until)
                 if node.id in changed and changed_notice
-                else existing.changed_notice
+                else (existing.changed_notice, existing.changed_notice_until)
             )
             # a flag over fewer than two services binds nothing (no group) and stays as written
             together = held in groups or (existing.keep_together and len(held) < 2)
             nodes[node.id] = dataclasses.replace(
-                existing, options=options, changed_notice=notice, keep_together=together
+                existing, options=options, changed_notice=notice, changed_notice_until=until, keep_together=together
             )
         else:
             header, _ = generated_prompts(node.id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,7 @@ class RunInfo:
     # not say they have changed; the others of `changed_menus` do, with this prompt
     new_menus: tuple[str, ...] = ()
     changed_notice: str | None = None
+    notice_until: dt.date | None = None  # the notice plays on calls before this day
     notes: tuple[str, ...] = ()  # where the run did other than asked, and why (a capped --breadth)
 
 
@@ -49,11 +51,16 @@ def _metrics(metrics: TreeMetrics, bound: float) -> dict[str, float]:
 
 
 def report_data(
-    result: OptimizationResult, demand: Demand, info: RunInfo, as_written: TreeMetrics | None = None
+    result: OptimizationResult,
+    demand: Demand,
+    info: RunInfo,
+    as_written: TreeMetrics | None = None,
+    while_notices: TreeMetrics | None = None,
 ) -> dict[str, Any]:
     """`before` and `after` are the optimizer's figures for the two trees; `after_as_written` measures
-    the written flow again with the clips it really plays (generated texts estimated, and the changed menus'
-    notices, which every call entering such a menu hears first)."""
+    the written flow again with the clips it really plays (generated texts estimated), and
+    `after_while_notices_play` the same with the changed notices, which every call entering such a
+    menu hears first until they end."""
     return {
         "flow": {"id": info.flow_id, "version_before": info.version_before, "version_after": info.version_after},
         "root": info.root,
@@ -71,6 +78,7 @@ def report_data(
         "before": _metrics(result.before, result.bound) | {"named_on_the_way": info.named_on_the_way[0]},
         "after": _metrics(result.after, result.bound) | {"named_on_the_way": info.named_on_the_way[1]},
         "after_as_written": _metrics(as_written, result.bound) if as_written is not None else None,
+        "after_while_notices_play": _metrics(while_notices, result.bound) if while_notices is not None else None,
         "lower_bound_seconds": result.bound,
         "unconstrained_bound_seconds": result.unconstrained_bound,
         "ratio": result.ratio,
@@ -89,6 +97,7 @@ def report_data(
         "changed_menus": [m for m in result.changed_menus if m not in info.new_menus],
         "new_menus": list(info.new_menus),
         "changed_notice": info.changed_notice,
+        "changed_notice_until": info.notice_until.isoformat() if info.notice_until else None,
         "pinned_kept_in_place": list(info.held_in_place),
         "notes": list(info.notes),
     }
@@ -127,8 +136,14 @@ def report_text(data: Mapping[str, Any]) -> str:
     written = data["after_as_written"]
     if written is not None:
         lines.append(
-            f"  as written (generated clips, changed notices): E[T] {written['expected_seconds']:.2f} s,"
+            f"  as written (generated clips): E[T] {written['expected_seconds']:.2f} s,"
             f" P95 {written['p95_seconds']:.2f} s, ratio {written['ratio_to_bound']:.3f}"
+        )
+    noticed = data["after_while_notices_play"]
+    if noticed is not None:
+        lines.append(
+            f"  while the changed notices play: E[T] {noticed['expected_seconds']:.2f} s,"
+            f" P95 {noticed['p95_seconds']:.2f} s, ratio {noticed['ratio_to_bound']:.3f}"
         )
     lines += [
         f"lower bound {data['lower_bound_seconds']:.2f} s ({data['unconstrained_bound_seconds']:.2f} s without the"
@@ -154,7 +169,10 @@ def report_text(data: Mapping[str, Any]) -> str:
             lines.append(f"  ... {len(rest)} more leaves, {sum(c for _, c in rest):g} calls (all of them: --json)")
     lines.append(f"{len(data['changed_paths'])} service path(s) changed:")
     lines += [f"  {c['node']:<32}{c['old']:>10} -> {c['new']}" for c in data["changed_paths"]]
-    notice = f" (each plays {data['changed_notice']} first)" if data["changed_notice"] and data["changed_menus"] else ""
+    until = f", until {data['changed_notice_until']}" if data["changed_notice_until"] else ""
+    notice = (
+        f" (each plays {data['changed_notice']} first{until})" if data["changed_notice"] and data["changed_menus"] else ""
+    )
     lines.append(f"{len(data['changed_menus'])} menu(s) changed{notice}: {', '.join(data['changed_menus']) or '-'}")
     if data["new_menus"]:
         lines.append(f"{len(data['new_menus'])} new menu(s): {', '.join(data['new_menus'])}")

@@ -413,9 +413,10 @@ class _Call:
             personal, self.personal = self.personal, None  # played once, on the call's way in
         self.follow_trail(node.id)
         lead: list[str | None] = []
-        if node.changed_notice and node.id not in self.noticed:
+        notice = node.notice_on(conditions.local_time(self.flow, self.wall(self.elapsed())).date())
+        if notice and node.id not in self.noticed:
             self.noticed.add(node.id)
-            lead.append(node.changed_notice)
+            lead.append(notice)
         failures = 0
         while True:
             clips = self.clips(lead) + self.personal_clips(personal) + self.menu_clips(node)

@@ -44,6 +44,12 @@ CASE_ERRORS = [
         f"(defined at {CASES.parent}/prompts/basic.yaml:5:3)",
     ),
     ("bad_duration.yaml", "7:14", "menu 'root': 'timeout': bad duration '5 seconds' (write e.g. 5s, 1.5s, 500ms, 2m)"),
+    ("bad_day.yaml", "8:27", "menu 'root': 'changed_notice_until': 'next month' is not a date like 2027-01-04"),
+    (
+        "notice_until_alone.yaml",
+        "7:27",
+        "menu 'root': changed_notice_until ends a notice the menu does not have (changed_notice)",
+    ),
     ("bad_time_range.yaml", "8:38", "condition 'hours': '13:00-25:30': 25:30 is not a time of day"),
     (
         "bad_regex.yaml",

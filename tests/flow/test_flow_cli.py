@@ -47,7 +47,7 @@ def test_validate_a_directory() -> None:
     code, out, err = run("validate", str(CASES))
     assert code == 1
     assert f"{CASES}/syntax.yaml:8:7: error: YAML syntax" in out
-    assert "25 flow file(s)" in err
+    assert "27 flow file(s)" in err
 
 
 def test_validate_a_directory_without_flows_is_an_error(tmp_path: Path) -> None:

@@ -97,6 +97,7 @@ def flows(draw: st.DrawFn) -> Flow:
             on_exhausted=maybe,
             keep_together=st.booleans(),
             changed_notice=prompt,
+            changed_notice_until=st.none() | st.dates(),
         ),
         "announcement": st.builds(
             Announcement,

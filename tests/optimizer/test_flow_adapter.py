@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 
 import pytest
 
@@ -85,13 +86,18 @@ def test_optimized_tree_maps_back_to_a_flow() -> None:
     }
     result = optimize(source.tree, hits, CostParams(), source.constraints)
     assert result.applied
-    new = flow_from_tree(flow, source, result.tree, changed_notice="menu.changed")
+    until = dt.date(2027, 1, 2)
+    new = flow_from_tree(flow, source, result.tree, changed_notice="menu.changed", notice_until=until)
     main = new.nodes["main"]
     assert (
         isinstance(main, Menu)
         and main.prompt == "welcome"
-        and main.changed_notice == "menu.changed"
+        and (main.changed_notice, main.changed_notice_until) == ("menu.changed", until)
     )
+    # written again with nothing changed, the menu keeps the notice it has, ending when it did
+    again = menu_tree_from_flow(new, "main", seconds)
+    kept = flow_from_tree(new, again, again.tree, changed_notice="other.notice", notice_until=dt.date(2027, 2, 1))
+    assert (kept.nodes["main"].changed_notice, kept.nodes["main"].changed_notice_until) == ("menu.changed", until)
     # every service is still offered exactly once, with its own clip
     offered = [o for n in new.nodes.values() if isinstance(n, Menu) for o in n.options]
     service_targets = sorted(

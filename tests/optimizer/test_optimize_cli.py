@@ -107,6 +107,11 @@ def test_output_validates_and_offers_the_same_services_once(tmp_path: Path) -> N
     assert sorted(report["changed_menus"]) == sorted(changed) and sorted(report["new_menus"]) == sorted(generated)
     assert report["changed_notice"] == "menu.changed"
     assert {m.id for m in new.menus() if m.changed_notice == "menu.changed"} == set(changed)
+    # for the default 30 days from the day of the run in the flow's time zone (the version's day)
+    day = dt.datetime.strptime(new.version.rsplit(".", 1)[1], "%Y%m%d").date()
+    until = day + dt.timedelta(days=30)
+    assert {m.changed_notice_until for m in new.menus() if m.changed_notice} == {until}
+    assert report["changed_notice_until"] == until.isoformat()
     # the most called service is one key away now, and its clip says the new key
     teeth = next(o for o in main_menu.options if o.target == "b.teeth")
     catalog = load_catalog(new)
@@ -198,14 +203,19 @@ def test_report_numbers_are_the_cost_model_on_both_trees(tmp_path: Path) -> None
     assert report["after_as_written"]["expected_seconds"] == pytest.approx(as_written.expected_time)
 
 
-def test_as_written_charges_the_changed_notice_every_call_hears(tmp_path: Path) -> None:
+def test_the_report_charges_the_changed_notice_while_it_plays(tmp_path: Path) -> None:
     # The runtime plays a changed menu's notice once per call, before its header, so every call
-    # through that menu pays for it until the notice is removed from the flow.
+    # through that menu pays for it until the notice ends.
     old = load_flow(CLINIC)
     catalog = load_catalog(old)
     assert catalog is not None
     plain = optimize_flow(old, catalog, DEMAND, root="main", language="zh-CN")
-    noticed = optimize_flow(old, catalog, DEMAND, root="main", language="zh-CN", changed_notice="menu.changed")
+    day = dt.date(2026, 12, 3)
+    noticed = optimize_flow(
+        old, catalog, DEMAND, root="main", language="zh-CN", changed_notice="menu.changed", notice_days=7, today=day
+    )
+    assert plain.while_notices is None
+    assert {m.changed_notice_until for m in noticed.flow.menus() if m.changed_notice} == {dt.date(2026, 12, 10)}
     assert noticed.result.tree == plain.result.tree
     notice = estimate_seconds(catalog.text("menu.changed", "zh-CN") or "", "zh-CN")
     written = menu_tree_from_flow(noticed.flow, "main", lambda _: 0.0)
@@ -217,7 +227,9 @@ def test_as_written_charges_the_changed_notice_every_call_hears(tmp_path: Path) 
         for service, path in leaf_paths(tree).items()
     }
     extra = sum(w * heard[s] for s, w in weights.items()) / sum(weights.values()) * notice
-    assert noticed.as_written.expected_time == pytest.approx(plain.as_written.expected_time + extra)
+    assert noticed.as_written.expected_time == pytest.approx(plain.as_written.expected_time)  # once it ends
+    assert noticed.while_notices is not None
+    assert noticed.while_notices.expected_time == pytest.approx(plain.as_written.expected_time + extra)
 
 
 def test_demand_from_the_statistics_store_in_a_window(tmp_path: Path, stats_url: str) -> None:
@@ -664,12 +676,17 @@ def report_table(tmp_path: Path, demand: dict[str, int], *args: str) -> str:
 
 
 def test_the_table_tells_changed_menus_from_new_ones(tmp_path: Path) -> None:
-    table = report_table(tmp_path, DEMAND, "--breadth", "4", "--changed-notice", "menu.changed")
-    data = run(CLINIC, "--demand", tmp_path / "demand.json", "-o", tmp_path / "y.yaml", "--breadth", "4",
-               "--changed-notice", "menu.changed")  # fmt: skip
+    notice = ("--changed-notice", "menu.changed", "--notice-days", "14")
+    table = report_table(tmp_path, DEMAND, "--breadth", "4", *notice)
+    data = run(CLINIC, "--demand", tmp_path / "demand.json", "-o", tmp_path / "y.yaml", "--breadth", "4", *notice)
     assert data["new_menus"]  # four options a menu: one is generated
     changed, generated = ", ".join(data["changed_menus"]), ", ".join(data["new_menus"])
-    assert f"{len(data['changed_menus'])} menu(s) changed (each plays menu.changed first): {changed}\n" in table
+    until = data["changed_notice_until"]
+    said = f"{len(data['changed_menus'])} menu(s) changed (each plays menu.changed first, until {until}): {changed}\n"
+    assert said in table
+    while_notices = data["after_while_notices_play"]["expected_seconds"]
+    assert while_notices > data["after_as_written"]["expected_seconds"]
+    assert f"  while the changed notices play: E[T] {while_notices:.2f} s," in table
     assert f"{len(data['new_menus'])} new menu(s): {generated}" in table
 
 

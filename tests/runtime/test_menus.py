@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from runtime_support import catalog, edit, hotline, replace_node, seconds, simulate
 
@@ -132,6 +134,16 @@ async def test_changed_notice_is_played_once_per_call_before_the_menu() -> None:
     assert call.heard.count("welcome") == 1
     assert call.heard[0] == "welcome"
     assert call.heard.count("root.header") == 2
+
+
+async def test_changed_notice_ends_on_its_day_in_the_flows_time_zone() -> None:
+    shanghai = hotline(timezone="Asia/Shanghai")  # AT is 10:00 on 2026-11-23 there, 02:00 UTC
+    for until, plays in (("2026-11-24", True), ("2026-11-23", False)):
+        flow = edit(shanghai, "root", changed_notice="welcome", changed_notice_until=dt.date.fromisoformat(until))
+        assert ("welcome" in (await simulate(flow, "2")).heard) is plays, until
+    ended = edit(shanghai, "root", changed_notice="welcome", changed_notice_until=dt.date(2026, 11, 23))
+    shanghai_past_midnight = dt.datetime(2026, 11, 22, 16, 30, tzinfo=dt.UTC)  # still the 22nd in UTC
+    assert "welcome" not in (await simulate(ended, "2", at=shanghai_past_midnight)).heard
 
 
 async def test_a_language_the_flow_does_not_speak_falls_back_to_the_default_language() -> None:

@@ -58,11 +58,13 @@ from ivr_engine.optimizer.flow_adapter import (
     MORE_OPTIONS,
     FlowTree,
     PromptSeconds,
+    changed_offers,
     flow_from_tree,
     menu_tree_from_flow,
     prompt_ids,
     services_below,
     with_changed_notices,
+    with_notice,
 )
 from ivr_engine.optimizer.global_tree import OptimizationResult
 from ivr_engine.optimizer.labels import Labels
@@ -417,14 +419,17 @@ def optimize_flow(
     texts: Texts = {}
     labels = Labels(source.tree, params, demand.weights)
     if result.applied:
-        until = today + dt.timedelta(days=notice_days)
-        new = flow_from_tree(flow, source, result.tree, changed_notice=changed_notice, notice_until=until)
+        new = flow_from_tree(flow, source, result.tree)
         new, texts = describe_menus(new, source, result.tree, catalog, labels, result.changed_menus)
         new, rekeyed = rekey_prompts(flow, new, catalog, fresh=texts)
         texts |= rekeyed
         played = {prompt for node in new.nodes.values() for _, prompt in node_prompts(node)}
         texts = {i: catalog.texts[i] for i in set(earlier) & played if i in catalog.texts} | texts
         new = dataclasses.replace(new, version=version or f"{flow.version}+opt.{today.strftime('%Y%m%d')}")
+    changed = changed_offers(flow, new)
+    until = today + dt.timedelta(days=notice_days) if changed_notice and changed else None
+    if changed_notice and changed:
+        new = with_notice(new, changed, changed_notice, until)
     clashes = sorted(set(texts) & (set(catalog.ids()) - set(earlier)))
     if clashes:
         raise click.ClickException(f"generated prompt ids already exist in the catalog: {', '.join(clashes)}")
@@ -451,8 +456,9 @@ def optimize_flow(
         named_on_the_way=(labels.named_share(source.tree), labels.named_share(result.tree)),
         # as flow_from_tree tells them: a menu is new where the flow has no menu of its id
         new_menus=tuple(m for m in result.changed_menus if not isinstance(flow.nodes.get(m), Menu)),
+        changed_menus=changed,
         changed_notice=changed_notice,
-        notice_until=today + dt.timedelta(days=notice_days) if changed_notice and result.applied else None,
+        notice_until=until,
         notes=notes,
     )
     return Optimized(new, texts, result, demand, info, as_written, while_notices)
@@ -833,7 +839,7 @@ def optimize(
         _output(draw / "before.svg", "'--draw'")
     write_flow(out, done.flow, files, done.texts)
     if draw is not None:
-        _draw(flow, done.flow, done.result.changed_menus, draw)
+        _draw(flow, done.flow, (*done.info.changed_menus, *done.info.new_menus), draw)
     data = report_data(done.result, done.demand, done.info, done.as_written, done.while_notices)
     data["demand"]["half_life_days"] = half_life_days
     click.echo(json.dumps(data, ensure_ascii=False, indent=2) if as_json else report_text(data))

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from ivr_engine.flow.model import Flow, Menu, MenuOption
 from ivr_engine.flow.tree import MAX_MENU_OPTIONS, menu_depths
-from ivr_engine.optimizer.global_tree import changed_menus
 from ivr_engine.optimizer.tree import (
     DIGIT_KEYS,
     Constraints,
@@ -199,6 +198,25 @@ def with_changed_notices(flow: Flow, tree: MenuTree, prompt_seconds: PromptSecon
     return dataclasses.replace(tree, header=tree.header + prompt_seconds(notice), options=options)
 
 
+def changed_offers(old: Flow, new: Flow) -> tuple[str, ...]:
+    """The menus of `new` that `old` has too and that say or do something else now: another header,
+    or options on other keys, to other nodes or with other clips ("disease prevention and more").
+    A caller who knew such a menu would be misled by it; a menu new to every caller misleads no one."""
+
+    def offer(menu: Menu) -> tuple[object, ...]:
+        return (menu.prompt, tuple((o.key, o.target, o.prompt) for o in menu.options))
+
+    return tuple(m.id for m in new.menus() if isinstance(was := old.nodes.get(m.id), Menu) and offer(was) != offer(m))
+
+
+def with_notice(flow: Flow, menus: Collection[str], notice: str, until: dt.date | None) -> Flow:
+    """`flow` with `notice` played first in `menus`, on calls before `until` (None: always)."""
+    nodes = dict(flow.nodes)
+    for menu_id in menus:
+        nodes[menu_id] = dataclasses.replace(nodes[menu_id], changed_notice=notice, changed_notice_until=until)  # type: ignore[call-arg]
+    return dataclasses.replace(flow, nodes=nodes)
+
+
 def reserved_keys(flow: Flow) -> dict[str, str]:
     """Digits with a global meaning -> the binding: operator, back, repeat, the personal-menu key
     (pressed in the main menu it skips the personal part, docs/menus.md) and a bookmark's first
@@ -231,16 +249,13 @@ def flow_from_tree(
     tree: MenuTree,
     *,
     generated_prompts: Callable[[str], tuple[str, str]] = prompt_ids,
-    changed_notice: str | None = None,
-    notice_until: dt.date | None = None,
 ) -> Flow:
     """A new flow whose menu subtree is `tree` (an optimizer result over `source.tree`).
 
     Kept menus keep their node and settings with new options; generated menus become new menu
     nodes with generated prompt ids; menus the tree dropped disappear unless something else
-    still leads to them. `changed_notice` (a prompt id) is set on kept menus whose options changed,
-    to play on calls before `notice_until` (None: for as long as the menu carries it); the other
-    menus keep the notice they had, which ends when it was set to.
+    still leads to them. Kept menus keep their changed notice too; `with_notice` gives the new one
+    to the menus whose offer changed (`changed_offers`), once their texts are final.
 
     The new flow carries the constraints of the old one, so that optimizing it again keeps them:
     pinned options keep `pinned`, fixed menus their node, the flow its `max_depth`, and the menu
@@ -248,7 +263,6 @@ def flow_from_tree(
     `keep_together`, whatever it is called now.
     """
     nodes = dict(flow.nodes)
-    changed = set(changed_menus(source.tree, tree))
     old_menus = {n.id for _, n in walk(source.tree) if isinstance(n, MenuTree)}
     groups = set(source.constraints.together)
     for _, node in walk(tree):
@@ -260,16 +274,9 @@ def flow_from_tree(
         held = frozenset(o.child.id for o in node.options if isinstance(o.child, Service))
         existing = flow.nodes.get(node.id)
         if isinstance(existing, Menu):
-            notice, until = (
-                (changed_notice, notice_until)
-                if node.id in changed and changed_notice
-                else (existing.changed_notice, existing.changed_notice_until)
-            )
             # a flag over fewer than two services binds nothing (no group) and stays as written
             together = held in groups or (existing.keep_together and len(held) < 2)
-            nodes[node.id] = dataclasses.replace(
-                existing, options=options, changed_notice=notice, changed_notice_until=until, keep_together=together
-            )
+            nodes[node.id] = dataclasses.replace(existing, options=options, keep_together=together)
         else:
             header, _ = generated_prompts(node.id)
             nodes[node.id] = Menu(

@@ -32,8 +32,11 @@ class RunInfo:
     # topic (`Labels.named_share`), what callers who do not know the way can follow
     named_on_the_way: tuple[float, float] = (1.0, 1.0)
     # menus of the new tree the flow did not have: a caller never heard them before, so they do
-    # not say they have changed; the others of `changed_menus` do, with this prompt
+    # not say they have changed
     new_menus: tuple[str, ...] = ()
+    # menus callers knew that say or do something else now (flow_adapter.changed_offers): they
+    # play `changed_notice` first
+    changed_menus: tuple[str, ...] = ()
     changed_notice: str | None = None
     notice_until: dt.date | None = None  # the notice plays on calls before this day
     notes: tuple[str, ...] = ()  # where the run did other than asked, and why (a capped --breadth)
@@ -94,7 +97,7 @@ def report_data(
             {"service": service, "node": info.targets.get(service, service), "old": "-".join(old), "new": "-".join(new)}
             for service, (old, new) in sorted(result.changed_paths.items(), key=lambda item: item[1][1])
         ],
-        "changed_menus": [m for m in result.changed_menus if m not in info.new_menus],
+        "changed_menus": list(info.changed_menus),
         "new_menus": list(info.new_menus),
         "changed_notice": info.changed_notice,
         "changed_notice_until": info.notice_until.isoformat() if info.notice_until else None,

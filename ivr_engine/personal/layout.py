@@ -112,7 +112,8 @@ def personalizable(flow: m.Flow) -> bool:
 
 def main_menu(flow: m.Flow) -> str:
     """The first menu a call meets that is not a language choice (every option of which switches
-    the language): personal shortcuts are offered there, in the caller's language."""
+    the language): personal shortcuts are offered there, in the caller's language. One per flow,
+    breadth-first from the start: of two main menus behind a condition, the one it names first."""
     todo, seen = [flow.start], set()
     while todo:
         node_id = todo.pop(0)

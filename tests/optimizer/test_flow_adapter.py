@@ -17,8 +17,10 @@ from ivr_engine.optimizer import (
 )
 from ivr_engine.optimizer.flow_adapter import (
     FlowAdapterError,
+    changed_offers,
     flow_from_tree,
     menu_tree_from_flow,
+    with_notice,
 )
 
 # clip durations as the prompt module would report them
@@ -87,7 +89,15 @@ def test_optimized_tree_maps_back_to_a_flow() -> None:
     result = optimize(source.tree, hits, CostParams(), source.constraints)
     assert result.applied
     until = dt.date(2027, 1, 2)
-    new = flow_from_tree(flow, source, result.tree, changed_notice="menu.changed", notice_until=until)
+    written = flow_from_tree(flow, source, result.tree)
+    assert set(changed_offers(flow, written)) == {"main", "vacc"}  # the generated menus are new to all
+    # the same options saying something else ("... and more") change the menu as well
+    main_menu = flow.nodes["main"]
+    assert isinstance(main_menu, Menu)
+    reworded = dataclasses.replace(main_menu.options[0], prompt="opt.vacc.and-more")
+    other = dataclasses.replace(main_menu, options=(reworded, *main_menu.options[1:]))
+    assert changed_offers(flow, dataclasses.replace(flow, nodes={**flow.nodes, "main": other})) == ("main",)
+    new = with_notice(written, changed_offers(flow, written), "menu.changed", until)
     main = new.nodes["main"]
     assert (
         isinstance(main, Menu)
@@ -96,7 +106,8 @@ def test_optimized_tree_maps_back_to_a_flow() -> None:
     )
     # written again with nothing changed, the menu keeps the notice it has, ending when it did
     again = menu_tree_from_flow(new, "main", seconds)
-    kept = flow_from_tree(new, again, again.tree, changed_notice="other.notice", notice_until=dt.date(2027, 2, 1))
+    kept = flow_from_tree(new, again, again.tree)
+    assert changed_offers(new, kept) == ()
     assert (kept.nodes["main"].changed_notice, kept.nodes["main"].changed_notice_until) == ("menu.changed", until)
     # every service is still offered exactly once, with its own clip
     offered = [o for n in new.nodes.values() if isinstance(n, Menu) for o in n.options]

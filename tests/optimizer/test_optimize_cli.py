@@ -97,8 +97,8 @@ def test_output_validates_and_offers_the_same_services_once(tmp_path: Path) -> N
     main_menu = new.nodes["main"]
     assert isinstance(main_menu, Menu) and main_menu.changed_notice == "menu.changed"
     # the menus of the flow whose options changed say so; generated ones are new to every caller
-    def layout(flow: Flow) -> dict[str, list[tuple[str, str]]]:
-        return {m.id: [(o.key, o.target) for o in m.options] for m in flow.menus()}
+    def layout(flow: Flow) -> dict[str, tuple[str | None, list[tuple[str, str, str | None]]]]:
+        return {m.id: (m.prompt, [(o.key, o.target, o.prompt) for o in m.options]) for m in flow.menus()}
 
     before, after = layout(old), layout(new)
     changed = [m for m in after if m in before and after[m] != before[m]]
@@ -876,3 +876,15 @@ def test_max_depth_in_messages_says_how_it_counts_from_the_flows_own_figure(tmp_
     result = CliRunner(mix_stderr=False).invoke(main, ["optimize", str(flat), "--demand", demand, "-o", str(tmp_path / "y.yaml")])
     fixed = "fixed 'h.address' is 2 levels deep, beyond max_depth 1"  # in the help menu
     assert result.exit_code != 0 and f"{fixed} {note.format(2)}" in result.stderr, result.output
+
+
+def test_a_menu_that_only_says_something_else_plays_the_notice_too(tmp_path: Path) -> None:
+    # colds pinned: the health menu takes in other services, so the main menu offers it "and more"
+    flow = load_flow(clinic_variant(tmp_path, ("title: Colds}", "title: Colds, pinned: true}")))
+    catalog = load_catalog(flow)
+    assert catalog is not None
+    done = optimize_flow(flow, catalog, DEMAND, root="main", language="zh-CN", breadth=4, changed_notice="menu.changed")
+    said = {m.id for m in done.flow.menus() if m.changed_notice == "menu.changed"}
+    clips = {m.id: [(o.key, o.prompt) for o in m.options] for m in flow.menus()}
+    reworded = {m.id for m in done.flow.menus() if m.id in clips and [(o.key, o.prompt) for o in m.options] != clips[m.id]}
+    assert reworded and reworded <= said == set(done.info.changed_menus)

@@ -21,6 +21,7 @@ was written (`stats.models.LateCall`), and read back by that time.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -98,7 +99,10 @@ def decode(payload: str) -> list[PeerEvent]:
 def _event(item: Any) -> PeerEvent:
     if isinstance(item, list) and len(item) == 6 and item[0] == "c":
         *ids, ended_at = item[1:]
-        if all(isinstance(i, str) for i in ids) and isinstance(ended_at, int | float):
+        # JSON as Python reads it takes NaN and Infinity, which no call ended at and which would
+        # fail the step that applies the batch
+        time_ok = isinstance(ended_at, int | float) and not isinstance(ended_at, bool) and math.isfinite(ended_at)
+        if all(isinstance(i, str) for i in ids) and time_ok:
             return PeerCall(*ids, float(ended_at))
     if isinstance(item, list) and len(item) == 5 and item[0] == "b":
         *ids, on = item[1:]

@@ -74,6 +74,9 @@ def test_a_large_batch_is_split_under_postgresqls_payload_limit() -> None:
         json.dumps({"v": 1, "e": {}}),
         json.dumps({"v": 1, "e": [["x", "a"]]}),
         json.dumps({"v": 1, "e": [["c", "call", KEY, "flow", "leaf", "yesterday"]]}),
+        json.dumps({"v": 1, "e": [["c", "call", KEY, "flow", "leaf", float("nan")]]}),
+        json.dumps({"v": 1, "e": [["c", "call", KEY, "flow", "leaf", float("inf")]]}),
+        json.dumps({"v": 1, "e": [["c", "call", KEY, "flow", "leaf", True]]}),
         json.dumps({"v": 1, "e": [["b", KEY, "flow", "service", 2]]}),
     ],
 )

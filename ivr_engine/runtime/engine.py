@@ -428,6 +428,10 @@ class _Call:
             else:
                 choice = self.choose(node, key, personal)
                 if choice.target is not None:
+                    if personal is not None and self.backing:
+                        # back from the personal main menu itself (to the language menu, to hear
+                        # it in another language): the shortcuts are offered again on the way in
+                        self.personal = personal
                     visit.key = key
                     self.next_via_shortcut = choice.via_shortcut
                     self.log.info("menu choice", key=key, target=choice.target)

@@ -161,3 +161,21 @@ async def test_the_personal_part_can_precede_a_later_menu_than_the_first() -> No
     first = await simulate(flow, "7", personalizer=known_caller())  # no `before`: the first menu, lang
     assert first.heard[:2] == ["personal.greeting", "personal.adult"]
     assert first.result.path == ["lang", "vacc.adult"]
+
+
+async def test_a_caller_gone_back_to_the_language_menu_is_offered_the_shortcuts_again() -> None:
+    flow = hotline(
+        m.Menu(id="lang", options=(m.MenuOption(key="1", target="zh", prompt="root.vaccination"),)),
+        m.Language(id="zh", language="zh-CN", next="root"),
+        start="lang",
+    )
+
+    class AfterLanguage(Bookmarks):
+        def root_for(self, caller: str | None, flow: Flow) -> PersonalRoot | None:
+            root = Bookmarks.root_for(self, caller, flow)
+            return PersonalRoot(greeting=root.greeting, shortcuts=root.shortcuts, before="root") if root else None
+
+    call = await simulate(flow, "1 * 1 7", personalizer=AfterLanguage({"13800000000": ["food"]}))
+    assert call.result.path == ["lang", "zh", "root", "lang", "zh", "root", "food"]
+    assert call.heard.count("personal.greeting") == 2
+    assert call.result.visits[-1].via_shortcut

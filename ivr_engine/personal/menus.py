@@ -44,7 +44,7 @@ from ivr_engine.personal.layout import RootLayout, personalizable, shortcut_prom
 from ivr_engine.personal.peer_events import CATCH_UP_MARGIN, PeerCall, PeerEvent
 from ivr_engine.personal.selection import Candidate, Timing, choose
 from ivr_engine.runtime.events import CallEnded, CallStarted, NodeEntered, NodeVisit
-from ivr_engine.runtime.personal import PersonalRoot, Shortcut
+from ivr_engine.runtime.personal import NotBookmarkable, PersonalRoot, Shortcut
 from ivr_engine.runtime.prompt_source import PromptSource
 
 logger = structlog.get_logger(__name__)
@@ -335,14 +335,15 @@ class PersonalMenus:
     async def bookmark(self, caller: str, flow: m.Flow, leaf_id: str) -> None:
         """Toggle: bookmark the service the caller is at, or remove it if already bookmarked.
 
-        Raises LookupError at a node no menu option leads to (a voicemail after a queue gave up)
-        and for a withheld number: the runtime then confirms nothing, since nothing changed."""
+        Raises NotBookmarkable at a node no menu option leads to (a voicemail after a queue gave up),
+        on a flow version without personal menus and for a withheld number: the runtime then
+        confirms nothing, since nothing changed."""
         if not identifies(caller):
-            raise LookupError(f"flow {flow.id}: a withheld number has no personal menu")
+            raise NotBookmarkable(f"flow {flow.id}: a withheld number has no personal menu")
         found = self._layout(flow)
         service = found[1].service_of.get(leaf_id) if found is not None else None
         if service is None:
-            raise LookupError(f"flow {flow.id}: {leaf_id!r} is not a service a menu option leads to")
+            raise NotBookmarkable(f"flow {flow.id}: {leaf_id!r} is not a service a menu option leads to")
         # Shielded: if the runtime stops waiting, the write still completes and memory follows it.
         await asyncio.shield(self._toggle(self.key_of(caller), flow.id, service))
 

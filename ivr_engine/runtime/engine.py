@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 
+from ivr_engine.caller_id import identifies
 from ivr_engine.flow import model as m
 from ivr_engine.prompts.clip import Clip
 from ivr_engine.runtime import conditions
@@ -43,7 +44,7 @@ from ivr_engine.runtime.lookup import (
     import_hook,
     run_lookup,
 )
-from ivr_engine.runtime.personal import Personalizer, PersonalRoot, Shortcut
+from ivr_engine.runtime.personal import NotBookmarkable, Personalizer, PersonalRoot, Shortcut
 from ivr_engine.runtime.prompt_source import PromptSource
 from ivr_engine.runtime.variables import channel_name, channel_value, substitute
 from ivr_engine.runtime.voicemail import message_name, write_sidecar
@@ -504,7 +505,7 @@ class _Call:
         if (
             not keys
             or self.personalizer is None
-            or self.channel.info.caller is None
+            or not identifies(self.channel.info.caller)
             or node.kind in m.ROUTING_KINDS
             or not self.menu_seen
             or self.zeroed
@@ -547,6 +548,9 @@ class _Call:
                 _settle(self.personalizer.bookmark(self.channel.info.caller, self.flow, node.id)),
                 self.settings.personalizer_timeout,
             )
+        except NotBookmarkable as exc:
+            self.log.info("bookmark refused", reason=str(exc))
+            return
         except Exception:
             self.log.warning("bookmark failed", exc_info=True)
             return

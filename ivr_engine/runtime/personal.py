@@ -37,7 +37,15 @@ class PersonalRoot:
     before: str | None = None
 
 
+class NotBookmarkable(LookupError):
+    """There is nothing to bookmark here for this caller (a node no menu option leads to, a withheld
+    number, a flow version without personal menus): the caller hears no confirmation, and it is no
+    fault to log as one."""
+
+
 class Personalizer(Protocol):
     def root_for(self, caller: str | None, flow: Flow) -> PersonalRoot | None | Awaitable[PersonalRoot | None]: ...
 
-    def bookmark(self, caller: str, flow: Flow, leaf_id: str) -> None | Awaitable[None]: ...
+    def bookmark(self, caller: str, flow: Flow, leaf_id: str) -> None | Awaitable[None]:
+        """Toggle the caller's bookmark of the service at `leaf_id`; NotBookmarkable when there is none."""
+        ...

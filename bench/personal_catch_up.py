@@ -31,7 +31,7 @@ from ivr_engine.stats.testing import PostgresServer
 
 ROOT = Path(__file__).resolve().parents[1]
 KEYER = CallerKeyer("bench-personal-catch-up")
-BATCH = 1_000  # 3 minutes of calls at the default rate: written as they end, none late (LateCall)
+BATCH_SECONDS = 180.0  # calls are written in batches of 3 minutes of calls as they end: none late (LateCall)
 WINDOWS_MINUTES = (1, 60, 600)  # away for: a blip, an hour, a night
 
 
@@ -40,9 +40,10 @@ def fill(store: StatsStore, services: list[str], flow_id: str, args: argparse.Na
     keys = [KEYER.key(f"1380{n:07d}") for n in range(args.callers)]
     favourite = [rng.choice(services) for _ in keys]
     span = args.hours * 3600.0
-    for first in range(0, args.calls, BATCH):
+    batch = max(1, int(args.calls * BATCH_SECONDS / span))
+    for first in range(0, args.calls, batch):
         rows = []
-        for n in range(first, min(first + BATCH, args.calls)):
+        for n in range(first, min(first + batch, args.calls)):
             caller = rng.randrange(args.callers)
             leaf = favourite[caller] if rng.random() < 0.7 else rng.choice(services)
             ended = dt.datetime.fromtimestamp(now - span + span * n / args.calls, dt.UTC)

@@ -65,6 +65,7 @@ from ivr_engine.optimizer.flow_adapter import (
     services_below,
     with_changed_notices,
     with_notice,
+    without_ended_notices,
 )
 from ivr_engine.optimizer.global_tree import OptimizationResult
 from ivr_engine.optimizer.labels import Labels
@@ -426,9 +427,11 @@ def optimize_flow(
         played = {prompt for node in new.nodes.values() for _, prompt in node_prompts(node)}
         texts = {i: catalog.texts[i] for i in set(earlier) & played if i in catalog.texts} | texts
         new = dataclasses.replace(new, version=version or f"{flow.version}+opt.{today.strftime('%Y%m%d')}")
-    changed = changed_offers(flow, new)
-    until = today + dt.timedelta(days=notice_days) if changed_notice and changed else None
+        new = without_ended_notices(new, today)
+    changed = changed_offers(flow, new, catalog.texts, {**catalog.texts, **texts})
+    until = None
     if changed_notice and changed:
+        until = today + dt.timedelta(days=notice_days)
         new = with_notice(new, changed, changed_notice, until)
     clashes = sorted(set(texts) & (set(catalog.ids()) - set(earlier)))
     if clashes:

@@ -280,14 +280,14 @@ class Day(FieldType):
     """A date, `2027-01-04`."""
 
     nullable = True
-    schema = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
+    schema = {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "format": "date"}
 
     def read_value(self, r: Reader, path: DataPath, value: Any, name: str) -> dt.date:
         text = r.raw(path, value)
         try:
-            if text is None or not re.match(self.schema["pattern"], text.strip()):
+            if text is None or not re.fullmatch("[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
                 raise ValueError
-            return dt.date.fromisoformat(text.strip())
+            return dt.date.fromisoformat(text)
         except ValueError:
             raise r.fail(path, f"{name!r}: {describe(value)} is not a date like 2027-01-04") from None
 

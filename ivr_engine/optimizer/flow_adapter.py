@@ -198,15 +198,25 @@ def with_changed_notices(flow: Flow, tree: MenuTree, prompt_seconds: PromptSecon
     return dataclasses.replace(tree, header=tree.header + prompt_seconds(notice), options=options)
 
 
-def changed_offers(old: Flow, new: Flow) -> tuple[str, ...]:
+def changed_offers(
+    old: Flow, new: Flow, said_before: Mapping[str, object], said_now: Mapping[str, object]
+) -> tuple[str, ...]:
     """The menus of `new` that `old` has too and that say or do something else now: another header,
-    or options on other keys, to other nodes or with other clips ("disease prevention and more").
+    or options on other keys, to other nodes or with other clips ("disease prevention and more"),
+    also a clip whose text (`said_before`, `said_now`: prompt id -> texts) is another under its id.
     A caller who knew such a menu would be misled by it; a menu new to every caller misleads no one."""
 
-    def offer(menu: Menu) -> tuple[object, ...]:
-        return (menu.prompt, tuple((o.key, o.target, o.prompt) for o in menu.options))
+    def offer(menu: Menu, said: Mapping[str, object]) -> tuple[object, ...]:
+        def clip(prompt: str | None) -> tuple[object, ...]:
+            return (prompt, said.get(prompt) if prompt is not None else None)
 
-    return tuple(m.id for m in new.menus() if isinstance(was := old.nodes.get(m.id), Menu) and offer(was) != offer(m))
+        return (clip(menu.prompt), tuple((o.key, o.target, clip(o.prompt)) for o in menu.options))
+
+    return tuple(
+        m.id
+        for m in new.menus()
+        if isinstance(was := old.nodes.get(m.id), Menu) and offer(was, said_before) != offer(m, said_now)
+    )
 
 
 def with_notice(flow: Flow, menus: Collection[str], notice: str, until: dt.date | None) -> Flow:
@@ -215,6 +225,14 @@ def with_notice(flow: Flow, menus: Collection[str], notice: str, until: dt.date 
     for menu_id in menus:
         nodes[menu_id] = dataclasses.replace(nodes[menu_id], changed_notice=notice, changed_notice_until=until)  # type: ignore[call-arg]
     return dataclasses.replace(flow, nodes=nodes)
+
+
+def without_ended_notices(flow: Flow, day: dt.date) -> Flow:
+    """`flow` without the changed notices that no longer play on `day`: a release carries on only
+    what its callers still hear."""
+    ended = [m for m in flow.menus() if m.changed_notice is not None and m.notice_on(day) is None]
+    nodes = {**flow.nodes, **{m.id: dataclasses.replace(m, changed_notice=None, changed_notice_until=None) for m in ended}}
+    return dataclasses.replace(flow, nodes=nodes) if ended else flow
 
 
 def reserved_keys(flow: Flow) -> dict[str, str]:

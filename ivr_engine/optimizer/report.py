@@ -172,9 +172,10 @@ def report_text(data: Mapping[str, Any]) -> str:
             lines.append(f"  ... {len(rest)} more leaves, {sum(c for _, c in rest):g} calls (all of them: --json)")
     lines.append(f"{len(data['changed_paths'])} service path(s) changed:")
     lines += [f"  {c['node']:<32}{c['old']:>10} -> {c['new']}" for c in data["changed_paths"]]
-    until = f", until {data['changed_notice_until']}" if data["changed_notice_until"] else ""
+    ends = data["changed_notice_until"]
+    last = f", last day {dt.date.fromisoformat(ends) - dt.timedelta(days=1)}" if ends else ""
     notice = (
-        f" (each plays {data['changed_notice']} first{until})" if data["changed_notice"] and data["changed_menus"] else ""
+        f" (each plays {data['changed_notice']} first{last})" if data["changed_notice"] and data["changed_menus"] else ""
     )
     lines.append(f"{len(data['changed_menus'])} menu(s) changed{notice}: {', '.join(data['changed_menus']) or '-'}")
     if data["new_menus"]:

@@ -21,6 +21,7 @@ from ivr_engine.optimizer.flow_adapter import (
     flow_from_tree,
     menu_tree_from_flow,
     with_notice,
+    without_ended_notices,
 )
 
 # clip durations as the prompt module would report them
@@ -90,14 +91,23 @@ def test_optimized_tree_maps_back_to_a_flow() -> None:
     assert result.applied
     until = dt.date(2027, 1, 2)
     written = flow_from_tree(flow, source, result.tree)
-    assert set(changed_offers(flow, written)) == {"main", "vacc"}  # the generated menus are new to all
+    assert set(changed_offers(flow, written, {}, {})) == {"main", "vacc"}  # the generated menus are new to all
     # the same options saying something else ("... and more") change the menu as well
     main_menu = flow.nodes["main"]
     assert isinstance(main_menu, Menu)
     reworded = dataclasses.replace(main_menu.options[0], prompt="opt.vacc.and-more")
     other = dataclasses.replace(main_menu, options=(reworded, *main_menu.options[1:]))
-    assert changed_offers(flow, dataclasses.replace(flow, nodes={**flow.nodes, "main": other})) == ("main",)
-    new = with_notice(written, changed_offers(flow, written), "menu.changed", until)
+    assert changed_offers(flow, dataclasses.replace(flow, nodes={**flow.nodes, "main": other}), {}, {}) == ("main",)
+    # and so does a clip that says something else under the same id (regenerated texts)
+    clip = main_menu.options[0].prompt
+    assert changed_offers(flow, flow, {clip: {"en": "Flu: press 1."}}, {clip: {"en": "Flu and more: press 1."}}) == (
+        "main",
+    )
+    # a notice that has ended is not carried into the next release
+    ended = with_notice(flow, ["main"], "menu.changed", dt.date(2026, 12, 3))
+    assert without_ended_notices(ended, dt.date(2026, 12, 2)) == ended
+    assert without_ended_notices(ended, dt.date(2026, 12, 3)).nodes["main"] == main_menu
+    new = with_notice(written, changed_offers(flow, written, {}, {}), "menu.changed", until)
     main = new.nodes["main"]
     assert (
         isinstance(main, Menu)
@@ -107,7 +117,7 @@ def test_optimized_tree_maps_back_to_a_flow() -> None:
     # written again with nothing changed, the menu keeps the notice it has, ending when it did
     again = menu_tree_from_flow(new, "main", seconds)
     kept = flow_from_tree(new, again, again.tree)
-    assert changed_offers(new, kept) == ()
+    assert changed_offers(new, kept, {}, {}) == ()
     assert (kept.nodes["main"].changed_notice, kept.nodes["main"].changed_notice_until) == ("menu.changed", until)
     # every service is still offered exactly once, with its own clip
     offered = [o for n in new.nodes.values() if isinstance(n, Menu) for o in n.options]

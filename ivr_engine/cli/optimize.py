@@ -645,7 +645,7 @@ def _counts(
     from ivr_engine.stats.store import StatsStore, StatsStoreError, database_url
 
     assert stats_url is not None
-    if why := empty_window(since, until):
+    if why := empty_window(since, until, "--until"):
         raise click.BadParameter(why, param_hint="--since")
     try:
         store = StatsStore.open(database_url(stats_url), run_migrations=False, create=False)

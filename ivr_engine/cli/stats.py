@@ -159,7 +159,7 @@ def _options(names: tuple[str, ...], *, defaults: bool) -> Callable[[F], F]:
 
 
 def _check_window(flt: reports.ReportFilter) -> None:
-    if why := reports.empty_window(flt.since, flt.until):
+    if why := reports.empty_window(flt.since, flt.until, "--until"):
         raise click.BadParameter(why, param_hint="'--since'")
 
 

@@ -306,7 +306,9 @@ class _Call:
         except CallerHangup:
             pass  # after a transfer or an agent, the other side usually ends the call
         except Exception:
-            self.log.warning("hangup failed", exc_info=True)
+            # the AGI session then ends without the HANGUP that tells the dialplan the call is done,
+            # so a caller still on the line is taken to the operators (asterisk_conf/extensions.conf)
+            self.log.warning("hangup failed: a caller still on the line goes to the operators", exc_info=True)
 
     def outcome_when_finished(self) -> Outcome:
         if self.zeroed:

@@ -63,11 +63,12 @@ def parse_moment(text: str) -> dt.datetime:
     return in_range(moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC), text)
 
 
-def empty_window(since: dt.datetime | None, until: dt.datetime | None) -> str | None:
-    """Why no call can start in [since, until), for the caller to report against its `since`."""
+def empty_window(since: dt.datetime | None, until: dt.datetime | None, until_name: str = "until") -> str | None:
+    """Why no call can start in [since, until), for the caller to report against its `since`
+    (`until_name`: what the caller calls the end, such as an option)."""
     if since is None or until is None or since < until:
         return None
-    return f"must be before until, {until.isoformat()}: no call can be in that window"
+    return f"must be before {until_name}, {until.isoformat()}: no call can be in that window"
 
 
 @dataclass(frozen=True, slots=True)

@@ -311,7 +311,7 @@ def test_no_calls_in_the_window_is_refused_and_nothing_is_written(tmp_path: Path
         main,
         ["optimize", str(CLINIC), "--stats", url, "--since", "2026-12-01", "--until", "2026-11-01", "-o", str(out)],
     )
-    assert backwards.exit_code == 2 and "--since: must be before until, 2026-11-01" in backwards.stderr
+    assert backwards.exit_code == 2 and "--since: must be before --until, 2026-11-01" in backwards.stderr
     assert not out.parent.exists()
     run(CLINIC, "--stats", url, "--min-calls", "20", "-o", out)  # enough: written
     assert out.exists()

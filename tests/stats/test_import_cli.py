@@ -363,7 +363,7 @@ def test_cli_refuses_a_reversed_window_and_an_unknown_flow(tmp_path: Path, calls
     for since, until in (("2026-11-02", "2026-11-01"), ("2026-11-01", "2026-11-01")):
         result = CliRunner().invoke(main, ["stats", "--db", db, "--since", since, "--until", until, "summary"])
         assert result.exit_code == 2
-        said = f"Invalid value for '--since': must be before until, {until}T00:00:00+00:00: no call can be in that window"
+        said = f"Invalid value for '--since': must be before --until, {until}T00:00:00+00:00: no call can be in that window"
         assert said in result.output
     for command in ("summary", "top", "nodes", "paths", "personal"):
         result = CliRunner().invoke(main, ["stats", "--db", db, "--flow", "nope", command])
@@ -388,7 +388,7 @@ def test_cli_report_options_may_follow_the_command(tmp_path: Path, calls_file: P
     result = CliRunner().invoke(
         main, ["stats", "--db", db, "--until", "2026-11-01T08:00", "top", "--since", "2026-11-01T09:00"]
     )
-    assert result.exit_code == 2 and "must be before until" in result.output
+    assert result.exit_code == 2 and "must be before --until" in result.output
     out = tmp_path / "heat.svg"
     run("--db", db, "tree", str(FLOWS / "minimal.yaml"), "-o", str(out), "--until", "2026-11-01T08:30")
     assert "1 hits" in out.read_text()  # only the 08:00 call's root

@@ -21,7 +21,7 @@ from ivr_engine.config import Settings
 from ivr_engine.flow.diagnostics import Diagnostic, FlowError
 from ivr_engine.flow.loader import load_flow
 from ivr_engine.flow.model import Flow, SourceLocation
-from ivr_engine.flow.validate import load_catalog, validate
+from ivr_engine.flow.validate import load_catalog
 from ivr_engine.prompts.manifest import Manifest, ManifestError
 from ivr_engine.runtime.prompt_source import CatalogPrompts
 
@@ -75,18 +75,21 @@ def load_one(
 
 
 def _read(path: Path, manifest_path: Path, sources: list[Path]) -> tuple[Flow, CatalogPrompts]:
-    flow = load_flow(path, sources=sources)
+    # The manifest first, so that one validation checks the audio too; a broken one is reported
+    # after the flow's own errors, as a flow that does not load has no audio to check.
+    try:
+        manifest: Manifest | None = Manifest.load(manifest_path)
+        broken = None
+    except ManifestError as exc:
+        manifest, broken = None, exc
+    built = BuiltLanguages.of(manifest) if manifest is not None else None
+    flow = load_flow(path, sources=sources, manifest=built, missing_audio="error")
     catalog = load_catalog(flow)
     if catalog is None:
         where = flow.loc_of("prompts") or SourceLocation(str(path), 1, 1)
         raise FlowError([Diagnostic(where, "the flow names no prompt texts")])
-    try:
-        manifest = Manifest.load(manifest_path)
-    except ManifestError as exc:
-        raise FlowError([Diagnostic(SourceLocation(str(manifest_path), 1, 1), str(exc))]) from None
-    found = validate(flow, catalog, manifest=BuiltLanguages.of(manifest), missing_audio="error")
-    if silent := [d for d in found if d.is_error]:
-        raise FlowError(silent)
+    if manifest is None:
+        raise FlowError([Diagnostic(SourceLocation(str(manifest_path), 1, 1), str(broken))])
     return flow, CatalogPrompts(catalog, manifest)
 
 

@@ -8,7 +8,7 @@ included twice (or by itself) is an error.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ivr_engine.flow.diagnostics import Diagnostic, FlowError, has_errors
 from ivr_engine.flow.fields import (
@@ -26,6 +26,9 @@ from ivr_engine.flow.fields import (
 from ivr_engine.flow.model import Flow, Node, SourceLocation
 from ivr_engine.flow.source import DataPath, parse_yaml, yaml_files
 
+if TYPE_CHECKING:
+    from ivr_engine.prompts.catalog import DurationSource
+
 # Fields only a file on disk has: where its prompt texts live and which files it includes.
 FILE_FIELDS = {"prompts": Text(what="a path to the prompt texts"), "include": TextList(Text(what="a file path"))}
 SUB_FLOW_FIELDS = {**COMMON_FIELDS, "include": FILE_FIELDS["include"], "nodes": None}
@@ -33,8 +36,16 @@ MAIN_FLOW_FIELDS = {**FLOW_FIELDS, **FILE_FIELDS, "nodes": None}
 _NODE_ID = Text(ID_PATTERN, "a node id (a letter or _, then letters, digits, _ . -)")
 
 
-def load_flow(path: Path, *, check: bool = True, sources: list[Path] | None = None) -> Flow:
-    """Load a flow file and its includes; with `check`, also validate it against its prompt texts.
+def load_flow(
+    path: Path,
+    *,
+    check: bool = True,
+    sources: list[Path] | None = None,
+    manifest: DurationSource | None = None,
+    missing_audio: Literal["warning", "error"] = "warning",
+) -> Flow:
+    """Load a flow file and its includes; with `check`, also validate it against its prompt texts
+    (and, with `manifest`, their built audio: `missing_audio` says how a prompt without it counts).
 
     Raises FlowError with every problem found (errors only; warnings need `check_paths`).
     `sources`, when given, is extended with every file read or looked for, also when loading fails:
@@ -47,7 +58,7 @@ def load_flow(path: Path, *, check: bool = True, sources: list[Path] | None = No
         if check:
             from ivr_engine.flow.validate import validate_with_catalog
 
-            errors = [d for d in validate_with_catalog(flow) if d.is_error]
+            errors = [d for d in validate_with_catalog(flow, manifest=manifest, missing_audio=missing_audio) if d.is_error]
             if errors:
                 raise FlowError(errors)
     finally:

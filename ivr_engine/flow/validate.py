@@ -65,7 +65,9 @@ def validate(
     return sorted(checker.diagnostics, key=sort_key)
 
 
-def validate_with_catalog(flow: Flow, *, manifest: DurationSource | None = None) -> list[Diagnostic]:
+def validate_with_catalog(
+    flow: Flow, *, manifest: DurationSource | None = None, missing_audio: Literal["warning", "error"] = "warning"
+) -> list[Diagnostic]:
     """`validate` against the flow's own prompt catalog (`Flow.prompts`)."""
     try:
         catalog = load_catalog(flow)
@@ -81,7 +83,7 @@ def validate_with_catalog(flow: Flow, *, manifest: DurationSource | None = None)
                 "warning",
             )
         )
-    return sorted([*extra, *validate(flow, catalog, manifest=manifest)], key=sort_key)
+    return sorted([*extra, *validate(flow, catalog, manifest=manifest, missing_audio=missing_audio)], key=sort_key)
 
 
 def load_catalog(flow: Flow) -> PromptCatalog | None:

@@ -20,6 +20,8 @@ from ivr_engine.caller_id import identifies
 SECRET_ENV = "IVR_STATS_CALLER_KEY_SECRET"
 DEV_SECRET_FILE = "caller-key.secret"
 MIN_SECRET_LENGTH = 16
+
+
 class CallerSecretError(Exception):
     """No usable caller-hash secret; the message says how to provide one."""
 

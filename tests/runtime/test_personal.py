@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 from runtime_support import AT, hotline, simulate
@@ -136,23 +137,22 @@ async def test_no_bookmark_for_a_withheld_number_or_an_incomplete_sequence() -> 
     assert half.result.path == ["root", "food"]
 
 
+def behind_a_language_menu(**menu: Any) -> Flow:
+    """The test hotline after a language menu whose key 1 chooses Mandarin."""
+    lang = m.Menu(id="lang", options=(m.MenuOption(key="1", target="zh", prompt="root.vaccination"),), **menu)
+    return hotline(lang, m.Language(id="zh", language="zh-CN", next="root"), start="lang")
+
+
+class AfterLanguage(Bookmarks):
+    """Shortcuts before the main menu `root`, after the language choice."""
+
+    def root_for(self, caller: str | None, flow: Flow) -> PersonalRoot | None:
+        root = Bookmarks.root_for(self, caller, flow)
+        return PersonalRoot(greeting=root.greeting, shortcuts=root.shortcuts, before="root") if root else None
+
+
 async def test_the_personal_part_can_precede_a_later_menu_than_the_first() -> None:
-    flow = hotline(
-        m.Menu(
-            id="lang",
-            options=(m.MenuOption(key="1", target="zh", prompt="root.vaccination"),),
-            retries=0,
-            on_exhausted="root",
-        ),
-        m.Language(id="zh", language="zh-CN", next="root"),
-        start="lang",
-    )
-
-    class AfterLanguage(Bookmarks):
-        def root_for(self, caller: str | None, flow: Flow) -> PersonalRoot | None:
-            root = Bookmarks.root_for(self, caller, flow)
-            return PersonalRoot(greeting=root.greeting, shortcuts=root.shortcuts, before="root") if root else None
-
+    flow = behind_a_language_menu(retries=0, on_exhausted="root")
     call = await simulate(flow, "1 7", personalizer=AfterLanguage({"13800000000": ["food"]}))
     assert call.result.path == ["lang", "zh", "root", "food"]
     assert [(h.prompt_id, h.language) for h in call.channel.heard[1:3]] == [
@@ -165,18 +165,7 @@ async def test_the_personal_part_can_precede_a_later_menu_than_the_first() -> No
 
 
 async def test_a_caller_gone_back_to_the_language_menu_is_offered_the_shortcuts_again() -> None:
-    flow = hotline(
-        m.Menu(id="lang", options=(m.MenuOption(key="1", target="zh", prompt="root.vaccination"),)),
-        m.Language(id="zh", language="zh-CN", next="root"),
-        start="lang",
-    )
-
-    class AfterLanguage(Bookmarks):
-        def root_for(self, caller: str | None, flow: Flow) -> PersonalRoot | None:
-            root = Bookmarks.root_for(self, caller, flow)
-            return PersonalRoot(greeting=root.greeting, shortcuts=root.shortcuts, before="root") if root else None
-
-    call = await simulate(flow, "1 * 1 7", personalizer=AfterLanguage({"13800000000": ["food"]}))
+    call = await simulate(behind_a_language_menu(), "1 * 1 7", personalizer=AfterLanguage({"13800000000": ["food"]}))
     assert call.result.path == ["lang", "zh", "root", "lang", "zh", "root", "food"]
     assert call.heard.count("personal.greeting") == 2
     assert call.result.visits[-1].via_shortcut

@@ -568,17 +568,14 @@ def _dump(path: Path, flow: Flow, prompts: Path) -> None:
 
 
 def _check_written(path: Path, out: Path) -> None:
-    from ivr_engine.flow.diagnostics import FlowError, has_errors
+    from ivr_engine.flow.diagnostics import FlowError
     from ivr_engine.flow.loader import load_flow
-    from ivr_engine.flow.validate import validate_with_catalog
 
     try:
-        problems = [d for d in validate_with_catalog(load_flow(path, check=False)) if d.is_error]
+        load_flow(path)  # and validated against its catalog: its errors, if any
     except FlowError as exc:
-        problems = list(exc.diagnostics)
-    if has_errors(problems):
-        found = "\n".join(str(problem).replace(str(path), str(out)) for problem in problems)
-        raise click.ClickException(f"internal error: {out} would not validate, nothing was written:\n{found}")
+        found = "\n".join(str(problem).replace(str(path), str(out)) for problem in exc.diagnostics)
+        raise click.ClickException(f"internal error: {out} would not validate, nothing was written:\n{found}") from None
 
 
 def _move_in(catalog: Path, directory: Path, flow_file: Path, out: Path) -> None:

@@ -62,11 +62,21 @@ def _ms(seconds: float | None) -> int:
     return _FOREVER_MS if seconds is None else max(1, round(seconds * 1000))
 
 
+# SIPp's ports come from below the kernel's ephemeral range (32768-60999 on Linux): a port found
+# free in that range can be handed to any program's outgoing connection before SIPp binds it, which
+# failed a CI call with "Unable to bind video RTP socket". Asterisk's own RTP starts at 31000.
+_SIPP_PORTS = (20000, 31000)
+# What SIPp prints when a port it was given is taken after all; the call never left, so it is placed
+# again on other ports.
+_BIND_FAILED = "Unable to bind"
+_BIND_ATTEMPTS = 3
+
+
 def free_udp_port(span: int = 1) -> int:
     """A port p where p .. p+span-1 are free on 127.0.0.1 (SIPp media binds audio+video pairs)."""
     rng = random.SystemRandom()
     for _ in range(200):
-        base = rng.randrange(40000, 60000, 2)
+        base = rng.randrange(*_SIPP_PORTS, 2)
         sockets: list[socket.socket] = []
         try:
             for port in range(base, base + span):
@@ -242,6 +252,14 @@ def place_calls(
 def run_call(
     spec: CallSpec, *, pbx_port: int = 15060, timeout: float = 120.0
 ) -> CallResult:
+    for _ in range(_BIND_ATTEMPTS - 1):
+        result = _run_call_once(spec, pbx_port=pbx_port, timeout=timeout)
+        if result.answered or _BIND_FAILED not in result.errors:
+            return result
+    return _run_call_once(spec, pbx_port=pbx_port, timeout=timeout)
+
+
+def _run_call_once(spec: CallSpec, *, pbx_port: int, timeout: float) -> CallResult:
     keys = "".join(key for _, key in parse_keys(spec.keys, spec.default_delay))
     with tempfile.TemporaryDirectory(prefix="ivr-call-") as tmp:
         workdir = Path(tmp)

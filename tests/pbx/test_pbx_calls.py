@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 from fastagi_peer import AgiSession, Script, collect_keys, fastagi_server, keys_of
 
-from ivr_engine.pbx import Agent, CallResult, CallSpec, Pbx
+from ivr_engine.pbx import Agent, CallResult, CallSpec, Pbx, sipp
 
 pytestmark = pytest.mark.asterisk
 
@@ -61,6 +62,34 @@ async def test_get_data_collects_a_repeated_key_and_star_until_pound(
     _, session = await one_call(pbx, use_agi, get_data, keys, "5550102")
     # '#' ends GET DATA and is not part of the answer; the repeated 7 is two presses, not one.
     assert AgiSession.result(session.replies[1]) == "77*0"
+
+
+async def test_a_caller_whose_media_port_was_taken_meanwhile_is_placed_again_on_others(
+    pbx: Pbx, use_agi: Callable[[str], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another program can bind a port between our check and SIPp's bind; SIPp then exits before
+    # its INVITE. Here the first media ports handed to SIPp are held by this test.
+    held = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    held.bind(("127.0.0.1", 0))
+    taken = held.getsockname()[1]
+    real_free_udp_port = sipp.free_udp_port
+    handed: list[int] = []
+
+    def first_media_port_taken(span: int = 1) -> int:
+        port = taken if span > 1 and not handed else real_free_udp_port(span)
+        if span > 1:
+            handed.append(port)
+        return port
+
+    monkeypatch.setattr(sipp, "free_udp_port", first_media_port_taken)
+    try:
+        result, session = await one_call(
+            pbx, use_agi, partial(collect_keys, count=1), [(1.0, "4")], "5550103"
+        )
+    finally:
+        held.close()
+    assert keys_of(session) == "4"
+    assert handed[0] == taken and len(handed) == 2
 
 
 async def test_simultaneous_callers_keep_their_own_number_and_keys(

@@ -109,7 +109,7 @@ class Engine:
         # Other engine nodes may serve the same callers where the store announces what it records:
         # the personal menus take it in (`running` listens).
         personal = PersonalMenus.from_store(
-            store, [(f.flow, f.prompts) for f in library.loaded], shared=store.announces
+            store, [(f.flow, f.prompts) for f in library.loaded], shared=store.announces, bookmarks_to=recorder
         )
         service = Service(
             settings,

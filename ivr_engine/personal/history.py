@@ -32,7 +32,13 @@ class FlowHistory:
     counted: Iterable[str] = ()  # ids of the calls `uses` counts that `calls_since(the time asked for)` reads
 
 
-class PersonalHistory(Protocol):
+class BookmarkWriter(Protocol):
+    def set_bookmark(self, caller_key: str, flow_id: str, service: str, *, on: bool) -> None:
+        """Keep the caller's bookmark of `service` on or off; raises if it cannot be kept."""
+        ...
+
+
+class PersonalHistory(BookmarkWriter, Protocol):
     def caller_key(self, number: str) -> str:
         """The key the store files this caller under."""
         ...
@@ -51,7 +57,3 @@ class PersonalHistory(Protocol):
         """Calls at a leaf of these flows, from known callers, that ended at or after `since` or
         were written late at or after it (`stats.models.LateCall`)."""
         ...
-
-    def add_bookmark(self, caller_key: str, flow_id: str, service: str) -> None: ...
-
-    def remove_bookmark(self, caller_key: str, flow_id: str, service: str) -> None: ...

@@ -39,7 +39,7 @@ from ivr_engine.caller_id import identifies
 from ivr_engine.flow import model as m
 from ivr_engine.optimizer import CostParams
 from ivr_engine.personal import records
-from ivr_engine.personal.history import PersonalHistory, ServiceUse
+from ivr_engine.personal.history import BookmarkWriter, PersonalHistory, ServiceUse
 from ivr_engine.personal.layout import RootLayout, personalizable, shortcut_prompt
 from ivr_engine.personal.peer_events import CATCH_UP_MARGIN, PeerCall, PeerEvent
 from ivr_engine.personal.selection import Candidate, Timing, choose
@@ -139,9 +139,12 @@ class PersonalMenus:
         clock: Callable[[], float] = time.time,
         layout_of: Callable[[m.Flow, PromptSource, CostParams], RootLayout] = RootLayout.for_flow,
         shared: bool = False,
+        bookmarks_to: BookmarkWriter | None = None,
     ) -> None:
         self.key_of = key_of
         self.store = store
+        # The store itself, or the statistics recorder, which spools what a database outage refuses.
+        self.bookmarks_to = bookmarks_to or store
         self.params = params
         self.cost = cost
         self.clock = clock
@@ -166,9 +169,11 @@ class PersonalMenus:
         cost: CostParams = CostParams(),
         clock: Callable[[], float] = time.time,
         shared: bool = False,
+        bookmarks_to: BookmarkWriter | None = None,
     ) -> PersonalMenus:
         """Personal menus for `flows`, loaded from the store's history and bookmarks."""
-        menus = cls(key_of=store.caller_key, store=store, params=params, cost=cost, clock=clock, shared=shared)
+        menus = cls(key_of=store.caller_key, store=store, params=params, cost=cost, clock=clock, shared=shared,
+                    bookmarks_to=bookmarks_to)  # fmt: skip
         since = None
         if shared:  # the calls ended since are read by id too, so a catch-up from then skips them
             menus.counted_since = clock() - CATCH_UP_MARGIN
@@ -351,9 +356,8 @@ class PersonalMenus:
         key = _compact(flow_id, caller_key)
         index = self._service_index(service)
         on = not any(e.service == index and e.bookmarked for e in records.entries(self._records.get(key, b"")))
-        if self.store is not None:  # stored first: a failed write changes nothing
-            write = self.store.add_bookmark if on else self.store.remove_bookmark
-            await asyncio.to_thread(write, caller_key, flow_id, service)
+        if self.bookmarks_to is not None:  # kept first: a failed write changes nothing
+            await asyncio.to_thread(self.bookmarks_to.set_bookmark, caller_key, flow_id, service, on=on)
         self._set_bookmark(flow_id, key, index, on)
         logger.info("bookmark added" if on else "bookmark removed", flow=flow_id, service=service)
 

@@ -1,4 +1,5 @@
 """A batch of statistics rows: the unit the recorder writes, spools and replays, and the importer loads.
+Callers' bookmark changes travel in the same batches, so a database outage loses none either.
 
 Rows are already keyed for privacy (caller_key, never a number), so a batch can go to the database
 or, unchanged, to the spool as one JSON object. Visits, the bulk of all rows, are tuples in VisitRow's
@@ -104,6 +105,17 @@ class CallRow(NamedTuple):
     took_shortcut: int = 0
 
 
+class BookmarkRow(NamedTuple):
+    """A caller adding (on) or removing a bookmark. Applied in order, so a replay ends where the
+    caller did."""
+
+    caller_key: str
+    flow_id: str
+    service: str  # the service's node id
+    on: int  # 0/1
+    at: str  # db_time
+
+
 # The same rows as plain tuples, as the recorder makes them, with flags as 0/1. The garbage
 # collector stops tracking a plain tuple of strings and numbers at its first pass, but walks a
 # NamedTuple (a tuple subclass) at every pass for as long as it lives; and sqlite3 binds an int
@@ -116,17 +128,25 @@ CallValues = tuple[str, str | None, str, str, str, str, str, str | None, float |
 class Batch:
     calls: list[CallValues] = field(default_factory=list)  # CallRow or its plain tuple
     visits: list[VisitValues] = field(default_factory=list)  # VisitRow or its plain tuple
+    bookmarks: list[BookmarkRow] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.calls or self.visits)
+        return bool(self.calls or self.visits or self.bookmarks)
 
     def to_json(self) -> str:
-        return json.dumps({"calls": self.calls, "visits": self.visits}, separators=(",", ":"))
+        return json.dumps(
+            {"calls": self.calls, "visits": self.visits, "bookmarks": self.bookmarks}, separators=(",", ":")
+        )
 
     @classmethod
     def from_json(cls, text: str) -> Batch:
         data = json.loads(text)
-        return cls(calls=[CallRow(*c) for c in data["calls"]], visits=[VisitRow(*v) for v in data["visits"]])
+        return cls(
+            calls=[CallRow(*c) for c in data["calls"]],
+            visits=[VisitRow(*v) for v in data["visits"]],
+            # spooled before bookmarks were
+            bookmarks=[BookmarkRow(*b) for b in data.get("bookmarks", ())],
+        )
 
 
 def visit_values(

@@ -5,6 +5,10 @@ thread drains the deque every `interval`, turns events into rows (hashing the ca
 the call path) and commits them as one batch. If the database is down or locked, the batch goes to
 the fsync'd spool instead, and so does every later batch until the spool has been replayed - so rows
 reach the database in the order they were recorded. Replays are retried with exponential backoff.
+
+It is also the personal menus' BookmarkWriter: a caller's bookmark goes the same way, so a database
+outage loses no bookmark, and the ones left in the spool by the last run are in the database (replayed
+at start) before the personal menus are loaded from it.
 """
 
 from __future__ import annotations
@@ -22,14 +26,14 @@ import structlog
 
 from ivr_engine.metrics import StatsRecorderCounts
 from ivr_engine.runtime.events import CallEnded, CallStarted, NodeEntered, NodeVisit
-from ivr_engine.stats.batch import Batch, CallValues, call_row, visit_values
+from ivr_engine.stats.batch import Batch, BookmarkRow, CallValues, call_row, db_time, visit_values
 from ivr_engine.stats.privacy import CallerKeyer
 from ivr_engine.stats.spool import Spool
 from ivr_engine.stats.store import StatsStore
 
 logger = structlog.get_logger(__name__)
 
-Event = CallStarted | NodeVisit | CallEnded
+Event = CallStarted | NodeVisit | CallEnded | BookmarkRow
 UNKNOWN = "unknown"  # flow of a call whose CallStarted the recorder never saw
 PURGE_EVERY = 3600.0  # seconds between retention purges
 
@@ -92,9 +96,18 @@ class StatsRecorder:
     def call_ended(self, event: CallEnded) -> None:
         self._events.append(event)
 
+    # --- BookmarkWriter ------------------------------------------------------------------------
+
+    def set_bookmark(self, caller_key: str, flow_id: str, service: str, *, on: bool) -> None:
+        at = db_time(dt.datetime.now(dt.UTC))
+        self._events.append(BookmarkRow(caller_key, flow_id, service, int(on), at))
+
     # --- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> StatsRecorder:
+        """Replay what the last run spooled (if the database is up), then write in the background."""
+        if self.spool.pending:
+            self._replay()
         self._thread.start()
         return self
 
@@ -122,7 +135,6 @@ class StatsRecorder:
     # --- the writer thread ---------------------------------------------------------------------
 
     def _run(self) -> None:
-        self._retry_at = time.monotonic() if self.spool.pending else 0.0
         while not self._stop.is_set():
             if len(self._events) < self.max_batch:
                 self._stop.wait(self.interval)
@@ -176,6 +188,8 @@ class StatsRecorder:
                 open_calls[e.call_id] = _OpenCall(e, self.keyer.key_or_none(e.caller))
             elif isinstance(e, CallEnded):
                 batch.calls.append(self._call_row(e))
+            else:
+                batch.bookmarks.append(e)
         return batch
 
     def _call_row(self, e: CallEnded) -> CallValues:

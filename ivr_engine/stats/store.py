@@ -39,7 +39,16 @@ from sqlalchemy.engine import Connection, Engine, make_url
 
 from ivr_engine.personal.history import FlowHistory, ServiceUse
 from ivr_engine.personal.peer_events import CATCH_UP_MARGIN, CHANNEL, PeerBookmark, PeerCall, PeerEvent, encode
-from ivr_engine.stats.batch import Batch, CallRow, CallValues, VisitRow, VisitValues, db_time, db_time_seconds
+from ivr_engine.stats.batch import (
+    Batch,
+    BookmarkRow,
+    CallRow,
+    CallValues,
+    VisitRow,
+    VisitValues,
+    db_time,
+    db_time_seconds,
+)
 from ivr_engine.stats.models import VERSION_TABLE, Base, Bookmark, Call, CallerLeaf, LateCall, NodeHour, Visit
 from ivr_engine.stats.privacy import CallerKeyer, CallerSecretError
 
@@ -214,7 +223,7 @@ class StatsStore:
     def __init__(self, engine: Engine, keyer: CallerKeyer | None = None, clock: Callable[[], float] = time.time) -> None:
         self.engine = engine
         self.keyer = keyer
-        self.clock = clock  # unix time; what makes a call written late (LateCall)
+        self.clock = clock  # unix time; what makes a call written late (LateCall), when a bookmark was set
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
         # The recorder's rows carry flags as 0/1 (see batch.VisitValues); PostgreSQL takes an integer
@@ -325,6 +334,7 @@ class StatsStore:
                 self._count_leaves(cursor, new_calls)
             finally:
                 cursor.close()
+            self._set_bookmarks(conn, batch.bookmarks)
         return WriteResult(visits=len(batch.visits), new_calls=len(new_calls))
 
     def _lock_writers(self, conn: Connection) -> None:
@@ -464,16 +474,31 @@ class StatsStore:
         ]
 
     def add_bookmark(self, caller_key: str, flow_id: str, service: str) -> None:
-        row = {"caller_key": caller_key, "flow_id": flow_id, "node_id": service, "created": dt.datetime.now(dt.UTC)}
-        with self.engine.begin() as conn:
-            conn.execute(self._insert(Bookmark).on_conflict_do_nothing(), [row])
-            self._announce_bookmark(conn, PeerBookmark(caller_key, flow_id, service, on=True))
+        self.set_bookmark(caller_key, flow_id, service, on=True)
 
     def remove_bookmark(self, caller_key: str, flow_id: str, service: str) -> None:
-        key = (Bookmark.caller_key == caller_key) & (Bookmark.flow_id == flow_id) & (Bookmark.node_id == service)
+        self.set_bookmark(caller_key, flow_id, service, on=False)
+
+    def set_bookmark(self, caller_key: str, flow_id: str, service: str, *, on: bool) -> None:
+        """Now, in the database (a BookmarkWriter that fails while the database is down)."""
+        row = BookmarkRow(caller_key, flow_id, service, int(on), db_time(dt.datetime.fromtimestamp(self.clock(), dt.UTC)))
         with self.engine.begin() as conn:
-            conn.execute(sa.delete(Bookmark).where(key))
-            self._announce_bookmark(conn, PeerBookmark(caller_key, flow_id, service, on=False))
+            self._set_bookmarks(conn, [row])
+
+    def _set_bookmarks(self, conn: Connection, rows: Sequence[BookmarkRow]) -> None:
+        """In order. Each sets a state rather than toggling one, and only a change is announced, so a
+        replay changes and announces nothing."""
+        for caller_key, flow_id, service, on, at in rows:
+            if on:
+                created = dt.datetime.fromisoformat(at).replace(tzinfo=dt.UTC)
+                row = {"caller_key": caller_key, "flow_id": flow_id, "node_id": service, "created": created}
+                change = self._insert(Bookmark).values(row).on_conflict_do_nothing()
+            else:
+                key = (Bookmark.caller_key == caller_key) & (Bookmark.flow_id == flow_id)
+                change = sa.delete(Bookmark).where(key, Bookmark.node_id == service)
+            # RETURNING, since an INSERT's rowcount through SQLAlchemy on psycopg is -1
+            if conn.execute(change.returning(Bookmark.node_id)).first() is not None:
+                self._announce_bookmark(conn, PeerBookmark(caller_key, flow_id, service, on=bool(on)))
 
     def _announce_bookmark(self, conn: Connection, event: PeerBookmark) -> None:
         if self.announces:

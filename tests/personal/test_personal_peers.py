@@ -33,7 +33,7 @@ from ivr_engine.personal.peer_events import (
 )
 from ivr_engine.personal.peer_listener import APPLICATION_NAME, PeerListener, conninfo
 from ivr_engine.service import FanOut
-from ivr_engine.stats.batch import Batch, call_row
+from ivr_engine.stats.batch import Batch, BookmarkRow, call_row, db_time
 from ivr_engine.stats.models import Bookmark
 from ivr_engine.stats.recorder import StatsRecorder
 from ivr_engine.stats.store import StatsStore
@@ -254,7 +254,9 @@ class Node:
     def __init__(self, url: str, spool: Path, clock: Clock, *, listen: bool = True, retry: float = 0.05) -> None:
         self.store = StatsStore.open(url, keyer=keyer(), clock=clock)
         self.recorder = StatsRecorder(self.store, spool, interval=0.01).start()
-        self.menus = PersonalMenus.from_store(self.store, [(hotline(), prompts())], clock=clock, shared=True)
+        self.menus = PersonalMenus.from_store(
+            self.store, [(hotline(), prompts())], clock=clock, shared=True, bookmarks_to=self.recorder
+        )
         self.observer = FanOut([self.recorder, self.menus])
         self.listener = PeerListener.for_menus(
             url, self.menus, asyncio.get_running_loop(), retry=retry, max_retry=retry
@@ -449,12 +451,16 @@ def test_a_replayed_batch_announces_nothing_new(postgres_server: PostgresServer)
     with psycopg.connect(conninfo(url), autocommit=True) as listening:
         listening.execute(f"LISTEN {CHANNEL}")
         batch = batch_of_one_call("replayed-1")
+        batch.bookmarks.append(BookmarkRow(KEY, hotline().id, "flu.symptoms", 1, db_time(AT)))
         store.write_batch(batch)
-        (first,) = [n.payload for n in listening.notifies(timeout=2.0, stop_after=1)]
-        store.write_batch(batch)  # after a crash, from the spool: the same call again
+        first = [event for n in listening.notifies(timeout=2.0, stop_after=2) for event in decode(n.payload)]
+        store.write_batch(batch)  # after a crash, from the spool: the same call and bookmark again
         assert list(listening.notifies(timeout=0.5)) == []
     store.close()
-    assert decode(first) == [PeerCall("replayed-1", KEY, hotline().id, "food.home", AT.timestamp() + 30)]
+    assert first == [
+        PeerCall("replayed-1", KEY, hotline().id, "food.home", AT.timestamp() + 30),
+        PeerBookmark(KEY, hotline().id, "flu.symptoms", on=True),
+    ]
 
 
 @pytest.mark.postgres

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from personal_support import CALLER, Clock, Heard, console_call, hotline, keyer, prompts
+from waiting import until_blocking
 
 from ivr_engine.cli.main import main
 from ivr_engine.flow import model as m
@@ -26,15 +28,27 @@ SAFE_FOOD = "2 3 3 2"  # English, outbreaks and food safety, food safety, safe f
 class Service:
     """What the service runs: the store, its recorder and the personal menus, one observer."""
 
-    def __init__(self, url: str, spool: Path, clock: Clock) -> None:
-        self.store = StatsStore.open(url, keyer=keyer())
-        self.recorder = StatsRecorder(self.store, spool).start()
-        self.menus = PersonalMenus.from_store(self.store, [(hotline(), prompts())], clock=clock)
+    def __init__(self, url: str, spool: Path, clock: Clock, busy_timeout: float = 5.0) -> None:
+        self.store = StatsStore.open(url, keyer=keyer(), busy_timeout=busy_timeout)
+        self.recorder = StatsRecorder(self.store, spool, interval=0.01).start()
+        self.menus = PersonalMenus.from_store(
+            self.store, [(hotline(), prompts())], clock=clock, bookmarks_to=self.recorder
+        )
         self.observer = FanOut([self.recorder, self.menus])
 
     def stop(self) -> None:
         assert self.recorder.close()
         self.store.close()
+
+
+def stored_bookmarks(url: str) -> list[tuple[str, str]]:
+    """The hotline's bookmarks in the store, read once the service that wrote them has stopped (its
+    recorder writes them in the background)."""
+    store = StatsStore.open(url, keyer=keyer())
+    try:
+        return store.bookmarks(hotline().id)
+    finally:
+        store.close()
 
 
 def shortcuts(menus: PersonalMenus) -> dict[str, str]:
@@ -64,6 +78,28 @@ async def test_history_and_a_bookmark_survive_a_restart(tmp_path: Path) -> None:
     restarted.stop()
 
 
+async def test_a_bookmark_made_while_the_database_is_down_is_confirmed_offered_and_kept(tmp_path: Path) -> None:
+    db, clock = tmp_path / "stats.db", Clock()
+    service = Service(f"sqlite:///{db}", tmp_path / "spool", clock, busy_timeout=0.05)
+    blocker = sqlite3.connect(db, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
+    marked = await console_call(
+        FLU_SYMPTOMS_BOOKMARK, personalizer=service.menus, observer=service.observer, at=clock.advance(1), tmp=tmp_path
+    )
+    assert "bookmark.added" in [h.prompt_id for h in marked.channel.heard]
+    assert set(shortcuts(service.menus)) == {"flu.symptoms"}
+    until_blocking(lambda: service.recorder.spool.pending and not service.recorder.backlog, "the spool", within=10)
+    service.stop()  # and the engine stops before the database is back
+    blocker.execute("ROLLBACK")
+    blocker.close()
+
+    # The spool is replayed as the service starts, before its personal menus are read.
+    restarted = Service(f"sqlite:///{db}", tmp_path / "spool", clock)
+    assert set(shortcuts(restarted.menus)) == {"flu.symptoms"}
+    assert restarted.store.bookmarks(hotline().id) == [(keyer().key(CALLER), "flu.symptoms")]
+    restarted.stop()
+
+
 async def test_pressing_the_bookmark_key_again_removes_the_bookmark_for_good(tmp_path: Path) -> None:
     url, clock = f"sqlite:///{tmp_path / 'stats.db'}", Clock()
     service = Service(url, tmp_path / "spool", clock)
@@ -71,8 +107,8 @@ async def test_pressing_the_bookmark_key_again_removes_the_bookmark_for_good(tmp
         await console_call(
             FLU_SYMPTOMS_BOOKMARK, personalizer=service.menus, observer=service.observer, at=clock.advance(1), tmp=tmp_path
         )
-    assert service.store.bookmarks(hotline().id) == []
     service.stop()
+    assert stored_bookmarks(url) == []
     restarted = Service(url, tmp_path / "spool", clock)
     offer = restarted.menus.offer(CALLER, hotline())
     assert offer is not None  # two calls to flu symptoms: predicted, no longer bookmarked
@@ -160,10 +196,10 @@ async def test_every_bookmark_stays_however_many_the_caller_sets(tmp_path: Path)
     await console_call(SAFE_FOOD, personalizer=service.menus, observer=service.observer, at=clock.advance(1), tmp=tmp_path)
     for leaf in marked:  # each pressed again: removed
         await service.menus.bookmark(CALLER, hotline(), leaf)
-    assert service.store.bookmarks(hotline().id) == []
     offer = service.menus.offer(CALLER, hotline())
     assert offer is not None and [(c.service, c.bookmarked) for c in offer.reasons] == [("food.home", False)]
     service.stop()
+    assert stored_bookmarks(url) == []
 
 
 async def test_a_flow_whose_menus_the_cost_model_cannot_time_is_served_without_personal_menus(tmp_path: Path) -> None:

@@ -43,6 +43,12 @@ def assert_exactly(store: StatsStore, events: list[object], calls: int) -> None:
     assert sum(u.calls for u in store.service_uses(SYNTHETIC_FLOW)) == sum(1 for e in oracle.ends(events) if e.leaf)
 
 
+def bookmark_while_down(recorder: StatsRecorder) -> None:
+    """A caller bookmarks two services and takes one back."""
+    for service, on in [("a", True), ("b", True), ("a", False)]:
+        recorder.set_bookmark("caller", SYNTHETIC_FLOW, service, on=on)
+
+
 def test_sqlite_locked_mid_load(tmp_path: Path) -> None:
     db = tmp_path / "stats.db"
     store = StatsStore.open(f"sqlite:///{db}", keyer=KEYER, busy_timeout=0.1)
@@ -53,6 +59,7 @@ def test_sqlite_locked_mid_load(tmp_path: Path) -> None:
     blocker = sqlite3.connect(db, isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
     events += load(recorder, 200, 400)
+    bookmark_while_down(recorder)
     wait_for(lambda: recorder.spooled > 0 and recorder.backlog == 0, "batches to go to the spool")
     assert recorder.spool.pending
     blocker.execute("ROLLBACK")
@@ -63,6 +70,7 @@ def test_sqlite_locked_mid_load(tmp_path: Path) -> None:
     assert recorder.close(timeout=30)
     assert recorder.written == recorder.recorded == len(oracle.visits(events))
     assert_exactly(store, events, 500)
+    assert store.bookmarks(SYNTHETIC_FLOW) == [("caller", "b")]
     store.close()
 
 
@@ -76,6 +84,7 @@ def test_postgresql_stopped_mid_load(postgres_server: PostgresServer, tmp_path: 
     postgres_server.stop("fast")
     try:
         events += load(recorder, 200, 400)
+        bookmark_while_down(recorder)
         wait_for(lambda: recorder.spooled > 0 and recorder.backlog == 0, "batches to go to the spool")
     finally:
         postgres_server.start()
@@ -85,6 +94,7 @@ def test_postgresql_stopped_mid_load(postgres_server: PostgresServer, tmp_path: 
     assert recorder.close(timeout=30)
     assert recorder.written == recorder.recorded == len(oracle.visits(events))
     assert_exactly(store, events, 500)
+    assert store.bookmarks(SYNTHETIC_FLOW) == [("caller", "b")]
     store.close()
 
 

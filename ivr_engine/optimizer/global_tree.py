@@ -404,6 +404,15 @@ def check_constraints(current: MenuTree, constraints: Constraints) -> None:
             raise TreeError(
                 f"constraints: keep-together group {sorted(group)} pins two members to the same key"
             )
+        # A group held in place stays there whole (hold_groups), each member at its key.
+        for node_id in sorted(group - stays) if staying else ():
+            key = constraints.pinned_keys.get(node_id, where[node_id][-1])
+            if key != where[node_id][-1]:
+                raise TreeError(
+                    f"constraints: {node_id!r} is pinned to key {key}, but its keep-together group "
+                    f"{sorted(group)} is held in place by {', '.join(sorted(staying))}, with {node_id!r} "
+                    f"at key {where[node_id][-1]}"
+                )
     if constraints.max_depth is not None:
         for node_id in sorted(plan.fixed_services | plan.inside_frozen):  # the same message every run
             if (

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import pytest
@@ -396,3 +397,21 @@ def test_where_a_free_group_sat_does_not_matter_to_the_program() -> None:
         _layout_units(tree, units, _plan(tree, constraints), p, PARAMS, constraints) for tree in (at_root, below)
     ]
     assert expected_time(laid[0], p, PARAMS) == pytest.approx(expected_time(laid[1], p, PARAMS))
+
+
+def test_a_member_of_a_group_held_in_place_pinned_to_another_key_is_refused() -> None:
+    # Found by test_always_respects_constraints: a fixed member holds its group in place, every
+    # member at its key, so a pin to another key cannot be kept; the optimizer had dropped the pin.
+    tree, p = hotline()
+    menu = leaf_menu(tree)
+    fixed, pinned = menu.options[0], menu.options[1]
+    constraints = Constraints(
+        pinned_keys={pinned.child.id: fixed.key},
+        together=(frozenset({fixed.child.id, pinned.child.id}),),
+        fixed=frozenset({fixed.child.id}),
+    )
+    with pytest.raises(TreeError, match=f"{pinned.child.id!r} is pinned to key {fixed.key}, but its keep-together group"):
+        optimize(tree, p, PARAMS, constraints)
+    # pinned where it is, it stays there with its group
+    kept = dataclasses.replace(constraints, pinned_keys={pinned.child.id: pinned.key})
+    assert violations(optimize(tree, p, PARAMS, kept).tree, kept, tree) == []

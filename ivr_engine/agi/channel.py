@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 
@@ -10,7 +11,7 @@ import structlog
 from ivr_engine.agi.errors import AGICommandFailed, AGIHangup
 from ivr_engine.agi.server import AGISession
 from ivr_engine.prompts.clip import Clip
-from ivr_engine.runtime.channel import ALL_KEYS, CallerHangup, CallInfo, QueueRequest, Recording
+from ivr_engine.runtime.channel import ALL_KEYS, CallerHangup, CallInfo, LineLost, QueueRequest, Recording
 
 # EXEC Queue and EXEC Dial return only when the conversation with the agent or the dialled party
 # ends, which takes as long as it takes: their bound only catches an Asterisk that stopped talking.
@@ -56,7 +57,8 @@ class AGIChannel:
     """Maps each Channel operation to one or a few AGI commands.
 
     Any AGIHangup (511, HANGUP, the connection gone) becomes the runtime's CallerHangup, so the
-    runtime has one way to learn that the caller left, whatever the channel.
+    runtime has one way to learn that the caller left, whatever the channel; LineLost (a
+    CallerHangup) when the connection went before Asterisk said the caller did.
     """
 
     def __init__(
@@ -79,9 +81,12 @@ class AGIChannel:
     def now(self) -> float:
         return time.monotonic()
 
+    def _gone(self) -> CallerHangup:
+        return LineLost() if self.session.line_lost else CallerHangup()
+
     def _check(self) -> None:
         if self.session.hungup:
-            raise CallerHangup()
+            raise self._gone()
 
     async def play(self, clips: Sequence[Clip], escape_digits: str, wait: float = 0.0) -> str | None:
         if clips and set(ALL_KEYS) <= set(escape_digits):
@@ -95,7 +100,7 @@ class AGIChannel:
                     clip.sound, escape_digits, timeout=clip.duration + COMMAND_SLACK
                 )
             except AGIHangup:
-                raise CallerHangup() from None
+                raise self._gone() from None
             except AGICommandFailed:
                 await self._probe_line()
                 self._log.error("prompt.missing_audio", sound=clip.sound, prompt=clip.prompt_id)
@@ -118,7 +123,7 @@ class AGIChannel:
                 [c.sound for c in clips], wait, timeout=seconds + wait + COMMAND_SLACK
             )
         except AGIHangup:
-            raise CallerHangup() from None
+            raise self._gone() from None
         self._report(clips, time.monotonic() - started, key)
         return key
 
@@ -141,7 +146,7 @@ class AGIChannel:
         try:
             await self.session.command("CHANNEL STATUS")
         except AGIHangup:
-            raise CallerHangup() from None
+            raise self._gone() from None
         self._check()
 
     async def wait_digit(self, timeout: float) -> str | None:
@@ -149,14 +154,14 @@ class AGIChannel:
         try:
             return await self.session.wait_for_digit(max(int(timeout * 1000), 0))
         except (AGIHangup, AGICommandFailed):
-            raise CallerHangup() from None
+            raise self._gone() from None
 
     async def set_variable(self, name: str, value: str) -> None:
         self._check()
         try:
             await self.session.set_variable(name, value)
         except AGIHangup:
-            raise CallerHangup() from None
+            raise self._gone() from None
 
     async def set_language(self, language: str) -> None:
         await self.set_variable("CHANNEL(language)", language)
@@ -205,7 +210,7 @@ class AGIChannel:
         status = await self._variable("DIALSTATUS")
         if status:
             return status
-        raise CallerHangup()
+        raise self._gone()
 
     async def record(self, path: str, max_seconds: int, beep: bool = True) -> Recording:
         self._check()
@@ -221,15 +226,14 @@ class AGIChannel:
                 timeout=max_seconds + COMMAND_SLACK,
             )
         except AGIHangup:
-            raise CallerHangup() from None
+            raise self._gone() from None
         return Recording(
             path=f"{target}.wav", seconds=result.endpos / 8000, ended_by=result.ended_by
         )
 
     async def hangup(self) -> None:
-        if self.session.hungup:
-            return
-        try:
-            await self.session.hangup()
-        except AGIHangup:
-            pass
+        if not self.session.hungup:
+            with contextlib.suppress(AGIHangup):
+                await self.session.hangup()
+        if self.session.line_lost:
+            raise LineLost()

@@ -82,6 +82,13 @@ class AGISession:
         """True once Asterisk said HANGUP or 511, or this session can no longer reach the call."""
         return self._dead or self._connection.hungup or self._broken is not None
 
+    @property
+    def line_lost(self) -> bool:
+        """The connection to Asterisk failed or closed before Asterisk said the channel hung up.
+        Asterisk sends HANGUP over FastAGI when the caller leaves and keeps the connection open
+        (res_agi.c, unless AGISIGHUP=no or AGIEXITONHANGUP), so the caller may still be on the line."""
+        return self._broken is not None and not (self._dead or self._connection.hungup)
+
     async def command(self, name: str, *args: str, timeout: float | None = None) -> AGIResponse:
         """Send one command and return Asterisk's 200 answer.
 

@@ -20,6 +20,11 @@ class CallerHangup(Exception):
     """The caller hung up; raised by any channel operation once the line is gone."""
 
 
+class LineLost(CallerHangup):
+    """Our link to the call failed (the FastAGI connection broke) without the caller hanging up:
+    the call goes on without us, the PBX's fallback takes a caller still on the line."""
+
+
 @dataclass(frozen=True, slots=True)
 class CallInfo:
     call_id: str  # Asterisk's uniqueid, or a generated id in the simulator

@@ -28,7 +28,7 @@ from ivr_engine.caller_id import identifies
 from ivr_engine.flow import model as m
 from ivr_engine.prompts.clip import Clip
 from ivr_engine.runtime import conditions
-from ivr_engine.runtime.channel import ALL_KEYS, CallerHangup, Channel, QueueRequest
+from ivr_engine.runtime.channel import ALL_KEYS, CallerHangup, Channel, LineLost, QueueRequest
 from ivr_engine.runtime.events import (
     CallEnded,
     CallObserver,
@@ -201,6 +201,9 @@ class _Call:
             await self.walk()
             outcome = self.outcome_when_finished()
             await self.hang_up()
+        except LineLost:
+            outcome = Outcome.ERROR
+            self.log.warning("connection to the PBX lost: its fallback takes a caller still on the line")
         except CallerHangup:
             outcome = self.outcome_when_caller_left()
             self.log.info("caller hung up")
@@ -301,13 +304,15 @@ class _Call:
 
     async def hang_up(self) -> None:
         """The flow is done; the outcome is decided, so a line already gone changes nothing."""
+        # Without the HANGUP that tells the dialplan the call is done, a caller still on the line
+        # is taken to the operators (asterisk_conf/extensions.conf).
         try:
             await self.channel.hangup()
+        except LineLost:
+            self.log.warning("hangup failed: a caller still on the line goes to the operators")
         except CallerHangup:
             pass  # after a transfer or an agent, the other side usually ends the call
         except Exception:
-            # the AGI session then ends without the HANGUP that tells the dialplan the call is done,
-            # so a caller still on the line is taken to the operators (asterisk_conf/extensions.conf)
             self.log.warning("hangup failed: a caller still on the line goes to the operators", exc_info=True)
 
     def outcome_when_finished(self) -> Outcome:

@@ -14,7 +14,7 @@ from test_agi_server import BOUND, FakeAsterisk
 from ivr_engine.agi.channel import AGIChannel
 from ivr_engine.agi.server import AGISession, FastAGIServer
 from ivr_engine.prompts.clip import Clip
-from ivr_engine.runtime.channel import ALL_KEYS, CallerHangup
+from ivr_engine.runtime.channel import ALL_KEYS, CallerHangup, LineLost
 
 HEADER, OPTION_1, OPTION_2 = (
     Clip(prompt_id, "en", prompt_id, f"ivr/en/{prompt_id}", 2.0, measured=True)
@@ -94,3 +94,54 @@ async def test_a_caller_who_hangs_up_during_the_read_ends_the_call(channel_call)
     await peer.expect(RESULT, b"200 result=1 (HANGUP:)\n")
     with pytest.raises(CallerHangup):
         await asyncio.wait_for(done, BOUND)
+
+
+async def hang_up_after(channel: AGIChannel, step: Callable[[AGIChannel], Awaitable[object]]) -> str:
+    """Run `step`, then end the call as the engine does; what the runtime was told."""
+    try:
+        await step(channel)
+        await channel.hangup()
+    except LineLost:
+        return "line lost"
+    except CallerHangup:
+        return "caller hung up"
+    return "hung up"
+
+
+def menu(ch: AGIChannel) -> Awaitable[object]:
+    return ch.play([HEADER, OPTION_1, OPTION_2], ALL_KEYS, 5.0)
+
+
+@pytest.mark.parametrize("cut", ["close", "reset"])
+async def test_a_connection_gone_without_asterisks_hangup_is_a_lost_line_not_a_caller_who_left(
+    channel_call, cut: str  # type: ignore[no-untyped-def]
+) -> None:
+    # Asterisk tells a FastAGI script that the caller left with HANGUP and keeps the connection
+    # open, so a connection gone without it (the network, a restart) leaves a caller on the line
+    peer, done = await channel_call(lambda ch: hang_up_after(ch, menu))
+    await peer.expect(READ % b"5.000")
+    if cut == "reset":
+        peer.writer.transport.abort()
+    else:
+        peer.close()
+    assert (await asyncio.wait_for(done, BOUND))[0] == "line lost"
+
+
+async def test_a_connection_closed_after_asterisks_hangup_is_the_caller_who_left(channel_call) -> None:  # type: ignore[no-untyped-def]
+    peer, done = await channel_call(lambda ch: hang_up_after(ch, menu))
+    await peer.expect(READ % b"5.000")
+    await peer.send(b"HANGUP\n")
+    peer.close()  # as with AGIEXITONHANGUP
+    assert (await asyncio.wait_for(done, BOUND))[0] == "caller hung up"
+
+
+async def test_hanging_up_over_a_connection_gone_meanwhile_says_the_line_was_lost(channel_call) -> None:  # type: ignore[no-untyped-def]
+    # the engine's final HANGUP: unsent, the dialplan's fallback takes a caller still there
+    peer, done = await channel_call(lambda ch: hang_up_after(ch, lambda _: asyncio.sleep(0)))
+    await peer.expect(b"HANGUP\n")
+    peer.close()
+    assert (await asyncio.wait_for(done, BOUND))[0] == "line lost"
+    # and a HANGUP answered is a call ended
+    peer, done = await channel_call(lambda ch: hang_up_after(ch, lambda _: asyncio.sleep(0)))
+    await peer.expect(b"HANGUP\n", b"200 result=1\n")
+    assert (await asyncio.wait_for(done, BOUND))[0] == "hung up"

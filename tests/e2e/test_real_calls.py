@@ -90,6 +90,61 @@ async def test_a_caller_hanging_up_mid_prompt_ends_the_call_cleanly(engine: Engi
     assert asyncio.all_tasks() - before == set()
 
 
+class CuttableLink:
+    """A TCP hop between Asterisk and the engine that fails as a network does: both ends at once."""
+
+    def __init__(self, engine_port: int) -> None:
+        self.engine_port = engine_port
+        self.ends: list[asyncio.StreamWriter] = []
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self._join, "127.0.0.1", 0)
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def _join(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        engine_reader, engine_writer = await asyncio.open_connection("127.0.0.1", self.engine_port)
+        self.ends += [writer, engine_writer]
+        await asyncio.gather(_pump(reader, engine_writer), _pump(engine_reader, writer), return_exceptions=True)
+
+    def cut(self) -> None:
+        for end in self.ends:
+            end.transport.abort()
+
+    async def stop(self) -> None:
+        self.server.close()
+        await self.server.wait_closed()
+
+
+async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    while data := await reader.read(65536):
+        writer.write(data)
+        await writer.drain()
+    writer.close()
+
+
+async def test_a_caller_whose_engine_link_fails_goes_to_the_operators_and_the_call_counts_as_an_error(
+    engine: Engine, start_agent: Callable[..., Agent]
+) -> None:
+    agent = await asyncio.to_thread(start_agent, "agent1")
+    link = CuttableLink(engine.service.agi.port)
+    engine.use_agi(f"agi://127.0.0.1:{await link.start()}/default")
+    # English, then a key in the main menu: it ends the Read Asterisk is in when the link fails,
+    # after which Asterisk finds the connection gone.
+    call = asyncio.create_task(engine.call(await informed_plan(["2", "1"]), hold_seconds=20.0))
+    try:
+        async with asyncio.timeout(30):
+            while not any(e.node_id == "main" for e in engine.events.entered):
+                await asyncio.sleep(0.05)
+        link.cut()
+        (end,) = await engine.ended()
+        result = await call
+    finally:
+        await link.stop()
+    assert result.ok, result.errors
+    assert end.outcome is Outcome.ERROR and end.leaf is None
+    await asyncio.to_thread(agent.wait, answered=1)
+
+
 def caller_channel_variables(engine: Engine) -> dict[str, str]:
     """The variables Asterisk itself holds on the caller's channel ("core show channel")."""
     names = [

@@ -22,7 +22,7 @@ from ivr_engine.flow.diagnostics import Diagnostic, FlowError
 from ivr_engine.flow.loader import load_flow
 from ivr_engine.flow.model import Flow, SourceLocation
 from ivr_engine.flow.validate import load_catalog
-from ivr_engine.prompts.manifest import Manifest, ManifestError
+from ivr_engine.prompts.manifest import BuiltLanguages, Manifest, ManifestError
 from ivr_engine.runtime.prompt_source import CatalogPrompts
 
 DEFAULT_SCRIPT = "default"
@@ -90,31 +90,7 @@ def _read(path: Path, manifest_path: Path, sources: list[Path]) -> tuple[Flow, C
         raise FlowError([Diagnostic(where, "the flow names no prompt texts")])
     if manifest is None:
         raise FlowError([Diagnostic(SourceLocation(str(manifest_path), 1, 1), str(broken))])
-    return flow, CatalogPrompts(catalog, manifest)
-
-
-@dataclass(frozen=True, slots=True)
-class BuiltLanguages:
-    """The manifest's durations, for the languages it holds audio in.
-
-    Asterisk skips a sound file that does not exist without a word to us, so a prompt with no
-    built audio is silence on a real call: `ivr optimize` writes new option prompts ("Influenza
-    and more: press 2.") whose audio is built separately, and a flow served before that offers
-    options nobody hears. In a language with no audio at all (a development setup) no prompt
-    is expected to have any.
-    """
-
-    manifest: Manifest
-    languages: frozenset[str]
-
-    @classmethod
-    def of(cls, manifest: Manifest) -> BuiltLanguages:
-        return cls(manifest, frozenset(entry.language for entry in manifest))
-
-    def duration(self, prompt_id: str, language: str) -> float | None:
-        if language not in self.languages:
-            return 0.0
-        return self.manifest.duration(prompt_id, language)
+    return flow, CatalogPrompts(catalog, manifest, built)
 
 
 class FlowLibrary:

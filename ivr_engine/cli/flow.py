@@ -13,15 +13,14 @@ from ivr_engine.flow.diagnostics import FlowError, has_errors
 from ivr_engine.flow.loader import load_flow
 from ivr_engine.flow.model import Flow
 from ivr_engine.flow.validate import check_paths, flow_files, load_catalog
-from ivr_engine.prompts.catalog import DurationSource
+from ivr_engine.prompts.manifest import Manifest, ManifestError
 
 _EXISTING = click.Path(exists=True, path_type=Path)
 
 
-def _manifest(audio: Path | None) -> DurationSource | None:
+def _manifest(audio: Path | None) -> Manifest | None:
     if audio is None:
         return None
-    from ivr_engine.prompts.manifest import Manifest, ManifestError
 
     try:
         return Manifest.load(audio)

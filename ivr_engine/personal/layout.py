@@ -18,11 +18,15 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import structlog
+
 from ivr_engine.flow import model as m
 from ivr_engine.optimizer import CostParams, MenuTree, Option, Service, leaf_times
 from ivr_engine.optimizer.flow_adapter import PromptSeconds, menu_tree_from_flow
 from ivr_engine.runtime.personal import PersonalRoot
 from ivr_engine.runtime.prompt_source import PromptSource
+
+logger = structlog.get_logger(__name__)
 
 GREETING_PROMPT = "personal.greeting"
 DIGITS = "123456789"
@@ -66,13 +70,16 @@ class RootLayout:
             node_id = targets.get(service, service)
             canonical[node_id] = min(seconds, canonical.get(node_id, seconds))
         free = free_keys(flow.keys, {option.key for option in tree.options})
+        unheard: list[str] = []
         clips = {
             (service, key): clip
             for service in canonical
             for key in free
-            if (clip := _seconds(prompts, shortcut_prompt(service, key), flow)) is not None
+            if (clip := _seconds(prompts, shortcut_prompt(service, key), flow, unheard)) is not None
         }
-        greeting = _seconds(prompts, GREETING_PROMPT, flow)
+        greeting = _seconds(prompts, GREETING_PROMPT, flow, unheard)
+        if unheard:  # offered, they would be silence: the shortcuts (or the greeting) are left out
+            logger.warning("personal.prompts_without_audio", flow=flow.id, prompts=unheard, build="ivr prompts build")
         return cls(
             flow_id=flow.id,
             before=tree.id,
@@ -170,13 +177,18 @@ def served_at(flow: m.Flow, services: Mapping[str, float]) -> dict[str, str]:
     return owner
 
 
-def _seconds(prompts: PromptSource, prompt_id: str, flow: m.Flow) -> float | None:
+def _seconds(prompts: PromptSource, prompt_id: str, flow: m.Flow, unheard: list[str]) -> float | None:
     """Seconds of a personal prompt in the flow's default language; None unless it has a text in
-    every language of the flow. The personal root is chosen as the call starts, before the caller
-    picks a language, and the runtime would play a missing one in the default language instead."""
+    every language of the flow, and audio where the language has built audio (else it is added to
+    `unheard`). The personal root is chosen as the call starts, before the caller picks a
+    language, and the runtime would play a missing one in the default language instead."""
     try:
         for language in flow.languages:
             prompts.clip(prompt_id, language)
-        return prompts.clip(prompt_id, flow.default_language).duration
+        clip = prompts.clip(prompt_id, flow.default_language)
     except KeyError:
         return None
+    if not all(prompts.heard(prompt_id, language) for language in flow.languages):
+        unheard.append(prompt_id)
+        return None
+    return clip.duration

@@ -109,3 +109,27 @@ def _entry(item: dict[str, object]) -> ManifestEntry:
     fields["files"] = tuple(fields["files"])  # type: ignore[arg-type]
     fields["duration"] = float(fields["duration"])  # type: ignore[arg-type]
     return ManifestEntry(**fields)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltLanguages:
+    """The manifest's durations, for the languages it holds audio in.
+
+    Asterisk skips a sound file that does not exist without a word to us, so a prompt with no
+    built audio is silence on a real call: `ivr optimize` writes new option prompts ("Influenza
+    and more: press 2.") whose audio is built separately, and a flow served before that offers
+    options nobody hears. In a language with no audio at all (a development setup) no prompt
+    is expected to have any.
+    """
+
+    manifest: Manifest
+    languages: frozenset[str]
+
+    @classmethod
+    def of(cls, manifest: Manifest) -> BuiltLanguages:
+        return cls(manifest, frozenset(entry.language for entry in manifest))
+
+    def duration(self, prompt_id: str, language: str) -> float | None:
+        if language not in self.languages:
+            return 0.0
+        return self.manifest.duration(prompt_id, language)

@@ -7,12 +7,18 @@ from typing import Protocol
 
 from ivr_engine.prompts.catalog import DurationSource, PromptCatalog
 from ivr_engine.prompts.clip import Clip
+from ivr_engine.prompts.manifest import BuiltLanguages
 
 
 class PromptSource(Protocol):
-    """Raises KeyError for a prompt it has no text for in `language`."""
+    def clip(self, prompt_id: str, language: str) -> Clip:
+        """Raises KeyError for a prompt it has no text for in `language`."""
+        ...
 
-    def clip(self, prompt_id: str, language: str) -> Clip: ...
+    def heard(self, prompt_id: str, language: str) -> bool:
+        """Whether a real call would hear the prompt: False where its audio is expected (the
+        language has built audio) but not built, since Asterisk skips a missing file in silence."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +27,11 @@ class CatalogPrompts:
 
     catalog: PromptCatalog
     durations: DurationSource | None = None
+    # what the service plays from; without it (the simulator, tools) every clip counts as heard
+    built: BuiltLanguages | None = None
 
     def clip(self, prompt_id: str, language: str) -> Clip:
         return self.catalog.clip(prompt_id, language, self.durations)
+
+    def heard(self, prompt_id: str, language: str) -> bool:
+        return self.built is None or self.built.duration(prompt_id, language) is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+import structlog
 from personal_support import CALLER, Clock, hotline, keyer, personal_menus, prompts, served
 
 from ivr_engine.flow import model as m
@@ -14,6 +15,7 @@ from ivr_engine.personal.layout import prompt_seconds
 from ivr_engine.personal.menus import PersonalMenus, PersonalParams
 from ivr_engine.personal.selection import Timing, break_even, hit_seconds, overhead
 from ivr_engine.prompts.catalog import PromptCatalog
+from ivr_engine.prompts.manifest import BuiltLanguages, Manifest, ManifestEntry
 from ivr_engine.runtime.prompt_source import CatalogPrompts
 
 
@@ -204,6 +206,40 @@ def test_a_personal_prompt_missing_in_one_language_is_not_played_in_another() ->
     assert root is not None
     assert [s.target for s in root.shortcuts] == ["food.home"]
     assert root.greeting is None
+
+
+def test_a_personal_prompt_whose_audio_is_not_built_is_not_offered() -> None:
+    # Asterisk skips a sound file that does not exist in silence: the caller would hear "welcome
+    # back", then nothing where "for influenza symptoms press 6" should be.
+    def served_twice(source: CatalogPrompts) -> list[str]:
+        clock = Clock()
+        menus = PersonalMenus(key_of=keyer().key, clock=clock)
+        menus.add_flow(hotline(), source)
+        served(menus, "flu.symptoms", clock.advance(1))
+        served(menus, "food.home", clock.advance(1))
+        root = menus.root_for(CALLER, hotline())
+        return [s.target for s in root.shortcuts] if root else []
+
+    def en_audio(entry: ManifestEntry) -> bool:
+        return entry.language == "en" and entry.prompt_id.startswith("shortcut.flu.symptoms.")
+
+    complete = prompts().durations
+    assert isinstance(complete, Manifest)
+    unbuilt = Manifest([entry for entry in complete if not en_audio(entry)])
+    with structlog.testing.capture_logs() as logs:
+        assert served_twice(CatalogPrompts(prompts().catalog, unbuilt, BuiltLanguages.of(unbuilt))) == ["food.home"]
+    (warning,) = [log for log in logs if log["event"] == "personal.prompts_without_audio"]
+    assert {p for p in warning["prompts"] if p.startswith("shortcut.flu.symptoms.")} == {
+        f"shortcut.flu.symptoms.{key}" for key in "678"
+    }
+    built = CatalogPrompts(prompts().catalog, complete, BuiltLanguages.of(complete))
+    assert sorted(served_twice(built)) == ["flu.symptoms", "food.home"]
+    # in a language with no audio at all (a development setup) nothing is expected to be built
+    no_audio = Manifest([entry for entry in complete if entry.language != "en"])
+    assert sorted(served_twice(CatalogPrompts(prompts().catalog, no_audio, BuiltLanguages.of(no_audio)))) == [
+        "flu.symptoms",
+        "food.home",
+    ]
 
 
 async def test_without_prior_calls_a_caller_with_bookmarks_only_still_gets_them() -> None:

@@ -133,12 +133,18 @@ def build_audio(audio: Path, *prompts: tuple[str, str]) -> None:
     os.utime(manifest, ns=(before + 1_000_000_000, before + 1_000_000_000))
 
 
-def test_an_edit_playing_a_prompt_without_built_audio_is_served_once_its_audio_is_built(tmp_path: Path) -> None:
+def goodbye_built(tmp_path: Path) -> tuple[FlowLibrary, Path, Path]:
+    """The flow saying goodbye in service, with that prompt's audio built: (flows, flow file, audio)."""
     audio, path = tmp_path / "audio", tmp_path / "flow.yaml"
     build_audio(audio, ("goodbye", "zh-CN"), ("goodbye", "en"))
     write(path, "1.1")
     flows = FlowLibrary({"default": path}, audio)
     flows.load_all()
+    return flows, path, audio
+
+
+def test_an_edit_playing_a_prompt_without_built_audio_is_served_once_its_audio_is_built(tmp_path: Path) -> None:
+    flows, path, audio = goodbye_built(tmp_path)
     # as an optimized flow's new option prompts: texts written, audio not built yet. On a real
     # call Asterisk skips the missing file and the caller hears nothing where the option is.
     write(path, "1.2", prompt="welcome")
@@ -156,6 +162,13 @@ def test_a_language_without_any_built_audio_needs_none(tmp_path: Path) -> None:
     build_audio(audio, ("goodbye", "zh-CN"))
     write(path, "1.1")
     FlowLibrary({"default": path}, audio).load_all()
+
+
+def test_the_prompts_a_served_flow_plays_from_know_which_have_built_audio(tmp_path: Path) -> None:
+    # what the personal menus lay out from: a shortcut sentence with no audio is not offered
+    flows, _, _ = goodbye_built(tmp_path)
+    prompts = flows.get(None).prompts
+    assert prompts.heard("goodbye", "en") and not prompts.heard("welcome", "en")
 
 
 def test_an_edit_made_while_the_flow_is_being_read_is_seen_at_the_next_poll(

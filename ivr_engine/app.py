@@ -102,7 +102,7 @@ class Engine:
             store,
             settings.path(settings.stats.spool_dir),
             retention=dt.timedelta(days=days) if days else None,
-        ).start()
+        )
         metrics = IvrMetrics()
         metrics.watch_stats_recorder(recorder.counts)
         metrics.serve_flows(f.flow.id for f in library.loaded)
@@ -111,6 +111,9 @@ class Engine:
         personal = PersonalMenus.from_store(
             store, [(f.flow, f.prompts) for f in library.loaded], shared=store.announces, bookmarks_to=recorder
         )
+        # What the last run spooled (an outage) is not in the store yet; the recorder replays it.
+        personal.apply(recorder.spooled_events())
+        recorder.start()
         service = Service(
             settings,
             library=library,

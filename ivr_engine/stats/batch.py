@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from ivr_engine.personal.peer_events import PeerBookmark, PeerCall, PeerEvent
 from ivr_engine.stats.models import PATH_SEPARATOR
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -137,6 +138,16 @@ class Batch:
         return json.dumps(
             {"calls": self.calls, "visits": self.visits, "bookmarks": self.bookmarks}, separators=(",", ":")
         )
+
+    def peer_events(self) -> list[PeerEvent]:
+        """What the batch tells personal menus: calls at a leaf from known callers, then the
+        bookmark changes in order (the two commute)."""
+        calls: list[PeerEvent] = [
+            PeerCall(call_id, caller_key, flow_id, leaf, db_time_seconds(ended_at))
+            for call_id, caller_key, flow_id, _, _, ended_at, _, leaf, *_ in self.calls
+            if caller_key and leaf
+        ]
+        return calls + [PeerBookmark(c, f, service, on=bool(on)) for c, f, service, on, _ in self.bookmarks]
 
     @classmethod
     def from_json(cls, text: str) -> Batch:

@@ -7,8 +7,8 @@ the fsync'd spool instead, and so does every later batch until the spool has bee
 reach the database in the order they were recorded. Replays are retried with exponential backoff.
 
 It is also the personal menus' BookmarkWriter: a caller's bookmark goes the same way, so a database
-outage loses no bookmark, and the ones left in the spool by the last run are in the database (replayed
-at start) before the personal menus are loaded from it.
+outage loses no bookmark. What the last run left in the spool is not in the database yet when the
+personal menus load from it: they take it from `spooled_events` before the recorder starts.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import sqlalchemy as sa
 import structlog
 
 from ivr_engine.metrics import StatsRecorderCounts
+from ivr_engine.personal.peer_events import PeerEvent
 from ivr_engine.runtime.events import CallEnded, CallStarted, NodeEntered, NodeVisit
 from ivr_engine.stats.batch import Batch, BookmarkRow, CallValues, call_row, db_time, visit_values
 from ivr_engine.stats.privacy import CallerKeyer
@@ -105,11 +106,13 @@ class StatsRecorder:
     # --- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> StatsRecorder:
-        """Replay what the last run spooled (if the database is up), then write in the background."""
-        if self.spool.pending:
-            self._replay()
         self._thread.start()
         return self
+
+    def spooled_events(self) -> list[PeerEvent]:
+        """The calls and bookmark changes in the spool, for personal menus loaded from the store
+        before the recorder starts (and so before it replays them)."""
+        return [event for batch in self.spool.read() for event in batch.peer_events()]
 
     def close(self, timeout: float = 10.0) -> bool:
         """Stop the writer after it has written (or spooled) everything recorded so far.
@@ -135,6 +138,7 @@ class StatsRecorder:
     # --- the writer thread ---------------------------------------------------------------------
 
     def _run(self) -> None:
+        self._retry_at = time.monotonic() if self.spool.pending else 0.0
         while not self._stop.is_set():
             if len(self._events) < self.max_batch:
                 self._stop.wait(self.interval)

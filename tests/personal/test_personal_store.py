@@ -30,10 +30,12 @@ class Service:
 
     def __init__(self, url: str, spool: Path, clock: Clock, busy_timeout: float = 5.0) -> None:
         self.store = StatsStore.open(url, keyer=keyer(), busy_timeout=busy_timeout)
-        self.recorder = StatsRecorder(self.store, spool, interval=0.01).start()
+        self.recorder = StatsRecorder(self.store, spool, interval=0.01)
         self.menus = PersonalMenus.from_store(
             self.store, [(hotline(), prompts())], clock=clock, bookmarks_to=self.recorder
         )
+        self.menus.apply(self.recorder.spooled_events())
+        self.recorder.start()
         self.observer = FanOut([self.recorder, self.menus])
 
     def stop(self) -> None:
@@ -78,26 +80,38 @@ async def test_history_and_a_bookmark_survive_a_restart(tmp_path: Path) -> None:
     restarted.stop()
 
 
-async def test_a_bookmark_made_while_the_database_is_down_is_confirmed_offered_and_kept(tmp_path: Path) -> None:
+async def test_a_bookmark_and_a_call_made_while_the_database_is_down_are_kept(tmp_path: Path) -> None:
     db, clock = tmp_path / "stats.db", Clock()
-    service = Service(f"sqlite:///{db}", tmp_path / "spool", clock, busy_timeout=0.05)
+    url = f"sqlite:///{db}"
+    service = Service(url, tmp_path / "spool", clock, busy_timeout=0.05)
     blocker = sqlite3.connect(db, isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
     marked = await console_call(
         FLU_SYMPTOMS_BOOKMARK, personalizer=service.menus, observer=service.observer, at=clock.advance(1), tmp=tmp_path
     )
     assert "bookmark.added" in [h.prompt_id for h in marked.channel.heard]
-    assert set(shortcuts(service.menus)) == {"flu.symptoms"}
+    await console_call(SAFE_FOOD, personalizer=service.menus, observer=service.observer, at=clock.advance(1), tmp=tmp_path)
+    assert shortcuts(service.menus).keys() == {"flu.symptoms", "food.home"}
     until_blocking(lambda: service.recorder.spool.pending and not service.recorder.backlog, "the spool", within=10)
     service.stop()  # and the engine stops before the database is back
     blocker.execute("ROLLBACK")
     blocker.close()
 
-    # The spool is replayed as the service starts, before its personal menus are read.
-    restarted = Service(f"sqlite:///{db}", tmp_path / "spool", clock)
-    assert set(shortcuts(restarted.menus)) == {"flu.symptoms"}
-    assert restarted.store.bookmarks(hotline().id) == [(keyer().key(CALLER), "flu.symptoms")]
+    # Restarted, the service lays the menus out from the store and the spool it has not replayed yet.
+    restarted = Service(url, tmp_path / "spool", clock)
+    assert shortcuts(restarted.menus).keys() == {"flu.symptoms", "food.home"}
+    offer = restarted.menus.offer(CALLER, hotline())
+    assert offer is not None and {(c.service, c.bookmarked) for c in offer.reasons} == {
+        ("flu.symptoms", True),
+        ("food.home", False),
+    }
     restarted.stop()
+    assert stored_bookmarks(url) == [(keyer().key(CALLER), "flu.symptoms")]
+    # and the next start, from the store alone, offers the same
+    again = Service(url, tmp_path / "spool", clock)
+    assert not again.recorder.spool.pending
+    assert shortcuts(again.menus) == shortcuts(restarted.menus)
+    again.stop()
 
 
 async def test_pressing_the_bookmark_key_again_removes_the_bookmark_for_good(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import socket
 import threading
 from pathlib import Path
@@ -12,6 +13,11 @@ import pytest
 
 from ivr_engine.app import Engine
 from ivr_engine.config import AGISettings, Settings, StatsSettings, WebSettings
+from ivr_engine.flow.loader import load_flow
+from ivr_engine.stats.batch import Batch, BookmarkRow, db_time
+from ivr_engine.stats.privacy import CallerKeyer
+from ivr_engine.stats.spool import Spool
+from ivr_engine.stats.store import StatsStore
 from ivr_engine.stats.testing import PostgresServer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -90,3 +96,31 @@ async def test_on_postgresql_the_engine_listens_for_other_nodes_and_reports_it(
                     await asyncio.sleep(0.05)
     assert health["checks"]["peers"] == {"ok": True, "detail": "hearing other nodes' calls and bookmarks"}
     assert "personal-peers" not in {t.name for t in threading.enumerate()}  # stopped with the engine
+
+
+def test_what_the_last_run_spooled_is_in_the_personal_menus_before_it_is_replayed(tmp_path: Path) -> None:
+    # The last run stopped during a database outage with a caller's bookmark in its spool.
+    secret, caller = "engine-start-test-secret", "13800000007"
+    key = CallerKeyer(secret).key(caller)
+    flow_id = load_flow(REPO / "flows" / "hotline-12320.yaml").id
+    at = db_time(dt.datetime.now(dt.UTC))
+    Spool(tmp_path / "spool").append(Batch(bookmarks=[BookmarkRow(key, flow_id, "flu.symptoms", 1, at)]))
+    settings = Settings(
+        flows={"default": str(REPO / "flows" / "hotline-12320.yaml")},
+        audio_dir=str(REPO / "prompts" / "audio"),
+        voicemail_dir=str(tmp_path / "voicemail"),
+        stats=StatsSettings(
+            url=f"sqlite:///{tmp_path / 'stats.db'}", spool_dir=str(tmp_path / "spool"), caller_key_secret=secret
+        ),
+        base_dir=str(REPO),
+    )
+    engine = Engine.build(settings)
+    flow = engine.service.library.get(None).flow
+    root = engine.personal.root_for(caller, flow)
+    assert root is not None and [s.target for s in root.shortcuts] == ["flu.symptoms"]
+    engine.close()  # the recorder writes what it replays
+    store = StatsStore.open(settings.stats.url, keyer=CallerKeyer(secret))
+    try:
+        assert store.bookmarks(flow_id) == [(key, "flu.symptoms")]
+    finally:
+        store.close()

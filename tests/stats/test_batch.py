@@ -6,7 +6,8 @@ import zoneinfo
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ivr_engine.stats.batch import Batch, BookmarkRow, db_time
+from ivr_engine.personal.peer_events import PeerBookmark, PeerCall
+from ivr_engine.stats.batch import Batch, BookmarkRow, CallRow, call_row, db_time
 
 MOMENTS = st.datetimes(min_value=dt.datetime(1971, 1, 1), max_value=dt.datetime(2200, 1, 1))
 
@@ -27,3 +28,22 @@ def test_a_batch_keeps_its_bookmark_changes_in_order_through_the_spool_format() 
 
 def test_a_batch_spooled_before_bookmarks_travelled_in_batches_still_reads() -> None:
     assert Batch.from_json('{"calls":[],"visits":[]}') == Batch()
+
+
+def test_what_a_batch_tells_personal_menus_is_its_calls_at_a_leaf_from_known_callers_and_its_bookmarks() -> None:
+    ended = dt.datetime(2026, 12, 3, 9, 1, tzinfo=dt.UTC)
+
+    def call(call_id: str, caller_key: str | None, leaf: str | None) -> CallRow:
+        return call_row(
+            call_id=call_id, caller_key=caller_key, flow_id="hotline", flow_version="1", started_at=ended,
+            ended_at=ended, outcome="served", leaf=leaf, seconds_to_leaf=None, final_node=leaf, path=[],
+        )  # fmt: skip
+
+    batch = Batch(
+        calls=[call("c1", "k", "flu"), call("c2", None, "flu"), call("c3", "k", None)],
+        bookmarks=[BookmarkRow("k", "hotline", "flu", 0, db_time(ended))],
+    )
+    assert batch.peer_events() == [
+        PeerCall("c1", "k", "hotline", "flu", ended.timestamp()),
+        PeerBookmark("k", "hotline", "flu", on=False),
+    ]

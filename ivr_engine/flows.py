@@ -90,6 +90,12 @@ def _read(path: Path, manifest_path: Path, sources: list[Path]) -> tuple[Flow, C
         raise FlowError([Diagnostic(where, "the flow names no prompt texts")])
     if manifest is None:
         raise FlowError([Diagnostic(SourceLocation(str(manifest_path), 1, 1), str(broken))])
+    assert built is not None
+    silent = [language for language in flow.languages if language not in built.languages]
+    if built.languages and silent:
+        # Served, as a development setup is (see BuiltLanguages), but on a site with audio this is
+        # more likely a build that failed in that language: its callers hear nothing.
+        logger.warning("flow.language_without_audio", flow=flow.id, path=str(path), languages=silent)
     return flow, CatalogPrompts(catalog, manifest, built)
 
 

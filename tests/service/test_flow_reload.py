@@ -156,12 +156,20 @@ def test_an_edit_playing_a_prompt_without_built_audio_is_served_once_its_audio_i
     assert flows.get(None).flow.version == "1.2"
 
 
-def test_a_language_without_any_built_audio_needs_none(tmp_path: Path) -> None:
-    # a site (or a developer) that built Mandarin only: English plays nothing anyway
+def test_a_language_without_any_built_audio_needs_none_and_is_named(tmp_path: Path) -> None:
+    # a site (or a developer) that built Mandarin only: English plays nothing anyway; but a site
+    # whose English build failed would serve silence, so the service says so
     audio, path = tmp_path / "audio", tmp_path / "flow.yaml"
     build_audio(audio, ("goodbye", "zh-CN"))
     write(path, "1.1")
-    FlowLibrary({"default": path}, audio).load_all()
+    with structlog.testing.capture_logs() as logs:
+        FlowLibrary({"default": path}, audio).load_all()
+    (warning,) = [log for log in logs if log["event"] == "flow.language_without_audio"]
+    assert (warning["flow"], warning["languages"]) == ("reload-test", ["en"])
+    # no audio at all (a development setup): nothing to say
+    with structlog.testing.capture_logs() as logs:
+        FlowLibrary({"default": path}, tmp_path / "no-audio").load_all()
+    assert [log for log in logs if log["event"] == "flow.language_without_audio"] == []
 
 
 def test_the_prompts_a_served_flow_plays_from_know_which_have_built_audio(tmp_path: Path) -> None:

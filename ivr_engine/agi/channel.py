@@ -182,7 +182,10 @@ class AGIChannel:
                 timeout=(request.timeout or 0) + CONVERSATION_LIMIT,
             )
         except AGIHangup:
-            pass  # the caller left during the queue call; the variables below still tell how
+            # the caller left during the queue call, and the variables below still tell how; or
+            # the link went, and the call is out of our hands
+            if self.session.line_lost:
+                raise LineLost() from None
         # GET VARIABLE works on a dead channel too (res_agi.c), so the outcome is known either way.
         member = await self._variable("MEMBERINTERFACE")
         if member:

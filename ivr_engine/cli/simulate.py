@@ -162,7 +162,7 @@ def _load(flow_file: Path, audio_dir: Path | None) -> tuple[Flow, CatalogPrompts
         manifest = Manifest.load(audio_dir) if audio_dir is not None else None
     except ManifestError as exc:
         raise click.ClickException(str(exc)) from None
-    return flow, CatalogPrompts(catalog, manifest)
+    return flow, CatalogPrompts.as_served(catalog, manifest)
 
 
 def report(flow: Flow, result: CallResult, channel: ConsoleChannel, voicemail_dir: Path) -> dict[str, Any]:

@@ -76,7 +76,7 @@ def free_udp_port(span: int = 1) -> int:
     """A port p where p .. p+span-1 are free on 127.0.0.1 (SIPp media binds audio+video pairs)."""
     rng = random.SystemRandom()
     for _ in range(200):
-        base = rng.randrange(*_SIPP_PORTS, 2)
+        base = rng.randrange(_SIPP_PORTS[0], _SIPP_PORTS[1] - span + 1, 2)
         sockets: list[socket.socket] = []
         try:
             for port in range(base, base + span):

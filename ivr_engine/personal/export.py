@@ -16,7 +16,7 @@ from ivr_engine.personal.history import PersonalHistory
 from ivr_engine.personal.layout import personalizable
 from ivr_engine.personal.menus import Offer, PersonalMenus, PersonalParams
 from ivr_engine.prompts.catalog import DurationSource, PromptCatalog
-from ivr_engine.prompts.manifest import BuiltLanguages, Manifest
+from ivr_engine.prompts.manifest import Manifest
 from ivr_engine.runtime.prompt_source import CatalogPrompts
 
 PERSONAL_VERSION = 1
@@ -31,7 +31,7 @@ def export_menus(
     params: PersonalParams = PersonalParams(),
 ) -> dict[str, Any]:
     # as the service lays the menus out: a shortcut whose sentence has no audio is not offered
-    prompts = CatalogPrompts(catalog, manifest, BuiltLanguages.of(manifest) if manifest is not None else None)
+    prompts = CatalogPrompts.as_served(catalog, manifest)
     menus = PersonalMenus.from_store(store, [(flow, prompts)], params=params)
     # A flow without personal menus (no main menu, as an after-hours message): every caller gets
     # the canonical flow, and there is no menu to precede nor key to free.

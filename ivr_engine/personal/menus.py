@@ -144,7 +144,7 @@ class PersonalMenus:
         self.key_of = key_of
         self.store = store
         # The store itself, or the statistics recorder, which spools what a database outage refuses.
-        self.bookmarks_to = bookmarks_to or store
+        self.bookmarks_to = bookmarks_to if bookmarks_to is not None else store
         self.params = params
         self.cost = cost
         self.clock = clock

@@ -7,7 +7,7 @@ from typing import Protocol
 
 from ivr_engine.prompts.catalog import DurationSource, PromptCatalog
 from ivr_engine.prompts.clip import Clip
-from ivr_engine.prompts.manifest import BuiltLanguages
+from ivr_engine.prompts.manifest import BuiltLanguages, Manifest
 
 
 class PromptSource(Protocol):
@@ -29,6 +29,11 @@ class CatalogPrompts:
     durations: DurationSource | None = None
     # what the service plays from; without it (the simulator, tools) every clip counts as heard
     built: BuiltLanguages | None = None
+
+    @classmethod
+    def as_served(cls, catalog: PromptCatalog, manifest: Manifest | None) -> CatalogPrompts:
+        """Timed by the manifest and heard as the service plays them; no manifest: estimates, all heard."""
+        return cls(catalog, manifest, BuiltLanguages.of(manifest) if manifest is not None else None)
 
     def clip(self, prompt_id: str, language: str) -> Clip:
         return self.catalog.clip(prompt_id, language, self.durations)

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 import structlog
 
 from ivr_engine.metrics import StatsRecorderCounts
-from ivr_engine.personal.peer_events import PeerEvent
+from ivr_engine.personal.peer_events import PeerCall, PeerEvent
 from ivr_engine.runtime.events import CallEnded, CallStarted, NodeEntered, NodeVisit
 from ivr_engine.stats.batch import Batch, BookmarkRow, CallValues, call_row, db_time, visit_values
 from ivr_engine.stats.privacy import CallerKeyer
@@ -110,9 +110,13 @@ class StatsRecorder:
         return self
 
     def spooled_events(self) -> list[PeerEvent]:
-        """The calls and bookmark changes in the spool, for personal menus loaded from the store
-        before the recorder starts (and so before it replays them)."""
-        return [event for batch in self.spool.read() for event in batch.peer_events()]
+        """The calls and bookmark changes in the spool that the store does not hold, for personal
+        menus loaded from the store before the recorder starts (and so before it replays them).
+        A replay that stopped halfway (the database went again, the engine stopped) leaves batches
+        in the spool that are in the store too: their calls are counted there already."""
+        events = [event for batch in self.spool.read() for event in batch.peer_events()]
+        stored = self.store.recorded_calls([e.call_id for e in events if isinstance(e, PeerCall)])
+        return [e for e in events if not (isinstance(e, PeerCall) and e.call_id in stored)]
 
     def close(self, timeout: float = 10.0) -> bool:
         """Stop the writer after it has written (or spooled) everything recorded so far.

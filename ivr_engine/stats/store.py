@@ -457,6 +457,15 @@ class StatsStore:
             rows = conn.execute(sa.union_all(ended, late).order_by("ended_at"))
             return [PeerCall(c, k, f, leaf, ended.timestamp()) for c, k, f, leaf, ended in rows]
 
+    def recorded_calls(self, call_ids: Sequence[str]) -> set[str]:
+        """Those of these calls the store holds."""
+        found: set[str] = set()
+        with self.engine.connect() as conn:
+            for i in range(0, len(call_ids), ROWS_PER_STATEMENT):
+                chunk = call_ids[i : i + ROWS_PER_STATEMENT]
+                found.update(conn.execute(sa.select(Call.call_id).where(Call.call_id.in_(chunk))).scalars())
+        return found
+
     @staticmethod
     def _late_since(flow_ids: Sequence[str], since: dt.datetime) -> sa.Select[tuple[str]]:
         """Ids of the calls written late (`LateCall`) since `since`: counted calls, all of them."""
@@ -486,8 +495,9 @@ class StatsStore:
             self._set_bookmarks(conn, [row])
 
     def _set_bookmarks(self, conn: Connection, rows: Sequence[BookmarkRow]) -> None:
-        """In order. Each sets a state rather than toggling one, and only a change is announced, so a
-        replay changes and announces nothing."""
+        """In order. Each sets a state rather than toggling one, and only a change is announced: a
+        replay changes and announces nothing, unless a later batch changed the same bookmark again
+        (it is set back, then forward, as announced)."""
         for caller_key, flow_id, service, on, at in rows:
             if on:
                 created = dt.datetime.fromisoformat(at).replace(tzinfo=dt.UTC)

@@ -14,7 +14,7 @@ from test_agi_server import BOUND, FakeAsterisk
 from ivr_engine.agi.channel import AGIChannel
 from ivr_engine.agi.server import AGISession, FastAGIServer
 from ivr_engine.prompts.clip import Clip
-from ivr_engine.runtime.channel import ALL_KEYS, CallerHangup, LineLost
+from ivr_engine.runtime.channel import ALL_KEYS, CallerHangup, LineLost, QueueRequest
 
 HEADER, OPTION_1, OPTION_2 = (
     Clip(prompt_id, "en", prompt_id, f"ivr/en/{prompt_id}", 2.0, measured=True)
@@ -96,16 +96,21 @@ async def test_a_caller_who_hangs_up_during_the_read_ends_the_call(channel_call)
         await asyncio.wait_for(done, BOUND)
 
 
-async def hang_up_after(channel: AGIChannel, step: Callable[[AGIChannel], Awaitable[object]]) -> str:
-    """Run `step`, then end the call as the engine does; what the runtime was told."""
+async def told(operation: Awaitable[object]) -> str:
+    """What the runtime learns from one channel operation."""
     try:
-        await step(channel)
-        await channel.hangup()
+        await operation
     except LineLost:
         return "line lost"
     except CallerHangup:
         return "caller hung up"
-    return "hung up"
+    return "done"
+
+
+async def hang_up_after(channel: AGIChannel, step: Callable[[AGIChannel], Awaitable[object]]) -> str:
+    """Run `step`, then end the call as the engine does; what the runtime was told."""
+    said = await told(step(channel))
+    return await told(channel.hangup()) if said == "done" else said
 
 
 def menu(ch: AGIChannel) -> Awaitable[object]:
@@ -144,4 +149,13 @@ async def test_hanging_up_over_a_connection_gone_meanwhile_says_the_line_was_los
     # and a HANGUP answered is a call ended
     peer, done = await channel_call(lambda ch: hang_up_after(ch, lambda _: asyncio.sleep(0)))
     await peer.expect(b"HANGUP\n", b"200 result=1\n")
-    assert (await asyncio.wait_for(done, BOUND))[0] == "hung up"
+    assert (await asyncio.wait_for(done, BOUND))[0] == "done"
+
+
+async def test_a_link_lost_while_the_caller_is_in_a_queue_is_a_lost_line(channel_call) -> None:  # type: ignore[no-untyped-def]
+    # EXEC Queue answers only when the queue call ends; the link going before is no caller leaving
+    peer, done = await channel_call(lambda ch: told(ch.queue(QueueRequest("operator"))))
+    await peer.expect(b'SET VARIABLE "QUEUE_PRIO" "0"\n', b"200 result=1\n")
+    assert (await asyncio.wait_for(peer.reader.readline(), BOUND)).startswith(b'EXEC "Queue" "operator,')
+    peer.close()
+    assert (await asyncio.wait_for(done, BOUND))[0] == "line lost"

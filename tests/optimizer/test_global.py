@@ -412,6 +412,11 @@ def test_a_member_of_a_group_held_in_place_pinned_to_another_key_is_refused() ->
     )
     with pytest.raises(TreeError, match=f"{pinned.child.id!r} is pinned to key {fixed.key}, but its keep-together group"):
         optimize(tree, p, PARAMS, constraints)
+    # a key free in that menu cannot be kept either: the group does not move, nor do its members
+    free = next(k for k in "987654321" if k not in {o.key for o in menu.options})
+    elsewhere = dataclasses.replace(constraints, pinned_keys={pinned.child.id: free})
+    with pytest.raises(TreeError, match=f"{pinned.child.id!r} is pinned to key {free}, but its keep-together group"):
+        optimize(tree, p, PARAMS, elsewhere)
     # pinned where it is, it stays there with its group
     kept = dataclasses.replace(constraints, pinned_keys={pinned.child.id: pinned.key})
     assert violations(optimize(tree, p, PARAMS, kept).tree, kept, tree) == []

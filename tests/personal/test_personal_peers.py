@@ -444,6 +444,17 @@ def test_the_history_a_node_loads_is_of_one_moment_while_others_write(postgres_s
     other.close()
 
 
+def test_the_spool_of_a_replay_that_stopped_halfway_gives_the_menus_only_calls_the_store_lacks(tmp_path: Path) -> None:
+    store = StatsStore.open(f"sqlite:///{tmp_path / 'stats.db'}", keyer=keyer())
+    replayed = batch_of_one_call("replayed-1")
+    store.write_batch(replayed)  # committed, but the engine stopped before the spool was emptied
+    recorder = StatsRecorder(store, tmp_path / "spool")
+    recorder.spool.append(replayed)
+    recorder.spool.append(batch_of_one_call("spooled-2"))
+    assert [e.call_id for e in recorder.spooled_events() if isinstance(e, PeerCall)] == ["spooled-2"]
+    store.close()
+
+
 @pytest.mark.postgres
 def test_a_replayed_batch_announces_nothing_new(postgres_server: PostgresServer) -> None:
     url = postgres_server.create_database()

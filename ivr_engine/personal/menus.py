@@ -75,6 +75,11 @@ _VERSIONS_KEPT = 3
 # back (the recorder spools), so only an outage of more calls than this counts the oldest twice.
 # About 10 MB of Asterisk unique ids.
 _COUNTED_CALLS_KEPT = 100_000
+# How long a bookmark change this node made is kept from a read-back until the store announces it:
+# the recorder commits it within a moment, or replays it from its spool once the database is back
+# (a catch-up may read the store before that replay). A change the store had already is never
+# announced, so the hold ends.
+_UNSETTLED_FOR = 3600.0
 # Calls (or callers' bookmarks) applied per event-loop step of a catch-up, so that calls in
 # progress wait for none longer than a few milliseconds (bench/personal_catch_up.py).
 _CATCH_UP_STEP = 500
@@ -156,6 +161,8 @@ class PersonalMenus:
         self._calls: dict[str, tuple[bytes, str]] = {}  # open call id -> (record key, flow id)
         self._counted = _RecentIds(_COUNTED_CALLS_KEPT) if shared else None
         self._bookmarked: dict[str, set[bytes]] = {}  # flow id -> records that had a bookmark here
+        # when shared: (flow id, record, service) -> when this node changed that bookmark, until announced
+        self._unsettled: dict[tuple[str, bytes, int], float] = {}
         # when shared: the calls that ended since are counted by id; a catch-up starts here
         self.counted_since: float | None = None
 
@@ -359,6 +366,8 @@ class PersonalMenus:
         if self.bookmarks_to is not None:  # kept first: a failed write changes nothing
             await asyncio.to_thread(self.bookmarks_to.set_bookmark, caller_key, flow_id, service, on=on)
         self._set_bookmark(flow_id, key, index, on)
+        if self._counted is not None:
+            self._unsettled[(flow_id, key, index)] = self.clock()
         logger.info("bookmark added" if on else "bookmark removed", flow=flow_id, service=service)
 
     # --- the CallObserver ---------------------------------------------------------------------
@@ -409,7 +418,9 @@ class PersonalMenus:
                     self._add_call(key, state, event.leaf, min(event.ended_at, self.clock()))
                     self._remember([event.call_id])
             else:  # kept as the store keeps it, as `load` does
-                self._set_bookmark(event.flow_id, key, self._service_index(event.service), event.on)
+                index = self._service_index(event.service)
+                self._unsettled.pop((event.flow_id, key, index), None)
+                self._set_bookmark(event.flow_id, key, index, event.on)
 
     def _set_bookmark(self, flow_id: str, key: bytes, index: int, on: bool) -> None:
         self._records[key] = records.with_bookmark(
@@ -448,8 +459,16 @@ class PersonalMenus:
         state = self._flows.get(flow_id)
         if state is None:
             return
+        settled_before = self.clock() - _UNSETTLED_FOR
+        if keys is None:  # the last step: forget holds the store never announced an end to
+            for old in [held for held, at in self._unsettled.items() if at <= settled_before]:
+                del self._unsettled[old]
         for key in keys if keys is not None else self._bookmarked.get(flow_id, set()) - marked.keys():
             wanted = {self._service_index(s) for s in marked.get(key, ())}
             held = {e.service for e in records.entries(self._records.get(key, b"")) if e.bookmarked}
             for index in wanted ^ held:
+                # a change of this node's the store has yet to take (the recorder writes it) stays
+                if self._unsettled.get((flow_id, key, index), settled_before) > settled_before:
+                    continue
+                self._unsettled.pop((flow_id, key, index), None)
                 self._set_bookmark(flow_id, key, index, index in wanted)

@@ -222,6 +222,36 @@ def test_a_node_reads_back_the_calls_and_bookmarks_it_did_not_hear(tmp_path: Pat
     store.close()
 
 
+async def test_a_read_back_keeps_the_bookmark_changes_this_node_made_until_the_store_announces_them(
+    tmp_path: Path,
+) -> None:
+    # The recorder writes a bookmark a moment later, or replays it from its spool once the
+    # database is back; a read-back in between finds the store without it. (A recorder not
+    # started writes nothing: the change waits as in an outage.)
+    clock = Clock()
+    store = StatsStore.open(f"sqlite:///{tmp_path / 'stats.db'}", keyer=keyer())
+    store.add_bookmark(KEY, hotline().id, "food.home")
+    waiting = StatsRecorder(store, tmp_path / "spool")
+    menus = PersonalMenus.from_store(store, [(hotline(), prompts())], clock=clock, shared=True, bookmarks_to=waiting)
+    await menus.bookmark(CALLER, hotline(), "flu.symptoms")  # set
+    await menus.bookmark(CALLER, hotline(), "food.home")  # removed
+    run(menus.missed_since(AT.timestamp()))
+    assert targets(menus) == {"flu.symptoms": True}
+    # announced once written: from then on the store's word counts again
+    menus.apply([PeerBookmark(KEY, hotline().id, "flu.symptoms", on=True)])
+    store.remove_bookmark(KEY, hotline().id, "food.home")
+    store.remove_bookmark(KEY, hotline().id, "flu.symptoms")  # and removed on another node, unheard
+    menus.apply([PeerBookmark(KEY, hotline().id, "food.home", on=False)])
+    run(menus.missed_since(AT.timestamp()))
+    assert targets(menus) == {}
+    # a hold the store never announced an end to lasts an hour
+    await menus.bookmark(CALLER, hotline(), "food.home")
+    clock.advance(3601 / 86400)
+    run(menus.missed_since(AT.timestamp()))
+    assert targets(menus) == {}
+    store.close()
+
+
 def test_a_read_back_comes_in_short_steps_and_each_caller_gets_the_stored_bookmarks(tmp_path: Path) -> None:
     store = StatsStore.open(f"sqlite:///{tmp_path / 'stats.db'}", keyer=keyer())
     callers = [f"1390{n:07d}" for n in range(1_200)]  # more than two steps of callers

@@ -108,11 +108,24 @@ class Engine:
         metrics.serve_flows(f.flow.id for f in library.loaded)
         # Other engine nodes may serve the same callers where the store announces what it records:
         # the personal menus take it in (`running` listens).
-        personal = PersonalMenus.from_store(
-            store, [(f.flow, f.prompts) for f in library.loaded], shared=store.announces, bookmarks_to=recorder
+        menus = functools.partial(
+            PersonalMenus.from_store,
+            store,
+            [(f.flow, f.prompts) for f in library.loaded],
+            shared=store.announces,
+            bookmarks_to=recorder,
         )
         # What the last run spooled (an outage) is not in the store yet; the recorder replays it.
-        personal.apply(recorder.spooled_events())
+        try:
+            personal = menus()
+            spooled = recorder.spooled_events()
+        except sa.exc.SQLAlchemyError as exc:
+            # Calls come first: until a start with the database up, the menus know only the spool
+            # and the calls from now on, and everyone else gets the canonical menus.
+            logger.error("personal.history_unavailable", error=database_reason(exc))
+            personal = menus(history=False)
+            spooled = recorder.spooled_events(unless_stored=False)
+        personal.apply(spooled)
         recorder.start()
         service = Service(
             settings,

@@ -177,8 +177,10 @@ class PersonalMenus:
         clock: Callable[[], float] = time.time,
         shared: bool = False,
         bookmarks_to: BookmarkWriter | None = None,
+        history: bool = True,
     ) -> PersonalMenus:
-        """Personal menus for `flows`, loaded from the store's history and bookmarks."""
+        """Personal menus for `flows`, loaded from the store's history and bookmarks (none with
+        history=False: a store that cannot be read)."""
         menus = cls(key_of=store.caller_key, store=store, params=params, cost=cost, clock=clock, shared=shared,
                     bookmarks_to=bookmarks_to)  # fmt: skip
         since = None
@@ -188,9 +190,10 @@ class PersonalMenus:
         for flow, prompts in flows:
             if personalizable(flow):
                 menus.add_flow(flow, prompts)
-                with store.history(flow.id, since) as history:
-                    menus.load(flow.id, history.uses, history.bookmarks)
-                    menus._remember(history.counted)
+                if history:
+                    with store.history(flow.id, since) as held:
+                        menus.load(flow.id, held.uses, held.bookmarks)
+                        menus._remember(held.counted)
         return menus
 
     # --- set-up -------------------------------------------------------------------------------

@@ -109,12 +109,14 @@ class StatsRecorder:
         self._thread.start()
         return self
 
-    def spooled_events(self) -> list[PeerEvent]:
-        """The calls and bookmark changes in the spool that the store does not hold, for personal
-        menus loaded from the store before the recorder starts (and so before it replays them).
-        A replay that stopped halfway (the database went again, the engine stopped) leaves batches
-        in the spool that are in the store too: their calls are counted there already."""
+    def spooled_events(self, *, unless_stored: bool = True) -> list[PeerEvent]:
+        """The calls and bookmark changes in the spool, for personal menus loaded from the store
+        before the recorder starts (and so before it replays them); unless_stored: less the calls
+        the store holds. A replay that stopped halfway (the database went again, the engine
+        stopped) leaves batches in the spool that are in the store too."""
         events = [event for batch in self.spool.read() for event in batch.peer_events()]
+        if not unless_stored:
+            return events
         stored = self.store.recorded_calls([e.call_id for e in events if isinstance(e, PeerCall)])
         return [e for e in events if not (isinstance(e, PeerCall) and e.call_id in stored)]
 

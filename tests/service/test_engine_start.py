@@ -98,29 +98,68 @@ async def test_on_postgresql_the_engine_listens_for_other_nodes_and_reports_it(
     assert "personal-peers" not in {t.name for t in threading.enumerate()}  # stopped with the engine
 
 
-def test_what_the_last_run_spooled_is_in_the_personal_menus_before_it_is_replayed(tmp_path: Path) -> None:
-    # The last run stopped during a database outage with a caller's bookmark in its spool.
-    secret, caller = "engine-start-test-secret", "13800000007"
-    key = CallerKeyer(secret).key(caller)
-    flow_id = load_flow(REPO / "flows" / "hotline-12320.yaml").id
+SECRET, CALLER = "engine-start-test-secret", "13800000007"
+HOTLINE = REPO / "flows" / "hotline-12320.yaml"
+
+
+def engine_with_a_spooled_bookmark(tmp_path: Path, url: str) -> Settings:
+    """The settings of an engine whose last run stopped during a database outage with a caller's
+    bookmark in its spool."""
+    key = CallerKeyer(SECRET).key(CALLER)
     at = db_time(dt.datetime.now(dt.UTC))
-    Spool(tmp_path / "spool").append(Batch(bookmarks=[BookmarkRow(key, flow_id, "flu.symptoms", 1, at)]))
-    settings = Settings(
-        flows={"default": str(REPO / "flows" / "hotline-12320.yaml")},
+    Spool(tmp_path / "spool").append(Batch(bookmarks=[BookmarkRow(key, load_flow(HOTLINE).id, "flu.symptoms", 1, at)]))
+    return Settings(
+        flows={"default": str(HOTLINE)},
         audio_dir=str(REPO / "prompts" / "audio"),
         voicemail_dir=str(tmp_path / "voicemail"),
-        stats=StatsSettings(
-            url=f"sqlite:///{tmp_path / 'stats.db'}", spool_dir=str(tmp_path / "spool"), caller_key_secret=secret
-        ),
+        agi=AGISettings(port=0),
+        web=WebSettings(enabled=False),
+        stats=StatsSettings(url=url, spool_dir=str(tmp_path / "spool"), caller_key_secret=SECRET),
         base_dir=str(REPO),
     )
-    engine = Engine.build(settings)
-    flow = engine.service.library.get(None).flow
-    root = engine.personal.root_for(caller, flow)
-    assert root is not None and [s.target for s in root.shortcuts] == ["flu.symptoms"]
-    engine.close()  # the recorder writes what it replays
-    store = StatsStore.open(settings.stats.url, keyer=CallerKeyer(secret))
+
+
+def offered(engine: Engine) -> list[str]:
+    root = engine.personal.root_for(CALLER, engine.service.library.get(None).flow)
+    return [s.target for s in root.shortcuts] if root else []
+
+
+def stored_bookmarks(url: str) -> list[tuple[str, str]]:
+    store = StatsStore.open(url, keyer=CallerKeyer(SECRET))
     try:
-        assert store.bookmarks(flow_id) == [(key, "flu.symptoms")]
+        return store.bookmarks(load_flow(HOTLINE).id)
     finally:
         store.close()
+
+
+def test_what_the_last_run_spooled_is_in_the_personal_menus_before_it_is_replayed(tmp_path: Path) -> None:
+    settings = engine_with_a_spooled_bookmark(tmp_path, f"sqlite:///{tmp_path / 'stats.db'}")
+    engine = Engine.build(settings)
+    assert offered(engine) == ["flu.symptoms"]
+    engine.close()  # the recorder writes what it replays
+    assert stored_bookmarks(settings.stats.url) == [(CallerKeyer(SECRET).key(CALLER), "flu.symptoms")]
+
+
+@pytest.mark.postgres
+async def test_an_engine_starts_and_answers_while_the_database_is_down(
+    tmp_path: Path, postgres_server: PostgresServer
+) -> None:
+    url = postgres_server.create_database()
+    StatsStore.open(url).close()  # the site's statistics exist; their server is down
+    settings = engine_with_a_spooled_bookmark(tmp_path, url)
+    postgres_server.stop("fast")
+    down = True
+    try:
+        engine = Engine.build(settings)
+        assert offered(engine) == ["flu.symptoms"]  # from the spool: the store cannot be read
+        async with engine.running():
+            assert listening(engine.service.agi.port)
+            postgres_server.start()
+            down = False
+            async with asyncio.timeout(30):  # the recorder retries with backoff
+                while engine.recorder.spool.pending:
+                    await asyncio.sleep(0.1)
+    finally:
+        if down:
+            postgres_server.start()
+    assert stored_bookmarks(url) == [(CallerKeyer(SECRET).key(CALLER), "flu.symptoms")]

@@ -125,7 +125,7 @@ class Engine:
             logger.error("personal.history_unavailable", error=database_reason(exc))
             personal = menus(history=False)
             spooled = recorder.spooled_events(unless_stored=False)
-        personal.apply(spooled)
+        personal.apply_unwritten(spooled)
         recorder.start()
         service = Service(
             settings,

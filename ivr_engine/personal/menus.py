@@ -41,7 +41,7 @@ from ivr_engine.optimizer import CostParams
 from ivr_engine.personal import records
 from ivr_engine.personal.history import BookmarkWriter, PersonalHistory, ServiceUse
 from ivr_engine.personal.layout import RootLayout, personalizable, shortcut_prompt
-from ivr_engine.personal.peer_events import CATCH_UP_MARGIN, PeerCall, PeerEvent
+from ivr_engine.personal.peer_events import CATCH_UP_MARGIN, PeerBookmark, PeerCall, PeerEvent
 from ivr_engine.personal.selection import Candidate, Timing, choose
 from ivr_engine.runtime.events import CallEnded, CallStarted, NodeEntered, NodeVisit
 from ivr_engine.runtime.personal import NotBookmarkable, PersonalRoot, Shortcut
@@ -424,6 +424,20 @@ class PersonalMenus:
                 index = self._service_index(event.service)
                 self._unsettled.pop((event.flow_id, key, index), None)
                 self._set_bookmark(event.flow_id, key, index, event.on)
+
+    def apply_unwritten(self, events: Iterable[PeerEvent]) -> None:
+        """As `apply`, for what this node recorded that the store does not hold yet (the spool of
+        its last run): its bookmark changes are held from read-backs until announced, as those
+        made on calls are."""
+        events = list(events)
+        self.apply(events)
+        if self._counted is None:
+            return
+        now = self.clock()
+        for event in events:
+            if isinstance(event, PeerBookmark) and event.flow_id in self._flows:
+                key = _compact(event.flow_id, event.caller_key)
+                self._unsettled[(event.flow_id, key, self._service_index(event.service))] = now
 
     def _set_bookmark(self, flow_id: str, key: bytes, index: int, on: bool) -> None:
         self._records[key] = records.with_bookmark(

@@ -34,7 +34,7 @@ class Service:
         self.menus = PersonalMenus.from_store(
             self.store, [(hotline(), prompts())], clock=clock, bookmarks_to=self.recorder
         )
-        self.menus.apply(self.recorder.spooled_events())
+        self.menus.apply_unwritten(self.recorder.spooled_events())
         self.recorder.start()
         self.observer = FanOut([self.recorder, self.menus])
 

@@ -369,8 +369,7 @@ class PersonalMenus:
         if self.bookmarks_to is not None:  # kept first: a failed write changes nothing
             await asyncio.to_thread(self.bookmarks_to.set_bookmark, caller_key, flow_id, service, on=on)
         self._set_bookmark(flow_id, key, index, on)
-        if self._counted is not None:
-            self._unsettled[(flow_id, key, index)] = self.clock()
+        self._hold(flow_id, key, index)
         logger.info("bookmark added" if on else "bookmark removed", flow=flow_id, service=service)
 
     # --- the CallObserver ---------------------------------------------------------------------
@@ -431,13 +430,15 @@ class PersonalMenus:
         made on calls are."""
         events = list(events)
         self.apply(events)
-        if self._counted is None:
-            return
-        now = self.clock()
         for event in events:
             if isinstance(event, PeerBookmark) and event.flow_id in self._flows:
-                key = _compact(event.flow_id, event.caller_key)
-                self._unsettled[(event.flow_id, key, self._service_index(event.service))] = now
+                self._hold(event.flow_id, _compact(event.flow_id, event.caller_key), self._service_index(event.service))
+
+    def _hold(self, flow_id: str, key: bytes, index: int) -> None:
+        """Keep this node's change of a bookmark from read-backs until the store announces it;
+        only a shared store announces, and only shared menus read back."""
+        if self._counted is not None:
+            self._unsettled[(flow_id, key, index)] = self.clock()
 
     def _set_bookmark(self, flow_id: str, key: bytes, index: int, on: bool) -> None:
         self._records[key] = records.with_bookmark(

@@ -54,6 +54,14 @@ async def place(pbx: Pbx, engine: Engine, plan: object, caller: str, hold: float
     assert result.answered
 
 
+async def to_flu_symptoms(pbx: Pbx, engine: Engine, heard: Heard, caller: str, count: int) -> CallEnded:
+    """A call typed ahead to influenza symptoms, the `count`-th the engine ended."""
+    await place(pbx, engine, "2 1 1 1", caller)
+    call = await heard.wait(count)
+    assert call.leaf == "flu.symptoms"
+    return call
+
+
 async def bookmark_fever_clinics(pbx: Pbx, engine: Engine, heard: Heard) -> None:
     """A call straight to fever clinics, then ** while its announcement plays."""
     plan = [(0.4, "2"), (0.4, "1"), (0.4, "1"), (0.4, "4"), (1.5, "*"), (0.3, "*")]
@@ -83,8 +91,7 @@ async def test_a_repeat_caller_hears_a_shortcut_and_beats_a_new_caller_to_the_sa
     async with engine.running():
         # History: two earlier calls to influenza symptoms, typed ahead.
         for n in (1, 2):
-            await place(pbx, engine, "2 1 1 1", REPEAT)
-            assert (await heard.wait(n)).leaf == "flu.symptoms"
+            await to_flu_symptoms(pbx, engine, heard, REPEAT, n)
         personal = engine.service.personalizer
         root = personal.root_for(REPEAT, engine.service.library.get("default").flow)
         assert root is not None and [s.target for s in root.shortcuts] == ["flu.symptoms"]
@@ -162,11 +169,9 @@ async def test_callers_who_withhold_their_number_share_no_personal_menu(
     heard = Heard()
     engine = heard_by(heard, stats_settings(tmp_path, SECRET))
     async with engine.running():
-        await place(pbx, engine, "2 1 1 1", "anonymous")
-        assert (await heard.wait(1)).leaf == "flu.symptoms"
+        await to_flu_symptoms(pbx, engine, heard, "anonymous", 1)
         # another withheld caller: the first one's history must not greet them
-        await place(pbx, engine, "2 1 1 1", "anonymous")
-        second = await heard.wait(2)
+        second = await to_flu_symptoms(pbx, engine, heard, "anonymous", 2)
     assert "personal.greeting" not in heard.prompts[second.call_id]
     assert not any(s.personalized for s in heard.started)
     assert [s.caller for s in heard.started] == [None, None]

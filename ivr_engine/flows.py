@@ -71,6 +71,14 @@ def load_one(
         flow, prompts = _read(path, manifest_path, sources)
     except FlowError as exc:
         raise Rejected(exc.diagnostics, stamps([*before, *sources])) from None
+    except Exception as exc:
+        # Not an error in the flow but a failure of the loader (a bug, a limit such as recursion):
+        # still a rejection of this version, so the good one keeps serving, the other flows still
+        # reload and the same edit is not retried (and its traceback logged) at every poll.
+        logger.exception("flow.load_failed", flow=name, path=str(path))
+        where = SourceLocation(str(path), 1, 1)
+        message = f"the flow could not be loaded ({type(exc).__name__}: {exc}); the engine's log has the traceback"
+        raise Rejected([Diagnostic(where, message)], stamps([*before, *sources])) from exc
     return LoadedFlow(name, flow, prompts, stamps(sources))
 
 

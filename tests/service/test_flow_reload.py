@@ -88,6 +88,44 @@ def test_a_hook_that_fails_at_import_rejects_the_edit(
     assert flows.get(None).flow.version == "1.1"
 
 
+def test_a_loader_failure_rejects_that_edit_once_and_the_other_flows_still_reload(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken, other = tmp_path / "broken.yaml", tmp_path / "other.yaml"
+    write(broken, "1.1")
+    write(other, "1.1")
+    flows = FlowLibrary({"default": broken, "other": other}, tmp_path / "audio")
+    flows.load_all()
+    real_load_flow = flows_module.load_flow
+
+    def load_flow(path: Path, **kwargs: object) -> object:
+        if path == broken:
+            raise RecursionError("maximum recursion depth exceeded")
+        return real_load_flow(path, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(flows_module, "load_flow", load_flow)
+    write(broken, "1.2")
+    write(other, "1.2")
+    with structlog.testing.capture_logs() as logs:
+        attempts = flows.reload_changed()
+        assert flows.reload_changed() == []  # the same edit is not tried again at every poll
+    assert [(name, [str(d) for d in errors]) for name, errors in attempts] == [
+        (
+            "default",
+            [f"{broken}:1:1: error: the flow could not be loaded (RecursionError: maximum recursion depth exceeded);"
+             " the engine's log has the traceback"],
+        ),
+        ("other", []),
+    ]
+    assert [(log["flow"], log["exc_info"]) for log in logs if log["event"] == "flow.load_failed"] == [("default", True)]
+    assert flows.get("default").flow.version == "1.1" and flows.get("other").flow.version == "1.2"
+
+    monkeypatch.setattr(flows_module, "load_flow", real_load_flow)
+    write(broken, "1.3")
+    assert flows.reload_changed() == [("default", [])]
+    assert flows.get("default").flow.version == "1.3"
+
+
 async def test_the_reload_loop_logs_an_error_and_serves_later_edits(library: tuple[FlowLibrary, Path]) -> None:
     flows, path = library
     reloaded: list[str] = []

@@ -64,6 +64,25 @@ def _reloaded(personal: PersonalMenus, metrics: IvrMetrics, fresh: LoadedFlow) -
         personal.add_flow(fresh.flow, fresh.prompts)
 
 
+def stats_health(recorder: StatsRecorder, store: StatsStore) -> CheckResult:
+    """The /healthz check of statistics: whether what calls record reaches the database."""
+    if recorder.unspooled:
+        return CheckResult(False, f"database and spool unwritable: {recorder.unspooled} visits held in memory")
+    if recorder.refused:
+        return CheckResult(False, f"database refused {recorder.refused} visits: set aside in {recorder.refused_batches.path}")
+    # Spooled visits mean the database is (or was just) unreachable: nothing is lost, but the
+    # dashboard's figures lag until the replay, which is what an operator must know.
+    if recorder.spool.pending:
+        return CheckResult(False, "database unreachable: visits are spooled to disk")
+    # An empty spool only says the last write went through: the dashboard reads too, and a
+    # missing table or a server gone since then must show here before analysts see a 503.
+    try:
+        store.check(timeout=HEALTH_QUERY_SECONDS)
+    except sa.exc.SQLAlchemyError as exc:
+        return CheckResult(False, f"database cannot be read: {database_reason(exc)}")
+    return CheckResult(True, f"{recorder.backlog} visits waiting to be written")
+
+
 class _EmbeddedServer(uvicorn.Server):
     """uvicorn inside our event loop: the engine owns SIGINT/SIGTERM (it must let calls finish
     before stopping), so uvicorn must not take the signals for itself."""
@@ -168,17 +187,7 @@ class Engine:
         return CheckResult(True, f"{self.service.agi.active_sessions} calls in progress")
 
     def _stats_check(self) -> CheckResult:
-        # Spooled visits mean the database is (or was just) unreachable: nothing is lost, but
-        # the dashboard's figures lag until the replay, which is what an operator must know.
-        if self.recorder.spool.pending:
-            return CheckResult(False, "database unreachable: visits are spooled to disk")
-        # An empty spool only says the last write went through: the dashboard reads too, and a
-        # missing table or a server gone since then must show here before analysts see a 503.
-        try:
-            self.store.check(timeout=HEALTH_QUERY_SECONDS)
-        except sa.exc.SQLAlchemyError as exc:
-            return CheckResult(False, f"database cannot be read: {database_reason(exc)}")
-        return CheckResult(True, f"{self.recorder.backlog} visits waiting to be written")
+        return stats_health(self.recorder, self.store)
 
     def _peers_check(self) -> CheckResult:
         if self.peers is not None and self.peers.listening:

@@ -88,6 +88,7 @@ class StatsRecorderCounts:
     recorded: int  # node visits handed to the recorder
     spooled: int  # visits written to the on-disk spool because the database was slow or down
     written: int  # visits committed to the statistics database
+    refused: int = 0  # visits in batches the database refused, set aside in the refused file
 
 
 class _StatsRecorderCollector(Collector):
@@ -104,6 +105,7 @@ class _StatsRecorderCollector(Collector):
                 ("recorded", "Node visits handed to the statistics recorder."),
                 ("spooled", "Node visits spooled to disk while the database was unavailable."),
                 ("written", "Node visits committed to the statistics database."),
+                ("refused", "Node visits in batches the database refused, set aside on disk."),
             )
         ]
 

@@ -173,14 +173,25 @@ class FieldType:
 
 class Text(FieldType):
     def __init__(
-        self, pattern: str | None = None, what: str = "text", *, required: bool = False, nullable: bool = False
+        self,
+        pattern: str | None = None,
+        what: str = "text",
+        *,
+        required: bool = False,
+        nullable: bool = False,
+        max_length: int | None = None,
     ) -> None:
         self.pattern = re.compile(pattern) if pattern else None
         self.what = what
         self.required = required
         self.nullable = nullable
+        self.max_length = max_length
         # YAML types `version: 2` or `mailbox: 1001` as numbers; free text accepts them as written.
-        self.schema = {"type": "string", "pattern": pattern} if pattern else {"type": ["string", "number", "boolean"]}
+        self.schema: dict[str, Any] = (
+            {"type": "string", "pattern": pattern} if pattern else {"type": ["string", "number", "boolean"]}
+        )
+        if max_length is not None:
+            self.schema["maxLength"] = max_length
 
     def read_value(self, r: Reader, path: DataPath, value: Any, name: str) -> str:
         text = value if isinstance(value, str) else (r.raw(path, value) if self.pattern is None else None)
@@ -188,6 +199,8 @@ class Text(FieldType):
             raise r.fail(path, f"{name!r} must be {self.what}, got {describe(value)}")
         if self.pattern is not None and not self.pattern.match(text):
             raise r.fail(path, f"{name!r}: {text!r} is not {self.what}")
+        if self.max_length is not None and len(text) > self.max_length:
+            raise r.fail(path, f"{name!r}: {len(text)} characters, at most {self.max_length}")
         return text
 
 
@@ -842,7 +855,7 @@ class Holidays(FieldType):
 
 FLOW_FIELDS: dict[str, FieldType] = {
     "id": Text(ID_PATTERN, "a flow id (letters, digits, _ . -)", required=True),
-    "version": Text(required=True),
+    "version": Text(required=True, max_length=64),  # stats_calls.flow_version: the database refuses more
     "title": Text(),
     "languages": TextList(Text(LANGUAGE_PATTERN, "a language code like zh-CN")),
     "default_language": Text(LANGUAGE_PATTERN, "a language code like zh-CN"),

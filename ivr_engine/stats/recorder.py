@@ -5,6 +5,10 @@ thread drains the deque every `interval`, turns events into rows (hashing the ca
 the call path) and commits them as one batch. If the database is down or locked, the batch goes to
 the fsync'd spool instead, and so does every later batch until the spool has been replayed - so rows
 reach the database in the order they were recorded. Replays are retried with exponential backoff.
+If the spool cannot be written either (the disk is full), batches wait in memory and both are
+tried again. A batch the database refuses (a value it cannot store: no retry would help) is set
+aside in the refused file, in the spool's format, so it neither blocks the batches behind it nor
+is lost. Nothing that goes wrong stops the writer thread.
 
 It is also the personal menus' BookmarkWriter: a caller's bookmark goes the same way, so a database
 outage loses no bookmark. What the last run left in the spool is not in the database yet when the
@@ -29,7 +33,7 @@ from ivr_engine.personal.peer_events import PeerCall, PeerEvent
 from ivr_engine.runtime.events import CallEnded, CallStarted, NodeEntered, NodeVisit
 from ivr_engine.stats.batch import Batch, BookmarkRow, CallValues, call_row, db_time, visit_values
 from ivr_engine.stats.privacy import CallerKeyer
-from ivr_engine.stats.spool import Spool
+from ivr_engine.stats.spool import SPOOL_FILE, Spool
 from ivr_engine.stats.store import StatsStore
 
 logger = structlog.get_logger(__name__)
@@ -37,6 +41,7 @@ logger = structlog.get_logger(__name__)
 Event = CallStarted | NodeVisit | CallEnded | BookmarkRow
 UNKNOWN = "unknown"  # flow of a call whose CallStarted the recorder never saw
 PURGE_EVERY = 3600.0  # seconds between retention purges
+REFUSED_FILE = "stats-refused.jsonl"  # beside the spool; to stats-spool.jsonl, with the engine stopped, replays it
 
 
 @dataclass(slots=True)
@@ -66,6 +71,7 @@ class StatsRecorder:
         self.store = store
         self.keyer = keyer
         self.spool = Spool(Path(spool_dir))
+        self.refused_batches = Spool(Path(spool_dir), REFUSED_FILE)
         self.interval = interval
         self.max_batch = max_batch
         self.retry_initial = retry_initial
@@ -75,7 +81,10 @@ class StatsRecorder:
         self.recorded = 0  # visits handed to node_visited
         self.written = 0  # visits committed to the database
         self.spooled = 0  # visits written to the spool
+        self.refused = 0  # visits in batches the database refused (in refused_batches)
         self._events: collections.deque[Event] = collections.deque()
+        self._unspooled: collections.deque[Batch] = collections.deque()  # the spool could not take them
+        self._spool_failing = False
         self._open: dict[str, _OpenCall] = {}
         self._stop = threading.Event()
         self._backoff = retry_initial
@@ -135,11 +144,18 @@ class StatsRecorder:
 
     def counts(self) -> StatsRecorderCounts:
         """For IvrMetrics.watch_stats_recorder."""
-        return StatsRecorderCounts(recorded=self.recorded, spooled=self.spooled, written=self.written)
+        return StatsRecorderCounts(
+            recorded=self.recorded, spooled=self.spooled, written=self.written, refused=self.refused
+        )
 
     @property
     def backlog(self) -> int:
         return len(self._events)
+
+    @property
+    def unspooled(self) -> int:
+        """Visits neither committed nor spooled: held in memory while the disk takes no spool."""
+        return sum(len(batch.visits) for batch in list(self._unspooled))  # list(): atomic, the writer appends
 
     # --- the writer thread ---------------------------------------------------------------------
 
@@ -148,7 +164,13 @@ class StatsRecorder:
         while not self._stop.is_set():
             if len(self._events) < self.max_batch:
                 self._stop.wait(self.interval)
-            self._step()
+            try:
+                self._step()
+            except Exception:
+                # A bug of ours: the events of this step may be lost, but a dead writer would let
+                # every later call pile up in memory unwritten.
+                logger.exception("stats writer step failed")
+                self._stop.wait(self.retry_initial)
         self._drain_all()
 
     def _drain_all(self) -> None:
@@ -156,6 +178,9 @@ class StatsRecorder:
             self._step()
         if self.spool.pending:
             self._replay()
+        self._flush()
+        if self._unspooled:
+            logger.error("stats lost at exit: neither the database nor the spool took them", visits=self.unspooled)
 
     def _step(self) -> None:
         if self.spool.pending and time.monotonic() >= self._retry_at:
@@ -164,7 +189,8 @@ class StatsRecorder:
             self._purge(self.retention)
         batch = self._assemble()
         if batch:
-            self._deliver(batch)
+            self._unspooled.append(batch)
+        self._flush()
 
     def _assemble(self) -> Batch:
         """Turn up to max_batch events into rows. The loop runs once per event, so it keeps what it
@@ -225,19 +251,61 @@ class StatsRecorder:
         # the same values as a plain tuple: the garbage collector stops tracking it (see VisitValues)
         return cast(CallValues, tuple(row))
 
-    def _deliver(self, batch: Batch) -> None:
-        # While older batches wait in the spool, newer ones queue behind them to keep the order.
-        if not self.spool.pending:
-            try:
-                self.store.write_batch(batch)
-            except sa.exc.SQLAlchemyError as exc:
-                logger.warning("stats database unavailable, spooling", error=str(exc).splitlines()[0])
-                self._retry_at = time.monotonic() + self._backoff
-            else:
-                self.written += len(batch.visits)
-                return
-        self.spool.append(batch)
+    def _flush(self) -> None:
+        """Commit the batches in hand, or spool them. While older batches wait in the spool, newer
+        ones queue behind them to keep the order; while the spool cannot be written, in memory."""
+        while self._unspooled:
+            batch = self._unspooled[0]
+            if self.spool.pending or time.monotonic() < self._retry_at or not self._write(batch):
+                if not self._spool(batch):
+                    return
+            self._unspooled.popleft()
+
+    def _write(self, batch: Batch) -> bool:
+        """Commit the batch, or set it aside if the database refuses it; False if it is unavailable."""
+        try:
+            self.store.write_batch(batch)
+        except (sa.exc.DataError, sa.exc.IntegrityError) as exc:
+            self._set_aside(batch, exc)
+        except Exception as exc:  # unavailable; or a bug, which must not lose the batch either
+            logger.warning("stats database unavailable, spooling", error=_first_line(exc))
+            self._retry_at = time.monotonic() + self._backoff
+            return False
+        else:
+            self.written += len(batch.visits)
+        return True
+
+    def _spool(self, batch: Batch) -> bool:
+        try:
+            self.spool.append(batch)
+        except OSError as exc:
+            if not self._spool_failing:
+                logger.error("stats spool cannot be written, keeping batches in memory", error=str(exc))
+            self._spool_failing = True
+            self._retry_at = time.monotonic() + self._backoff
+            return False
+        if self._spool_failing:
+            logger.info("stats spool written again", held=len(self._unspooled))
+        self._spool_failing = False
         self.spooled += len(batch.visits)
+        return True
+
+    def _set_aside(self, batch: Batch, exc: Exception) -> None:
+        try:
+            self.refused_batches.append(batch)
+        except OSError:
+            logger.exception("stats batch refused and cannot be set aside: lost", visits=len(batch.visits))
+            return
+        self.refused += len(batch.visits)
+        logger.error(
+            "stats batch refused by the database, set aside",
+            error=_first_line(exc),
+            visits=len(batch.visits),
+            calls=len(batch.calls),
+            bookmarks=len(batch.bookmarks),
+            kept_in=str(self.refused_batches.path),
+            replay_by=f"moving it to {SPOOL_FILE} while the engine is stopped, once the cause is fixed",
+        )
 
     def _purge(self, retention: dt.timedelta) -> None:
         self._purge_at = time.monotonic() + PURGE_EVERY
@@ -252,16 +320,27 @@ class StatsRecorder:
             )
 
     def _replay(self) -> None:
-        batches = self.spool.read()
-        try:
-            for batch in batches:
+        entries = self.spool.entries()
+        for batch, end in entries:
+            try:
                 self.store.write_batch(batch)
-        except sa.exc.SQLAlchemyError as exc:
-            self._backoff = min(self._backoff * 2, self.retry_max)
-            self._retry_at = time.monotonic() + self._backoff
-            logger.warning("stats spool replay failed", error=str(exc).splitlines()[0], retry_in=self._backoff)
-            return
+            except (sa.exc.DataError, sa.exc.IntegrityError) as exc:
+                self._set_aside(batch, exc)
+            except Exception as exc:
+                self._backoff = min(self._backoff * 2, self.retry_max)
+                self._retry_at = time.monotonic() + self._backoff
+                logger.warning("stats spool replay failed", error=_first_line(exc), retry_in=self._backoff)
+                return
+            else:
+                self.written += len(batch.visits)
+            if batch.bookmarks:
+                # Calls and visits are replay-safe; a bookmark row written again would undo what
+                # the caller has changed since, so the next attempt starts after it.
+                self.spool.replayed_to(end)
         self.spool.clear()
-        self.written += sum(len(b.visits) for b in batches)
         self._backoff = self.retry_initial
-        logger.info("stats spool replayed", batches=len(batches))
+        logger.info("stats spool replayed", batches=len(entries))
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0]

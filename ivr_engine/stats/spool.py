@@ -3,6 +3,9 @@
 One batch per line, framed as `<length>:<crc32 hex>:<json>\n` and fsync'd before append() returns,
 so a batch the recorder has spooled survives a crash of the process or the machine. A record torn
 by a crash mid-write fails its length or checksum and is skipped (and logged), never half-applied.
+A replay marks how far it has committed (`replayed_to`, a small fsync'd file beside the spool), so a
+replay the database cut short resumes after the last committed batch instead of applying it again:
+a bookmark row replayed twice would undo what the caller changed in between (on another node).
 The file is emptied only after every batch in it has been committed to the database.
 """
 
@@ -22,14 +25,16 @@ SPOOL_FILE = "stats-spool.jsonl"
 
 
 class Spool:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, name: str = SPOOL_FILE) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        self.path = directory / SPOOL_FILE
+        self.path = directory / name
+        self._replayed_path = self.path.with_suffix(".replayed")  # bytes of it committed by a replay
         self._drop_torn_tail()
+        self._replayed = self._read_replayed()
 
     @property
     def pending(self) -> bool:
-        return self.path.exists() and self.path.stat().st_size > 0
+        return self.path.exists() and self.path.stat().st_size > self._replayed
 
     def append(self, batch: Batch) -> None:
         payload = batch.to_json().encode()
@@ -40,28 +45,60 @@ class Spool:
             os.fsync(out.fileno())
 
     def read(self) -> list[Batch]:
-        """Every intact batch in order; damaged records are logged with their line and skipped."""
+        """Every intact batch not replayed yet, in order; damaged records are logged with their
+        offset and skipped."""
+        return [batch for batch, _ in self.entries()]
+
+    def entries(self) -> list[tuple[Batch, int]]:
+        """(batch, offset of the spool after it) for every intact batch not replayed yet."""
         if not self.path.exists():
             return []
-        batches = []
+        entries = []
         with open(self.path, "rb") as spool:
-            for number, line in enumerate(spool, start=1):
+            spool.seek(self._replayed)
+            offset = self._replayed
+            for line in spool:
+                offset += len(line)
                 payload = _unframe(line)
                 if payload is None:
-                    logger.error("stats spool record damaged, skipped", spool=str(self.path), line=number)
+                    logger.error("stats spool record damaged, skipped", spool=str(self.path), offset=offset - len(line))
                     continue
-                batches.append(Batch.from_json(payload.decode()))
-        return batches
+                entries.append((Batch.from_json(payload.decode()), offset))
+        return entries
+
+    def replayed_to(self, offset: int) -> None:
+        """The batches up to `offset` (from `entries`) are committed: never replay them again."""
+        _write_durably(self._replayed_path, b"%d\n" % offset)
+        self._replayed = offset
 
     def clear(self) -> None:
+        # The marker first: a crash between the two replays committed batches again (calls are
+        # replay-safe), while a marker left beyond an emptied spool would hide the next batches.
+        if self._replayed:
+            _write_durably(self._replayed_path, b"0\n")
+            self._replayed = 0
         with open(self.path, "r+b") as spool:
             spool.truncate(0)
             os.fsync(spool.fileno())
 
+    def _read_replayed(self) -> int:
+        """The mark, if it is whole and at the end of a record of this spool; else 0: replay all,
+        as before a mark existed (calls are replay-safe)."""
+        try:
+            data = self._replayed_path.read_bytes()
+            offset = int(data) if data.endswith(b"\n") else 0
+        except (OSError, ValueError):
+            return 0
+        if offset <= 0 or not self.path.exists() or offset > self.path.stat().st_size:
+            return 0
+        with open(self.path, "rb") as spool:
+            spool.seek(offset - 1)
+            return offset if spool.read(1) == b"\n" else 0
+
     def _drop_torn_tail(self) -> None:
         """A crash mid-append leaves a last line without its newline; the next append would glue a
         good record onto it and lose both, so cut the torn tail off before appending again."""
-        if not self.pending:
+        if not self.path.exists():
             return
         with open(self.path, "r+b") as spool:
             data = spool.read()
@@ -71,6 +108,15 @@ class Spool:
             logger.error("stats spool ends in a torn record, dropped", spool=str(self.path), bytes=len(data) - keep)
             spool.truncate(keep)
             os.fsync(spool.fileno())
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    staged = path.with_suffix(".staged")
+    with open(staged, "wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(staged, path)
 
 
 def _unframe(line: bytes) -> bytes | None:

@@ -332,6 +332,12 @@ class StatsStore:
                 self._add_node_hours(cursor, self._new_visits.new(cursor, batch.visits, replay=replay))
                 new_calls = self._new_calls.new(cursor, batch.calls, replay=replay)
                 self._count_leaves(cursor, new_calls)
+            except self.engine.dialect.loaded_dbapi.Error as exc:
+                # The raw cursor raises the driver's own errors; callers (the recorder) tell an
+                # unavailable database from a refused batch by SQLAlchemy's classes, as elsewhere.
+                raise sa.exc.DBAPIError.instance(
+                    "stats batch", None, exc, self.engine.dialect.loaded_dbapi.Error, dialect=self.engine.dialect
+                ) from exc
             finally:
                 cursor.close()
             self._set_bookmarks(conn, batch.bookmarks)

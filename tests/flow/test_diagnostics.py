@@ -136,6 +136,10 @@ def test_a_directory_means_the_flow_files_in_it_not_the_included_ones() -> None:
         ("id: x\n<<: {a: 1}\n", "2:1: error: YAML merge keys (<<) are not supported; write the fields out"),
         ("id: x\n---\nid: y\n", "2:1: error: YAML syntax: but found another document"),
         ("? [a, b]\n: c\n", "1:3: error: mapping keys must be plain words or numbers"),
+        (  # the statistics store keeps 64 characters of a version
+            f"id: x\nversion: {'2026.12-' + 'x' * 57}\nstart: bye\nnodes:\n  bye: {{kind: hangup}}\n",
+            "2:10: error: 'version': 65 characters, at most 64",
+        ),
     ],
 )
 def test_malformed_documents(tmp_path, text: str, message: str) -> None:

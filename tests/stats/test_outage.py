@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import functools
 import sqlite3
 from pathlib import Path
@@ -9,9 +11,13 @@ from pathlib import Path
 import oracle
 import pytest
 import sqlalchemy as sa
+import structlog
 from waiting import until_blocking
 
+from ivr_engine.app import stats_health
+from ivr_engine.runtime.events import NodeVisit
 from ivr_engine.stats import reports
+from ivr_engine.stats.batch import Batch, BookmarkRow, db_time
 from ivr_engine.stats.models import Call, Visit
 from ivr_engine.stats.privacy import CallerKeyer
 from ivr_engine.stats.recorder import StatsRecorder
@@ -114,4 +120,140 @@ def test_spool_left_by_the_last_run_is_replayed_on_start(tmp_path: Path) -> None
     wait_for(lambda: not restarted.spool.pending, "the spool to be replayed")
     assert restarted.close(timeout=30)
     assert_exactly(store, events, 100)
+    store.close()
+
+
+def disk_full(store: StatsStore) -> object:
+    """SQLite may not grow the database file any further, as on a full disk; returns the listener."""
+
+    def on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+        (pages,) = dbapi_connection.execute("PRAGMA page_count").fetchone()
+        dbapi_connection.execute(f"PRAGMA max_page_count={pages}")
+
+    sa.event.listen(store.engine, "connect", on_connect)
+    store.engine.dispose()
+    return on_connect
+
+
+def test_a_full_disk_under_sqlite_spools_and_the_writer_goes_on(tmp_path: Path) -> None:
+    store = StatsStore.open(f"sqlite:///{tmp_path / 'stats.db'}", keyer=KEYER)
+    full = disk_full(store)
+    recorder = StatsRecorder(store, tmp_path / "spool", interval=0.01, retry_initial=0.05, retry_max=0.2).start()
+    events = load(recorder, 0, 100)
+    wait_for(lambda: recorder.spooled == len(oracle.visits(events)), "the calls to be spooled")
+    assert recorder.written == 0 and recorder._thread.is_alive()
+    assert not stats_health(recorder, store).ok
+
+    sa.event.remove(store.engine, "connect", full)  # room again
+    store.engine.dispose()
+    more = load(recorder, 100, 150)
+    wait_for(lambda: recorder.written == len(oracle.visits(events + more)), "the spool and the new calls")
+    assert recorder.close(timeout=30) and not recorder.spool.pending
+    assert_exactly(store, events + more, 150)
+    assert stats_health(recorder, store).ok
+    store.close()
+
+
+def test_batches_wait_in_memory_while_neither_the_database_nor_the_spool_takes_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "stats.db"
+    store = StatsStore.open(f"sqlite:///{db}", keyer=KEYER, busy_timeout=0.05)
+    recorder = StatsRecorder(store, tmp_path / "spool", interval=0.01, retry_initial=0.05, retry_max=0.2)
+    blocker = sqlite3.connect(db, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    spool_append = recorder.spool.append
+
+    def no_space(batch: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(recorder.spool, "append", no_space)
+    recorder.start()
+    events = load(recorder, 0, 100)
+    wait_for(lambda: recorder.unspooled == len(oracle.visits(events)), "every visit held in memory")
+    health = stats_health(recorder, store)
+    assert not health.ok and "held in memory" in health.detail
+
+    monkeypatch.setattr(recorder.spool, "append", spool_append)  # the disk has room again
+    wait_for(lambda: recorder.spool.pending and not recorder.unspooled, "the batches to be spooled")
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    more = load(recorder, 100, 120)
+    wait_for(lambda: recorder.written == len(oracle.visits(events + more)), "everything to be written")
+    assert recorder.close(timeout=30)
+    assert_exactly(store, events + more, 120)
+    store.close()
+
+
+@pytest.mark.postgres
+def test_a_batch_the_database_refuses_is_set_aside_and_the_next_ones_are_written(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    store = StatsStore.open(postgres_server.create_database(), keyer=KEYER)
+    recorder = StatsRecorder(store, tmp_path / "spool", interval=0.01).start()
+    refused = [
+        e if not isinstance(e, NodeVisit) else dataclasses.replace(e, node_id="n" * 129)  # longer than its column
+        for e in synthetic_call(0)
+    ]
+    play(recorder, refused)
+    wait_for(lambda: recorder.refused == len(oracle.visits(refused)), "the batch to be refused")
+    events = load(recorder, 1, 50)
+    wait_for(lambda: recorder.written == len(oracle.visits(events)), "the next calls to be written")
+    assert recorder.close(timeout=30) and not recorder.spool.pending
+    assert_exactly(store, events, 49)
+    (kept,) = recorder.refused_batches.read()  # nothing lost: kept in the spool's format
+    assert [v.node_id for v in kept.visits] == ["n" * 129] * len(oracle.visits(refused))
+    health = stats_health(recorder, store)
+    assert not health.ok and str(recorder.refused_batches.path) in health.detail
+    store.close()
+
+
+def test_a_writer_step_that_fails_is_logged_and_the_writer_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = StatsStore.open(f"sqlite:///{tmp_path / 'stats.db'}", keyer=KEYER)
+    recorder = StatsRecorder(store, tmp_path / "spool", interval=0.01, retry_initial=0.01)
+    assemble = recorder._assemble
+    failures: list[int] = []
+
+    def fails_once() -> object:
+        if not failures:
+            failures.append(1)
+            raise RuntimeError("a bug in making rows")
+        return assemble()
+
+    monkeypatch.setattr(recorder, "_assemble", fails_once)
+    with structlog.testing.capture_logs() as logs:
+        recorder.start()
+        wait_for(lambda: failures, "the failing step")
+        events = load(recorder, 0, 20)
+        wait_for(lambda: recorder.written == len(oracle.visits(events)), "the calls after it")
+    assert recorder.close(timeout=30)
+    assert [log["event"] for log in logs if log["log_level"] == "error"] == ["stats writer step failed"]
+    store.close()
+
+
+def test_a_replay_cut_short_does_not_apply_its_committed_bookmarks_again(tmp_path: Path) -> None:
+    """Node A's replay commits a bookmark, then the database goes again; meanwhile the caller removes
+    the bookmark on node B. A's next replay must not set it again."""
+    store = StatsStore.open(f"sqlite:///{tmp_path / 'stats.db'}", keyer=KEYER)
+    recorder = StatsRecorder(store, tmp_path / "spool")
+    at = db_time(dt.datetime(2026, 11, 23, 2, tzinfo=dt.UTC))
+    recorder.spool.append(Batch(bookmarks=[BookmarkRow("caller", SYNTHETIC_FLOW, "a", 1, at)]))
+    recorder.spool.append(Batch(bookmarks=[BookmarkRow("caller", SYNTHETIC_FLOW, "b", 1, at)]))
+    write_batch = store.write_batch
+    writes: list[Batch] = []
+
+    def gone_at_the_second(batch: Batch) -> object:
+        writes.append(batch)
+        if len(writes) == 2:
+            raise sa.exc.OperationalError("INSERT", {}, Exception("server closed the connection"))
+        return write_batch(batch)
+
+    store.write_batch = gone_at_the_second  # type: ignore[method-assign]
+    recorder._replay()
+    assert store.bookmarks(SYNTHETIC_FLOW) == [("caller", "a")] and recorder.spool.pending
+    store.remove_bookmark("caller", SYNTHETIC_FLOW, "a")  # on node B
+    recorder._replay()
+    assert store.bookmarks(SYNTHETIC_FLOW) == [("caller", "b")] and not recorder.spool.pending
     store.close()

@@ -56,3 +56,27 @@ def test_calls_spooled_before_the_took_shortcut_column_read_back_without_one(tmp
                12.0, "leaf", 1, "agi", "root>leaf"]  # fmt: skip
     (call,) = Batch.from_json(json.dumps({"calls": [old_row], "visits": []})).calls
     assert call == CallRow(*old_row, took_shortcut=0)
+
+
+def test_a_replay_cut_short_resumes_after_what_it_committed_even_after_a_restart(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    for name in "abc":
+        spool.append(batch(name))
+    (_, after_a), _, _ = spool.entries()
+    spool.replayed_to(after_a)
+    assert spool.pending and [b.visits[0].call_id for b in spool.read()] == ["b", "c"]
+    assert [b.visits[0].call_id for b in Spool(tmp_path).read()] == ["b", "c"]
+    spool.clear()
+    assert not spool.pending
+    spool.append(batch("d"))  # a new outage: nothing of it is taken for replayed
+    assert [b.visits[0].call_id for b in Spool(tmp_path).read()] == ["d"]
+
+
+def test_a_torn_or_impossible_replay_mark_replays_everything(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    for name in "ab":
+        spool.append(batch(name))
+    marker = spool.path.with_suffix(".replayed")
+    for damaged in (b"12", b"12\n", b"99999999\n", b""):  # torn; inside a record; beyond the spool; empty
+        marker.write_bytes(damaged)
+        assert [b.visits[0].call_id for b in Spool(tmp_path).read()] == ["a", "b"]

@@ -99,12 +99,13 @@ def test_queue_gauges_are_defined_for_the_acd_side(client: TestClient, metrics: 
 
 
 def test_stats_recorder_counters_are_read_at_scrape_time(client: TestClient, metrics: IvrMetrics) -> None:
-    counts = StatsRecorderCounts(recorded=10, spooled=2, written=7)
+    counts = StatsRecorderCounts(recorded=10, spooled=2, written=7, refused=1)
     metrics.watch_stats_recorder(lambda: counts)
     samples = scrape(client)
     assert samples[("ivr_stats_visits_recorded_total", ())] == 10
     assert samples[("ivr_stats_visits_spooled_total", ())] == 2
     assert samples[("ivr_stats_visits_written_total", ())] == 7
+    assert samples[("ivr_stats_visits_refused_total", ())] == 1
     counts = StatsRecorderCounts(recorded=11, spooled=2, written=11)
     assert scrape(client)[("ivr_stats_visits_written_total", ())] == 11
 

@@ -9,11 +9,21 @@ Announcements are not kept by PostgreSQL for a listener that is away, so each ti
 listening: with `since` the moment given at start (when the menus were loaded) and then the last
 moment it heard, less CATCH_UP_MARGIN. LISTEN comes first, so whatever commits after the catch-up's
 read is announced; what commits in between is both read and heard, and counted once by call id.
+
+"The last moment it heard" is the last moment the server answered on the listening connection, not
+the last empty wait: a connection that died without a reset (a firewall dropping an idle flow, a
+partition, a host gone) waits in silence exactly as a healthy one does. So every `heartbeat`
+seconds it asks the server a round trip (announcements arrive in order, before the answer), cuts a
+connection whose server does not answer within `heartbeat_timeout`, and libpq's TCP keepalives and
+user timeout fail a peer gone silent within seconds rather than the system's two hours.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -32,6 +42,10 @@ logger = structlog.get_logger(__name__)
 
 POLL_SECONDS = 0.5  # how soon stop() is noticed
 APPLICATION_NAME = "ivr-personal-peers"  # how the connection shows in pg_stat_activity
+# libpq: probe an idle connection after 5 s, give up after 3 unanswered probes 5 s apart, and fail
+# a send the peer has not acknowledged within 15 s.
+KEEPALIVE = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 5, "keepalives_count": 3,
+             "tcp_user_timeout": 15_000}  # fmt: skip
 
 
 def conninfo(url: str | sa.URL) -> str:
@@ -53,13 +67,17 @@ class PeerListener:
         clock: Callable[[], float] = time.time,
         retry: float = 1.0,
         max_retry: float = 30.0,
+        heartbeat: float = 5.0,
+        heartbeat_timeout: float = 10.0,
     ) -> None:
         """`since`: the unix time the first `catch_up` reads from (None: none at the first LISTEN);
-        `clock` must tell the time the calls' end times are in."""
+        `clock` must tell the time the calls' end times are in. `heartbeat`: seconds between round
+        trips that show the server still there; `heartbeat_timeout`: how long one may take."""
         self._conninfo = conninfo(url)
         self._deliver = deliver
         self._catch_up, self._since, self._clock = catch_up, since, clock
         self._retry, self._max_retry = retry, max_retry
+        self._heartbeat, self._heartbeat_timeout = heartbeat, heartbeat_timeout
         self._stop = threading.Event()
         self._listening = threading.Event()
         self._thread = threading.Thread(target=self._run, name="personal-peers", daemon=True)
@@ -102,8 +120,9 @@ class PeerListener:
         while not self._stop.is_set():
             try:
                 with psycopg.connect(
-                    self._conninfo, autocommit=True, connect_timeout=5, application_name=APPLICATION_NAME
+                    self._conninfo, autocommit=True, connect_timeout=5, application_name=APPLICATION_NAME, **KEEPALIVE
                 ) as conn:
+                    asked = self._clock()
                     conn.execute(f"LISTEN {CHANNEL}")
                     if self._catch_up is not None and since is not None:
                         self._catch_up(since)
@@ -111,11 +130,15 @@ class PeerListener:
                     if connected_before:
                         logger.warning("personal.peers.listening_again", caught_up_since=since)
                     connected_before, delay, self.error = True, self._retry, ""
+                    beat_at = time.monotonic() + self._heartbeat
                     while not self._stop.is_set():
-                        polled = self._clock()
+                        since = asked - CATCH_UP_MARGIN  # the server answered after `asked`
                         for note in conn.notifies(timeout=POLL_SECONDS):
                             self._receive(note.payload)
-                        since = polled - CATCH_UP_MARGIN
+                        if time.monotonic() >= beat_at:
+                            asked = self._clock()
+                            self._round_trip(conn)
+                            beat_at = time.monotonic() + self._heartbeat
             except Exception as exc:  # the connection lost, or the catch-up's read of the store failed
                 self._listening.clear()
                 self.error = str(exc).strip() or type(exc).__name__
@@ -124,6 +147,24 @@ class PeerListener:
                 self._stop.wait(delay)
                 delay = min(delay * 2, self._max_retry)
         self._listening.clear()
+
+    def _round_trip(self, conn: psycopg.Connection[Any]) -> None:
+        """Raises if the server does not answer within heartbeat_timeout: the connection is cut
+        then, since a blocked query waits for a silent server without end. (Announcements that
+        arrive meanwhile wait in psycopg for the next notifies().)"""
+        fired = threading.Event()
+        cut = threading.Timer(self._heartbeat_timeout, _cut, (conn.pgconn.socket, fired))
+        cut.start()
+        try:
+            conn.execute("SELECT 1")
+        except psycopg.OperationalError:
+            if fired.is_set():
+                raise psycopg.OperationalError(
+                    f"the server did not answer within {self._heartbeat_timeout:g} s: connection cut"
+                ) from None
+            raise
+        finally:
+            cut.cancel()
 
     def _receive(self, payload: str) -> None:
         try:
@@ -135,3 +176,11 @@ class PeerListener:
             self._deliver(events)
         except Exception:  # one bad hand-over must not stop the announcements that follow
             logger.exception("personal.peers.deliver_failed", events=len(events))
+
+
+def _cut(fd: int, fired: threading.Event) -> None:
+    # shutdown() through a duplicate reaches the shared socket: the blocked read returns at once
+    # and psycopg fails the query, on the thread that owns the connection.
+    fired.set()
+    with contextlib.suppress(OSError), socket.socket(fileno=os.dup(fd)) as duplicate:
+        duplicate.shutdown(socket.SHUT_RDWR)

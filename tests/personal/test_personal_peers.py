@@ -6,9 +6,13 @@ then two nodes (store, recorder, personal menus, listener each) on a real Postgr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import json
+import socket
+import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -549,3 +553,78 @@ def test_a_bookmark_heard_before_this_node_reloads_the_version_offering_it_is_ke
     there.add_flow(hotline(), prompts())  # the reload
     assert targets(there) == {"flu.symptoms": True}
     store.close()
+
+
+class SilentLink:
+    """A TCP hop to PostgreSQL that can go silent as a dropped flow does: no reset, no data, while
+    this end still acknowledges what it is sent (so TCP alone never notices)."""
+
+    def __init__(self, port: int) -> None:
+        self.port_to, self.silent = port, threading.Event()
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                near, _ = self.server.accept()
+                far = socket.create_connection(("127.0.0.1", self.port_to))
+                for a, b in ((near, far), (far, near)):
+                    threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, a: socket.socket, b: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := a.recv(65536):
+                while self.silent.is_set():  # held, never delivered
+                    time.sleep(0.01)
+                b.sendall(data)
+        for end in (a, b):
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self.server.close()
+
+
+@pytest.mark.postgres
+def test_a_listening_connection_gone_silent_is_cut_and_the_read_back_starts_before_it_went(
+    postgres_server: PostgresServer,
+) -> None:
+    url = postgres_server.create_database()
+    clock = Clock()
+    here = StatsStore.open(url, keyer=keyer(), clock=clock)
+    there = StatsStore.open(url, keyer=keyer(), clock=clock)  # another node's writer
+    menus = PersonalMenus.from_store(here, [(hotline(), prompts())], clock=clock, shared=True)
+    link = SilentLink(postgres_server.port)
+    heard: list[PeerCall | PeerBookmark] = []
+    catch_ups: list[float] = []
+
+    def catch_up(since: float) -> None:
+        catch_ups.append(since)
+        run(menus.missed_since(since))
+
+    listener = PeerListener(
+        sa.make_url(url).set(port=link.port), heard.extend, catch_up=catch_up, since=menus.counted_since,
+        clock=clock, retry=0.05, max_retry=0.05, heartbeat=0.2, heartbeat_timeout=0.5,
+    ).start()  # fmt: skip
+    try:
+        assert listener.wait_listening(10)
+        there.write_batch(batch_of_calls(("heard", "food.home", clock.at)))
+        until_blocking(lambda: bool(heard))
+        link.silent.set()  # a firewall drops the idle flow
+        there.write_batch(batch_of_calls(("missed", "food.labels", clock.at)))  # announced into the void
+        clock.advance(1 / 24)  # an hour, as TCP keepalive would have taken without our settings
+        until_blocking(lambda: not listener.listening)  # the heartbeat went unanswered: health shows it
+        assert "did not answer within 0.5 s" in listener.error
+        link.silent.clear()  # the network is back
+        assert listener.wait_listening(10)
+    finally:
+        listener.stop()
+        link.close()
+    assert [e.call_id for e in heard if isinstance(e, PeerCall)] == ["heard"]
+    assert catch_ups[-1] <= AT.timestamp() - CATCH_UP_MARGIN + 1  # from before it went silent
+    menus.apply(heard)
+    assert targets(menus) == {"food.home": False, "food.labels": False}  # the missed call read back
+    here.close()
+    there.close()

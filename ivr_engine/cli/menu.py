@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import click
@@ -13,13 +14,31 @@ from ivr_engine.cli.flow import _load, _manifest, _write
 _EXISTING = click.Path(exists=True, path_type=Path)
 
 
+# What a caller id from Asterisk (CALLERID(num)) holds: digits, +, * and #, or a SIP user's name.
+_CALLER_ID = re.compile(r"[0-9A-Za-z+*#@._~]+")
+
+
 def _callers(path: Path) -> list[str]:
-    """Numbers one per line; blank lines and lines starting with # are skipped."""
+    """Numbers one per line; blank lines and lines starting with # are skipped. A line that no
+    caller id looks like (spaces, dashes, brackets: a number written for people) is warned of:
+    callers are found by the number exactly as Asterisk gives it, so it would match nobody."""
     try:
         lines = path.read_text(encoding="utf-8-sig").splitlines()  # a BOM would stick to the first number
     except (OSError, UnicodeDecodeError) as exc:
         raise click.BadParameter(f"{path}: cannot read: {exc}", param_hint="--callers") from None
-    return list(dict.fromkeys(line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")))
+    numbers: dict[str, None] = {}
+    for number, line in enumerate(lines, start=1):
+        caller = line.strip()
+        if not caller or caller.startswith("#"):
+            continue
+        if not _CALLER_ID.fullmatch(caller):
+            click.echo(
+                f"warning: {path}:{number}: {caller!r} is not a caller id as Asterisk gives it (digits, +, *, #"
+                " or a SIP name): it is looked up as written, and finds no history unless calls came so",
+                err=True,
+            )
+        numbers[caller] = None
+    return list(numbers)
 
 
 def _listed(lines: list[str], most: int = 5) -> str:

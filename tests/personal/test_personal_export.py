@@ -159,3 +159,16 @@ def test_a_flow_without_a_menu_exports_every_caller_on_the_canonical_flow(tmp_pa
     assert result.exit_code == 0, result.output
     personal = json.loads(result.stdout)["personal"]
     assert (personal["before"], personal["free_keys"], personal["callers"]) == (None, [], {CALLER: None})
+
+
+def test_a_callers_line_no_caller_id_looks_like_is_warned_of_with_its_place(tmp_path: Path, stats_db: Path) -> None:
+    callers = tmp_path / "callers.txt"
+    callers.write_text(f"{CALLER}\n+86 138-0000-0002\nalice@example.org\n", encoding="utf-8")
+    args = ["menu", "export", str(HOTLINE), "--stats", str(stats_db), "--callers", str(callers)]
+    result = CliRunner(mix_stderr=False).invoke(main, args, env={SECRET_ENV: SECRET})
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [
+        f"warning: {callers}:2: '+86 138-0000-0002' is not a caller id as Asterisk gives it (digits, +, *, #"
+        " or a SIP name): it is looked up as written, and finds no history unless calls came so"
+    ]
+    assert list(json.loads(result.stdout)["personal"]["callers"]) == [CALLER, "+86 138-0000-0002", "alice@example.org"]

@@ -19,7 +19,7 @@ import re
 import secrets
 import shutil
 from collections import Counter, deque
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -62,6 +62,7 @@ from ivr_engine.optimizer.flow_adapter import (
     flow_from_tree,
     menu_tree_from_flow,
     prompt_ids,
+    regrouped_prompt_ids,
     services_below,
     with_changed_notices,
     with_notice,
@@ -319,7 +320,7 @@ def describe_menus(
                 offer(parent.id, option.key, option_id, f"{title}{_MORE_EN}")
                 named.insert(0, topic)
             else:
-                header_id, option_id = (f"{group.id}.regrouped", f"{group.id}.regrouped.option")
+                header_id, option_id = regrouped_prompt_ids(group.id)
                 menu = nodes[group.id]
                 assert isinstance(menu, Menu)
                 was = menu.title if menu.prompt == header_id else f"{MORE_OPTIONS} (was {menu.title or menu.id})"
@@ -351,6 +352,25 @@ def pins_in_place(source: FlowTree) -> tuple[Constraints, tuple[str, ...]]:
     where = leaf_paths(source.tree)
     held = tuple(sorted(i for i in constraints.pinned_keys if i in where and i not in constraints.fixed))
     return constraints.with_fixed(frozenset(held)), held
+
+
+def _check_pins_within_depth(source: FlowTree, constraints: Constraints, held: Sequence[str]) -> None:
+    """A pinned option keeps its place (`pins_in_place`): one deeper than max_depth can be neither
+    kept nor moved. Said of the pin, where the flow writes it, rather than of the fixed service
+    the optimizer sees."""
+    if constraints.max_depth is None:
+        return
+    where = leaf_paths(source.tree)
+    for service in held:
+        if len(where[service]) > constraints.max_depth:
+            option = source.options[service]
+            place = f"{option.loc}: " if option.loc is not None else ""
+            raise TreeError(
+                f"{place}{service!r} is pinned at key path {'-'.join(where[service])}, "
+                f"{len(where[service])} levels deep, beyond max_depth {constraints.max_depth}"
+                f"{constraints.depth_note(source.tree.id)}: a pinned option keeps its place, so unpin it or "
+                "raise max_depth"
+            )
 
 
 @dataclass(frozen=True)
@@ -408,6 +428,7 @@ def optimize_flow(
     if evidence.calls < min_calls:
         raise TooFewCalls(evidence, min_calls)
     constraints, held = pins_in_place(source)
+    _check_pins_within_depth(source, constraints, held)
     notes = source.notes + tuple(
         f"{', '.join(sorted(group - set(held)))} stay where they are with pinned "
         f"{', '.join(sorted(group & set(held)))}: a keep-together group stays where a pin holds it"

@@ -350,3 +350,13 @@ class _Checker:
                     f"max_depth {flow.max_depth} (counted from the start), so `ivr optimize` must move them",
                     "warning",
                 )
+            for option in menu.options if flow.max_depth is not None else ():
+                deep = [s for s in services_from(flow, [option.target]) if depths.get(s, 0) > flow.max_depth]
+                if option.pinned and deep:
+                    self.report(
+                        option.loc or menu.loc,
+                        f"menu {menu.id!r} option {option.key} is pinned, but {deep[0]!r} lies deeper than the "
+                        f"flow's max_depth {flow.max_depth}: `ivr optimize` may not move a pinned option, so it "
+                        "refuses this flow (unpin it or raise max_depth)",
+                        "warning",
+                    )

@@ -416,6 +416,7 @@ class Planner:
             options=arrange(entries, self.keys, self.pinned),
             prompt=menu.menu.prompt,
             synthetic=menu.menu.synthetic,
+            topic=menu.menu.topic,
         )
 
 

@@ -116,7 +116,9 @@ def _convert(flow: Flow, root: str, prompt_seconds: PromptSeconds) -> _Converted
             raise FlowAdapterError(
                 f"{_where(flow, menu.id)}: menu {menu.id!r} has no options"
             )
-        return MenuTree(menu.id, prompt_seconds(menu.prompt), tuple(options), prompt, generated(menu))
+        return MenuTree(
+            menu.id, prompt_seconds(menu.prompt), tuple(options), prompt, generated(menu), names_a_topic(menu)
+        )
 
     tree = convert(start, 0.0)
     return _Converted(tree, targets, offered, pinned, fixed, together)
@@ -251,6 +253,19 @@ def _where(flow: Flow, node_id: str) -> str:
 def prompt_ids(menu_id: str) -> tuple[str, str]:
     """Default prompt ids of a generated menu: (its header, its option in the parent)."""
     return f"{menu_id}.header", f"{menu_id}.option"
+
+
+def regrouped_prompt_ids(menu_id: str) -> tuple[str, str]:
+    """Prompt ids of a menu of the flow whose topic an optimization gave up ("more options"): its
+    header, its option in the parent."""
+    return f"{menu_id}.regrouped", f"{menu_id}.regrouped.option"
+
+
+def names_a_topic(menu: Menu) -> bool:
+    """Whether the menu's texts name a topic: not those an earlier optimization wrote for a menu
+    it regrouped ("more options"; "influenza and more: press 2"), which name one service, as a
+    generated menu's do."""
+    return menu.prompt != regrouped_prompt_ids(menu.id)[0]
 
 
 def generated(menu: Menu) -> bool:

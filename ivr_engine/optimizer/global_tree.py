@@ -7,6 +7,7 @@ it saves enough caller-seconds.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import math
 from collections.abc import Callable, Mapping
@@ -81,6 +82,8 @@ class OptimizationResult:
     # would have saved enough
     held_back_by: str | None = None
     uncapped_saving: float | None = None  # with `max_churn`: what the best tree without the cap saves
+    # applied below min_saving, since the current tree breaks the constraints in these ways
+    mends: tuple[str, ...] = ()
 
 
 def optimize(
@@ -147,6 +150,7 @@ def optimize(
         churn_forced_by=forced,
         held_back_by=held_back,
         uncapped_saving=uncapped,
+        mends=broken if saving < enough else (),
     )
 
 
@@ -659,23 +663,41 @@ def _limit_churn(
             broken |= group
         else:  # held in place: the services that share its menu leave it
             broken |= {leaf for leaf in movable - group if old[leaf][:-1] == old[min(group)][:-1]}
-    for menu in over_wide_menus(current, constraints, current):
-        broken |= movable & {n.id for _, n in walk(menu)}
-    movers: set[str] = set()
-    for unit in (u for u in units if u & broken):
-        movers |= unit
+    wide = over_wide_menus(current, constraints, current)
 
     def gain(unit: frozenset[str]) -> float:
         return math.fsum(p[i] * (t_old[i] - t_new[i]) for i in unit)
 
-    for unit in sorted(
-        (u for u in units if u & changed and not u & movers), key=gain, reverse=True
-    ):
-        if gain(unit) > 0 and len(movers | unit) <= max_churn:
+    def capped(forced: set[str]) -> MenuTree:
+        movers: set[str] = set()
+        for unit in (u for u in units if u & forced):
             movers |= unit
-    return layout(
-        current, p, params, constraints.with_fixed(frozenset(movable - movers))
+        for unit in sorted((u for u in units if u & changed and not u & movers), key=gain, reverse=True):
+            if gain(unit) > 0 and len(movers | unit) <= max_churn:
+                movers |= unit
+        return layout(current, p, params, constraints.with_fixed(frozenset(movable - movers)))
+
+    # An over-wide menu is mended by moving out its least called options, as few as bring it
+    # within breadth: to other menus, else with one more to a new submenu; only if the layout can
+    # mend it neither way does all that is below it move.
+    for extra in (0, 1) if wide else ():
+        leaving = (_crowded_out(menu, movable, p, constraints.max_options - extra) for menu in wide)
+        with contextlib.suppress(TreeError):
+            tree = capped(broken.union(*leaving))
+            if not over_wide_menus(tree, constraints, current):
+                return tree
+    return capped(broken.union(*(movable & {n.id for _, n in walk(menu)} for menu in wide)))
+
+
+def _crowded_out(menu: MenuTree, movable: set[str], p: Mapping[str, float], room: int) -> set[str]:
+    """The services below the least called options of an over-wide menu that must leave it for
+    the rest to fit in `room` options."""
+    below = {option.key: {n.id for _, n in walk(option.child) if not isinstance(n, MenuTree)} for option in menu.options}
+    free = sorted(
+        (option for option in menu.options if below[option.key] <= movable),
+        key=lambda option: (math.fsum(p[i] for i in below[option.key]), option.key),
     )
+    return set().union(*(below[option.key] for option in free[: len(menu.options) - room]))
 
 
 def _breaks(leaf: str, where: Mapping[str, Path], constraints: Constraints) -> bool:

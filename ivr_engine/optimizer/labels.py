@@ -46,7 +46,9 @@ class Labels:
         self.known: dict[str, Label] = {}
         for _, node in walk(current):
             if isinstance(node, MenuTree) and node is not current and not node.synthetic:
-                held = frozenset(services(node))
+                # a menu whose texts name no topic has none to keep: it is charged and named as a
+                # generated menu is, whatever it holds
+                held = frozenset(services(node)) if node.topic else frozenset()
                 self.known[node.id] = Label(held, node.header, node.prompt)
 
     def keeps(self, menu_id: str, held: Collection[str]) -> bool:

@@ -79,6 +79,7 @@ def _rebuild(
         arrange(entries, keys, dict(pinned)),
         menu.prompt,
         menu.synthetic,
+        menu.topic,
     )
 
 

@@ -87,6 +87,7 @@ def report_data(
         "ratio": result.ratio,
         "saving": result.saving,
         "applied": result.applied,
+        "applied_to_mend": list(result.mends),
         "held_back_by": result.held_back_by,
         "max_churn": {
             "cap": result.max_churn,
@@ -184,6 +185,8 @@ def report_text(data: Mapping[str, Any]) -> str:
 
 
 def _verdict(data: Mapping[str, Any]) -> str:
+    if data["applied"] and data["applied_to_mend"]:
+        return "applied, though below --min-saving, to mend the current flow: " + "; ".join(data["applied_to_mend"])
     if data["applied"]:
         return "applied"
     churn = data["max_churn"]

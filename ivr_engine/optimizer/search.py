@@ -69,6 +69,7 @@ class _Menu:
     synthetic: bool
     level: int  # keypresses that reach its options
     children: list[str] = field(default_factory=list)
+    topic: bool = True
 
 
 class Draft:
@@ -89,7 +90,7 @@ class Draft:
         self._add(tree, 1)
 
     def _add(self, menu: MenuTree, level: int) -> None:
-        draft = _Menu(menu.id, menu.header, menu.prompt, menu.synthetic, level)
+        draft = _Menu(menu.id, menu.header, menu.prompt, menu.synthetic, level, topic=menu.topic)
         self.menus[menu.id] = draft
         for option in menu.options:
             child = option.child
@@ -397,7 +398,8 @@ class Draft:
         if menu.synthetic and menu.id.startswith("auto-"):
             new_id = synthetic_id("auto", self._leaf_ids(menu_id))
         header, prompt = self._charged(menu_id)
-        return MenuTree(new_id, header, arrange(entries, self.rules.keys, self.rules.pinned), prompt, menu.synthetic)
+        options = arrange(entries, self.rules.keys, self.rules.pinned)
+        return MenuTree(new_id, header, options, prompt, menu.synthetic, menu.topic)
 
     def _leaf_ids(self, menu_id: str) -> list[str]:
         out: list[str] = []

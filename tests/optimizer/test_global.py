@@ -351,6 +351,23 @@ def test_a_cap_the_current_tree_cannot_keep_is_exceeded_and_says_why() -> None:
     assert result.applied and len(result.changed_paths) > 0
     assert result.churn_forced_by == ("a service sits 3 levels deep, max_depth is 2",)
     assert max(len(path) for path in leaf_paths(result.tree).values()) == 2
+    # mended whatever the saving, and said so
+    modest = optimize(tree, p, PARAMS, constraints, max_churn=0, min_saving=0.99)
+    assert modest.applied and modest.mends == ("a service sits 3 levels deep, max_depth is 2",)
+    assert optimize(tree, p, PARAMS, constraints).mends == ()  # it saves enough anyway
+
+
+def test_an_over_wide_menu_under_a_cap_sheds_only_its_least_called_options() -> None:
+    # six options, breadth 4: the three least called leave for one new submenu (no other menu
+    # has room), the rest keep their keys; before, every service below the menu could move
+    leaves = [Service(f"s{i}", 2.0) for i in range(6)]
+    p = {"s0": 0.05, "s1": 0.3, "s2": 0.02, "s3": 0.25, "s4": 0.3, "s5": 0.08}
+    tree = flat_tree(leaves)
+    constraints = Constraints(breadth=4)
+    result = optimize(tree, p, PARAMS, constraints, max_churn=0)
+    assert set(result.changed_paths) == {"s0", "s2", "s5"}
+    assert result.churn_forced_by == ("menu 'root' has 6 options, breadth is 4",)
+    assert violations(result.tree, constraints, tree) == []
 
 
 def test_what_held_a_saving_back() -> None:

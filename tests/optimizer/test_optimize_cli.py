@@ -19,6 +19,7 @@ from ivr_engine.cli.main import main
 from ivr_engine.cli.optimize import (
     GENERATED_PROMPTS,
     ClipTimer,
+    Optimized,
     describe_menus,
     generated_costs,
     group_texts,
@@ -32,7 +33,7 @@ from ivr_engine.flow.loader import load_flow
 from ivr_engine.flow.model import Flow, Menu, MenuOption
 from ivr_engine.flow.tree import MAX_MENU_OPTIONS
 from ivr_engine.flow.validate import load_catalog, validate, validate_with_catalog
-from ivr_engine.optimizer import MenuTree, Option, evaluate, leaf_paths, violations, walk
+from ivr_engine.optimizer import CostParams, MenuTree, Option, evaluate, leaf_paths, violations, walk
 from ivr_engine.optimizer.demand import leaf_counts, read_demand_file, service_demand
 from ivr_engine.optimizer.flow_adapter import flow_from_tree, menu_tree_from_flow
 from ivr_engine.optimizer.global_tree import changed_menus
@@ -149,6 +150,34 @@ def test_a_cap_the_source_cannot_keep_is_exceeded_out_loud(tmp_path: Path) -> No
     assert result.exit_code == 0, result.output
     assert f"--max-churn 1 exceeded: {changed} service paths changed" in result.stdout and reason in result.stdout
     assert f"warning: --max-churn 1 exceeded ({changed} paths changed)" in result.stderr
+    # and mended even where the saving is below --min-saving, out loud too
+    modest = CliRunner(mix_stderr=False).invoke(
+        main, ["optimize", str(CLINIC), *args, "--min-saving", "0.99", "-o", str(tmp_path / "z.yaml")]
+    )
+    assert modest.exit_code == 0, modest.output
+    assert f"applied, though below --min-saving, to mend the current flow: {reason}" in modest.stdout
+
+
+def test_a_pinned_option_deeper_than_max_depth_is_refused_where_the_pin_is_written(tmp_path: Path) -> None:
+    flow = clinic_variant(tmp_path, ("title: Skin care}", "title: Skin care, pinned: true}"), ("max_depth: 4", "max_depth: 3"))
+    result = CliRunner(mix_stderr=False).invoke(
+        main, ["optimize", str(flow), "--demand", str(write_demand(tmp_path, DEMAND)), "-o", str(tmp_path / "x.yaml")]
+    )
+    line = next(n for n, text in enumerate(flow.read_text().splitlines(), 1) if "Skin care, pinned" in text)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: {flow}:{line}:")
+    assert "'b.skin' is pinned at key path 1-4-1, 3 levels deep, beyond max_depth 2" in result.stderr
+    assert "unpin it or raise max_depth" in result.stderr and "fixed" not in result.stderr
+    assert not (tmp_path / "x.yaml").exists()
+    warned = [d for d in validate_with_catalog(load_flow(flow)) if "is pinned, but" in d.message]
+    assert [(d.severity, d.loc.line, d.message) for d in warned] == [  # type: ignore[union-attr]
+        (
+            "warning",
+            line,
+            "menu 'more' option 1 is pinned, but 'b.skin' lies deeper than the flow's max_depth 3: `ivr optimize`"
+            " may not move a pinned option, so it refuses this flow (unpin it or raise max_depth)",
+        )
+    ]
 
 
 def test_no_churn_allowed_says_so_rather_than_too_little_saving(tmp_path: Path) -> None:
@@ -496,12 +525,17 @@ def clinic_variant(tmp_path: Path, *changes: tuple[str, str]) -> Path:
     return flow_file
 
 
-def test_a_topic_menu_that_takes_in_other_services_says_and_more(tmp_path: Path) -> None:
-    # colds pinned: the health menu stays, and the optimizer files more services under it
+def optimized_with_colds_pinned(tmp_path: Path) -> tuple[Flow, PromptCatalog, Optimized]:
+    """The clinic with colds pinned (the health menu stays), optimized at breadth 4."""
     flow = load_flow(clinic_variant(tmp_path, ("title: Colds}", "title: Colds, pinned: true}")))
     catalog = load_catalog(flow)
     assert catalog is not None
-    optimized = optimize_flow(flow, catalog, DEMAND, root="main", language="zh-CN", breadth=4)
+    return flow, catalog, optimize_flow(flow, catalog, DEMAND, root="main", language="zh-CN", breadth=4)
+
+
+def test_a_topic_menu_that_takes_in_other_services_says_and_more(tmp_path: Path) -> None:
+    # colds pinned: the health menu stays, and the optimizer files more services under it
+    flow, catalog, optimized = optimized_with_colds_pinned(tmp_path)
     new = optimized.flow
     health = new.nodes["health"]
     assert isinstance(health, Menu) and health.prompt == "health"  # its own header
@@ -525,6 +559,23 @@ def test_a_topic_menu_that_takes_in_other_services_says_and_more(tmp_path: Path)
     assert optimized.texts["more.regrouped"]["en"] == "More options."
     written = PromptCatalog(texts={**catalog.texts, **optimized.texts})
     assert [d for d in validate(new, written) if d.is_error] == []
+
+
+def test_a_menu_an_earlier_run_regrouped_names_one_service_when_the_flow_is_optimized_again(tmp_path: Path) -> None:
+    flow, catalog, first = optimized_with_colds_pinned(tmp_path)
+    more = first.flow.nodes["more"]
+    assert isinstance(more, Menu) and more.prompt == "more.regrouped"  # "more options", "<service> and more"
+    # the released flow read again, as `ivr optimize` reads it for the next release
+    again = menu_tree_from_flow(first.flow, "main", lambda _: 1.0)
+    weights = service_demand(first.flow, again, DEMAND, 0.0).weights
+    params = CostParams(synthetic_header=1.5, group_prompt=3.5)
+    labels = Labels(again.tree, params, weights)
+    below = [n.id for _, n in walk(next(n for _, n in walk(again.tree) if n.id == "more")) if not isinstance(n, MenuTree)]
+    assert len(below) >= 2
+    named = labels.named(again.tree)
+    # its texts name its most called service, as a generated menu's do, not a topic holding all
+    assert [i for i in below if named[i]] == labels.by_calls(below)[:1]
+    assert labels.costs("more", below) == params.generated_menu  # and charged as one
 
 
 def test_a_group_that_is_mostly_an_old_menu_is_written_as_that_menu(tmp_path: Path) -> None:
@@ -771,10 +822,7 @@ def test_texts_added_to_an_optimized_catalog_stay_when_it_is_optimized_in_place(
 
 
 def test_a_topic_offered_and_more_says_it_once_when_optimized_again(tmp_path: Path) -> None:
-    flow = load_flow(clinic_variant(tmp_path, ("title: Colds}", "title: Colds, pinned: true}")))
-    catalog = load_catalog(flow)
-    assert catalog is not None
-    first = optimize_flow(flow, catalog, DEMAND, root="main", language="zh-CN", breadth=4)
+    flow, catalog, first = optimized_with_colds_pinned(tmp_path)
     main_menu = first.flow.nodes["main"]
     assert isinstance(main_menu, Menu)
     assert [(o.target, o.title) for o in main_menu.options][0] == ("health", "Health advice and more")

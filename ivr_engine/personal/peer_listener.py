@@ -158,13 +158,15 @@ class PeerListener:
         try:
             conn.execute("SELECT 1")
         except psycopg.OperationalError:
-            if fired.is_set():
-                raise psycopg.OperationalError(
-                    f"the server did not answer within {self._heartbeat_timeout:g} s: connection cut"
-                ) from None
-            raise
+            if not fired.is_set():
+                raise
         finally:
             cut.cancel()
+            cut.join()  # a cut under way ends before the connection may close (and its fd be reused)
+        if fired.is_set():  # also when the answer came just as the cut began: the socket is shut now
+            raise psycopg.OperationalError(
+                f"the server did not answer within {self._heartbeat_timeout:g} s: connection cut"
+            )
 
     def _receive(self, payload: str) -> None:
         try:
@@ -182,5 +184,11 @@ def _cut(fd: int, fired: threading.Event) -> None:
     # shutdown() through a duplicate reaches the shared socket: the blocked read returns at once
     # and psycopg fails the query, on the thread that owns the connection.
     fired.set()
-    with contextlib.suppress(OSError), socket.socket(fileno=os.dup(fd)) as duplicate:
-        duplicate.shutdown(socket.SHUT_RDWR)
+    duplicate = os.dup(fd)
+    try:
+        sock = socket.socket(fileno=duplicate)
+    except OSError:
+        os.close(duplicate)  # not a socket: nothing else would close it
+        return
+    with sock, contextlib.suppress(OSError):  # already shut by the peer
+        sock.shutdown(socket.SHUT_RDWR)

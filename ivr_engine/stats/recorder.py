@@ -154,7 +154,10 @@ class StatsRecorder:
 
     @property
     def unspooled(self) -> int:
-        """Visits neither committed nor spooled: held in memory while the disk takes no spool."""
+        """Visits neither committed nor spooled: held in memory while the disk takes no spool (not
+        the batch a healthy write has in hand)."""
+        if not self._spool_failing:
+            return 0
         return sum(len(batch.visits) for batch in list(self._unspooled))  # list(): atomic, the writer appends
 
     # --- the writer thread ---------------------------------------------------------------------
@@ -177,14 +180,15 @@ class StatsRecorder:
         while self._events:
             self._step()
         if self.spool.pending:
-            self._replay()
+            self._try_replay()
         self._flush()
         if self._unspooled:
-            logger.error("stats lost at exit: neither the database nor the spool took them", visits=self.unspooled)
+            lost = sum(len(batch.visits) for batch in self._unspooled)
+            logger.error("stats lost at exit: neither the database nor the spool took them", visits=lost)
 
     def _step(self) -> None:
         if self.spool.pending and time.monotonic() >= self._retry_at:
-            self._replay()
+            self._try_replay()
         if self.retention is not None and time.monotonic() >= self._purge_at:
             self._purge(self.retention)
         batch = self._assemble()
@@ -318,6 +322,14 @@ class StatsRecorder:
             logger.info(
                 "stats retention purge", calls=result.calls, visits=result.visits, before=result.cutoff.isoformat()
             )
+
+    def _try_replay(self) -> None:
+        try:
+            self._replay()
+        except Exception:  # reading the spool failed: what calls record now must still be taken
+            self._backoff = min(self._backoff * 2, self.retry_max)
+            self._retry_at = time.monotonic() + self._backoff
+            logger.exception("stats spool replay failed", retry_in=self._backoff)
 
     def _replay(self) -> None:
         entries = self.spool.entries()

@@ -67,33 +67,39 @@ class Spool:
         return entries
 
     def replayed_to(self, offset: int) -> None:
-        """The batches up to `offset` (from `entries`) are committed: never replay them again."""
-        _write_durably(self._replayed_path, b"%d\n" % offset)
-        self._replayed = offset
+        """The batches up to `offset` (from `entries`) are committed: never replay them again.
+        The mark names the spool by its first record's checksum, so a mark outliving its spool
+        (a crash inside `clear`) never hides the batches of the next one."""
+        self._replayed = offset  # this run skips them even if the mark cannot be saved
+        try:
+            _write_durably(self._replayed_path, b"%d %s\n" % (offset, self._first_crc()))
+        except OSError as exc:  # a full disk: a restart would apply these bookmarks again
+            logger.error("stats spool replay mark not saved", spool=str(self.path), error=str(exc))
 
     def clear(self) -> None:
-        # The marker first: a crash between the two replays committed batches again (calls are
-        # replay-safe), while a marker left beyond an emptied spool would hide the next batches.
-        if self._replayed:
-            _write_durably(self._replayed_path, b"0\n")
-            self._replayed = 0
         with open(self.path, "r+b") as spool:
             spool.truncate(0)
             os.fsync(spool.fileno())
+        self._replayed = 0
+        self._replayed_path.unlink(missing_ok=True)  # stale now; and its checksum names no spool
+
+    def _first_crc(self) -> bytes:
+        with open(self.path, "rb") as spool:
+            return spool.readline().split(b":", 2)[1]
 
     def _read_replayed(self) -> int:
-        """The mark, if it is whole and at the end of a record of this spool; else 0: replay all,
-        as before a mark existed (calls are replay-safe)."""
+        """The mark, if it is whole, names this spool and ends a record of it; else 0: replay
+        all, as before a mark existed (calls are replay-safe)."""
         try:
-            data = self._replayed_path.read_bytes()
-            offset = int(data) if data.endswith(b"\n") else 0
-        except (OSError, ValueError):
+            offset_text, crc = self._replayed_path.read_bytes().removesuffix(b"\n").split(b" ")
+            offset = int(offset_text)
+            if not (0 < offset <= self.path.stat().st_size) or crc != self._first_crc():
+                return 0
+            with open(self.path, "rb") as spool:
+                spool.seek(offset - 1)
+                return offset if spool.read(1) == b"\n" else 0
+        except (OSError, ValueError, IndexError):
             return 0
-        if offset <= 0 or not self.path.exists() or offset > self.path.stat().st_size:
-            return 0
-        with open(self.path, "rb") as spool:
-            spool.seek(offset - 1)
-            return offset if spool.read(1) == b"\n" else 0
 
     def _drop_torn_tail(self) -> None:
         """A crash mid-append leaves a last line without its newline; the next append would glue a

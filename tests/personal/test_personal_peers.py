@@ -24,6 +24,7 @@ from personal_support import AT, CALLER, Clock, console_call, hotline, keyer, pr
 from waiting import until, until_blocking
 
 from ivr_engine.flow import model as m
+from ivr_engine.personal import peer_listener
 from ivr_engine.personal.menus import PersonalMenus, _RecentIds
 from ivr_engine.personal.peer_events import (
     CATCH_UP_MARGIN,
@@ -628,3 +629,36 @@ def test_a_listening_connection_gone_silent_is_cut_and_the_read_back_starts_befo
     assert targets(menus) == {"food.home": False, "food.labels": False}  # the missed call read back
     here.close()
     there.close()
+
+
+def test_an_answer_that_comes_as_the_cut_begins_still_ends_that_connection_cleanly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Timer.cancel() cannot stop a cut already under way: the round trip waits for it and says the
+    # connection is cut, rather than returning on a socket shut behind its back
+    ours, theirs = socket.socketpair()
+    cutting, answered = threading.Event(), threading.Event()
+    real_cut = peer_listener._cut
+
+    def late_cut(fd: int, fired: threading.Event) -> None:
+        cutting.set()
+        answered.wait(5)
+        real_cut(fd, fired)
+
+    monkeypatch.setattr(peer_listener, "_cut", late_cut)
+
+    class Answering:
+        class pgconn:
+            socket = ours.fileno()
+
+        def execute(self, query: str) -> None:
+            assert cutting.wait(5)  # the answer comes at heartbeat_timeout
+            answered.set()
+
+    listener = PeerListener("postgresql://localhost/x", lambda events: None, heartbeat_timeout=0.05)
+    with pytest.raises(psycopg.OperationalError, match="did not answer within 0.05 s"):
+        listener._round_trip(Answering())  # type: ignore[arg-type]
+    with pytest.raises(OSError):
+        ours.sendall(b"x")  # shut before _round_trip returned, not after
+    ours.close()
+    theirs.close()

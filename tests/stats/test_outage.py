@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 import functools
 import sqlite3
+import threading
 from pathlib import Path
 
 import oracle
@@ -17,10 +18,12 @@ from waiting import until_blocking
 from ivr_engine.app import stats_health
 from ivr_engine.runtime.events import NodeVisit
 from ivr_engine.stats import reports
+from ivr_engine.stats import spool as spool_module
 from ivr_engine.stats.batch import Batch, BookmarkRow, db_time
 from ivr_engine.stats.models import Call, Visit
 from ivr_engine.stats.privacy import CallerKeyer
 from ivr_engine.stats.recorder import StatsRecorder
+from ivr_engine.stats.spool import Spool
 from ivr_engine.stats.store import StatsStore
 from ivr_engine.stats.testing import (
     SYNTHETIC_FLOW,
@@ -256,4 +259,83 @@ def test_a_replay_cut_short_does_not_apply_its_committed_bookmarks_again(tmp_pat
     store.remove_bookmark("caller", SYNTHETIC_FLOW, "a")  # on node B
     recorder._replay()
     assert store.bookmarks(SYNTHETIC_FLOW) == [("caller", "b")] and not recorder.spool.pending
+    store.close()
+
+
+def test_a_healthy_write_in_hand_is_not_reported_as_held_in_memory(tmp_path: Path) -> None:
+    store = StatsStore.open(f"sqlite:///{tmp_path / 'stats.db'}", keyer=KEYER)
+    recorder = StatsRecorder(store, tmp_path / "spool", interval=0.01)
+    inside, release = threading.Event(), threading.Event()
+    write_batch = store.write_batch
+
+    def slow(batch: Batch) -> object:  # a big batch, a busy server: healthy, not instant
+        inside.set()
+        release.wait(5)
+        return write_batch(batch)
+
+    store.write_batch = slow  # type: ignore[method-assign]
+    recorder.start()
+    events = load(recorder, 0, 5)
+    assert inside.wait(5)
+    health = stats_health(recorder, store)
+    release.set()
+    assert recorder.close(timeout=30)
+    assert health.ok, health
+    assert_exactly(store, events, 5)
+    store.close()
+
+
+def store_with_a_spooled_bookmark(tmp_path: Path) -> StatsStore:
+    """A SQLite store, and in tmp_path/spool a bookmark an outage left there."""
+    at = db_time(dt.datetime(2026, 11, 23, 2, tzinfo=dt.UTC))
+    Spool(tmp_path / "spool").append(Batch(bookmarks=[BookmarkRow("caller", SYNTHETIC_FLOW, "a", 1, at)]))
+    return StatsStore.open(f"sqlite:///{tmp_path / 'stats.db'}", keyer=KEYER)
+
+
+def test_a_replay_mark_the_full_disk_refuses_neither_repeats_the_bookmarks_nor_stalls_new_calls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = store_with_a_spooled_bookmark(tmp_path)
+
+    def no_space(path: Path, data: bytes) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(spool_module, "_write_durably", no_space)
+    write_batch = store.write_batch
+    bookmark_writes: list[int] = []
+
+    def counting(batch: Batch) -> object:
+        bookmark_writes.extend([1] if batch.bookmarks else [])
+        return write_batch(batch)
+
+    store.write_batch = counting  # type: ignore[method-assign]
+    recorder = StatsRecorder(store, tmp_path / "spool", interval=0.01, retry_initial=0.05).start()
+    events = load(recorder, 0, 5)
+    wait_for(lambda: recorder.written == len(oracle.visits(events)), "the new calls")
+    assert recorder.close(timeout=30)
+    assert bookmark_writes == [1] and store.bookmarks(SYNTHETIC_FLOW) == [("caller", "a")]
+    store.close()
+
+
+def test_a_crash_while_the_spool_is_emptied_does_not_apply_its_bookmarks_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = store_with_a_spooled_bookmark(tmp_path)
+    recorder = StatsRecorder(store, tmp_path / "spool")
+
+    class Crash(BaseException):
+        pass
+
+    def opening(path: Path, mode: str = "r", *args: object, **kwargs: object) -> object:
+        if mode == "r+b":
+            raise Crash  # the process dies as clear() empties the spool
+        return open(path, mode, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(spool_module, "open", opening, raising=False)
+    with pytest.raises(Crash):
+        recorder._replay()
+    monkeypatch.undo()
+    store.remove_bookmark("caller", SYNTHETIC_FLOW, "a")  # meanwhile, on another node
+    StatsRecorder(store, tmp_path / "spool")._replay()  # the restart
+    assert store.bookmarks(SYNTHETIC_FLOW) == []
     store.close()

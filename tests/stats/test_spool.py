@@ -80,3 +80,16 @@ def test_a_torn_or_impossible_replay_mark_replays_everything(tmp_path: Path) -> 
     for damaged in (b"12", b"12\n", b"99999999\n", b""):  # torn; inside a record; beyond the spool; empty
         marker.write_bytes(damaged)
         assert [b.visits[0].call_id for b in Spool(tmp_path).read()] == ["a", "b"]
+
+
+def test_a_mark_outliving_its_spool_hides_nothing_of_the_next(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    spool.append(batch("a"))
+    spool.append(batch("b"))
+    (_, after_a), _ = spool.entries()
+    spool.replayed_to(after_a)
+    spool.path.write_bytes(b"")  # a crash inside clear(): the spool emptied, the mark still there
+    restarted = Spool(tmp_path)
+    restarted.append(batch("c"))  # the same length as "a": the old mark ends a record again
+    restarted.append(batch("d"))
+    assert [b.visits[0].call_id for b in Spool(tmp_path).read()] == ["c", "d"]

@@ -350,9 +350,9 @@ class _Checker:
                     f"max_depth {flow.max_depth} (counted from the start), so `ivr optimize` must move them",
                     "warning",
                 )
-            for option in menu.options if flow.max_depth is not None else ():
+            for option in (o for o in menu.options if o.pinned) if flow.max_depth is not None else ():
                 deep = [s for s in services_from(flow, [option.target]) if depths.get(s, 0) > flow.max_depth]
-                if option.pinned and deep:
+                if deep:
                     self.report(
                         option.loc or menu.loc,
                         f"menu {menu.id!r} option {option.key} is pinned, but {deep[0]!r} lies deeper than the "

@@ -692,7 +692,7 @@ def _limit_churn(
 def _crowded_out(menu: MenuTree, movable: set[str], p: Mapping[str, float], room: int) -> set[str]:
     """The services below the least called options of an over-wide menu that must leave it for
     the rest to fit in `room` options."""
-    below = {option.key: {n.id for _, n in walk(option.child) if not isinstance(n, MenuTree)} for option in menu.options}
+    below = {option.key: set(services(option.child)) for option in menu.options}
     free = sorted(
         (option for option in menu.options if below[option.key] <= movable),
         key=lambda option: (math.fsum(p[i] for i in below[option.key]), option.key),

@@ -82,8 +82,8 @@ class MenuTree:
 Node = MenuTree | Service
 
 
-def walk(tree: MenuTree) -> Iterator[tuple[Path, Node]]:
-    """Every node with its key path from the root, parents before children."""
+def walk(tree: Node) -> Iterator[tuple[Path, Node]]:
+    """Every node with its key path from the root, parents before children (a service: itself)."""
     stack: list[tuple[Path, Node]] = [((), tree)]
     while stack:
         path, node = stack.pop()
@@ -103,7 +103,7 @@ def check_tree(tree: MenuTree) -> None:
         seen.add(node.id)
 
 
-def services(tree: MenuTree) -> dict[str, Service]:
+def services(tree: Node) -> dict[str, Service]:
     return {node.id: node for _, node in walk(tree) if isinstance(node, Service)}
 
 

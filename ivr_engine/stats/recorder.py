@@ -156,8 +156,9 @@ class StatsRecorder:
     def unspooled(self) -> int:
         """Visits neither committed nor spooled: held in memory while the disk takes no spool (not
         the batch a healthy write has in hand)."""
-        if not self._spool_failing:
-            return 0
+        return self._visits_in_hand() if self._spool_failing else 0
+
+    def _visits_in_hand(self) -> int:
         return sum(len(batch.visits) for batch in list(self._unspooled))  # list(): atomic, the writer appends
 
     # --- the writer thread ---------------------------------------------------------------------
@@ -183,7 +184,7 @@ class StatsRecorder:
             self._try_replay()
         self._flush()
         if self._unspooled:
-            lost = sum(len(batch.visits) for batch in self._unspooled)
+            lost = self._visits_in_hand()
             logger.error("stats lost at exit: neither the database nor the spool took them", visits=lost)
 
     def _step(self) -> None:
@@ -267,17 +268,24 @@ class StatsRecorder:
 
     def _write(self, batch: Batch) -> bool:
         """Commit the batch, or set it aside if the database refuses it; False if it is unavailable."""
+        error = self._commit(batch)
+        if error is not None:
+            logger.warning("stats database unavailable, spooling", error=_first_line(error))
+            self._retry_at = time.monotonic() + self._backoff
+        return error is None
+
+    def _commit(self, batch: Batch) -> Exception | None:
+        """Commit the batch, or set it aside if the database refuses it; the error if the database
+        is unavailable (or a bug of ours, which must not lose the batch either)."""
         try:
             self.store.write_batch(batch)
         except (sa.exc.DataError, sa.exc.IntegrityError) as exc:
             self._set_aside(batch, exc)
-        except Exception as exc:  # unavailable; or a bug, which must not lose the batch either
-            logger.warning("stats database unavailable, spooling", error=_first_line(exc))
-            self._retry_at = time.monotonic() + self._backoff
-            return False
+        except Exception as exc:
+            return exc
         else:
             self.written += len(batch.visits)
-        return True
+        return None
 
     def _spool(self, batch: Batch) -> bool:
         try:
@@ -334,17 +342,12 @@ class StatsRecorder:
     def _replay(self) -> None:
         entries = self.spool.entries()
         for batch, end in entries:
-            try:
-                self.store.write_batch(batch)
-            except (sa.exc.DataError, sa.exc.IntegrityError) as exc:
-                self._set_aside(batch, exc)
-            except Exception as exc:
+            error = self._commit(batch)
+            if error is not None:
                 self._backoff = min(self._backoff * 2, self.retry_max)
                 self._retry_at = time.monotonic() + self._backoff
-                logger.warning("stats spool replay failed", error=_first_line(exc), retry_in=self._backoff)
+                logger.warning("stats spool replay failed", error=_first_line(error), retry_in=self._backoff)
                 return
-            else:
-                self.written += len(batch.visits)
             if batch.bookmarks:
                 # Calls and visits are replay-safe; a bookmark row written again would undo what
                 # the caller has changed since, so the next attempt starts after it.

@@ -4,8 +4,9 @@ Starts a throwaway PostgreSQL server (Debian's, as the tests do), records --call
 hotline's services over the --hours before now from --callers callers (a tenth of them with a
 bookmark), loads personal menus from it as a node starting up does (`PersonalMenus.from_store`,
 shared), then times `missed_since` for windows as long as a node may have been away, and the steps
-it hands the event loop: their total and the longest one, which is how long calls wait on it.
-Medians over --repeats runs.
+it hands the event loop: their total and the longest one, which is how long calls wait on it; and
+the whole history read late, as for a flow that becomes personal on a reload, with the longest a
+task waits for the event loop meanwhile. Medians over --repeats runs.
 
     .venv/bin/python bench/personal_catch_up.py [--calls 200000] [--hours 10] [--callers 50000]
 """
@@ -13,6 +14,7 @@ Medians over --repeats runs.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime as dt
 import random
 import statistics
@@ -98,6 +100,7 @@ def main() -> None:
                 # a node that loaded before the window: every call in it is new to it
                 menus = PersonalMenus(key_of=KEYER.key, store=store, shared=True)
                 menus.add_flow(flow, prompts)
+                menus.load(flow.id, [], [])  # its history (before the window) read at start-up
                 started = time.perf_counter()
                 steps = menus.missed_since(since)
                 reads.append(time.perf_counter() - started)
@@ -110,9 +113,39 @@ def main() -> None:
                 longest.append(max(times) * 1000)
             print(f"| {minutes} min | {calls:,} | {statistics.median(reads):.3f} | "
                   f"{statistics.median(applies):.3f} | {statistics.median(longest):.1f} |")  # fmt: skip
+        totals, lags = [], []
+        for _ in range(args.repeats):
+            # a flow that becomes personal on a reload: its whole history read while calls go on
+            menus = PersonalMenus(key_of=KEYER.key, store=store, shared=True)
+            menus.add_flow(flow, prompts)
+            total, lag = asyncio.run(late_history(menus))
+            totals.append(total)
+            lags.append(lag * 1000)
+        print(f"history read on a reload (load_missing_history): {statistics.median(totals):.2f} s, "
+              f"the event loop held at most {statistics.median(lags):.1f} ms")  # fmt: skip
         store.close()
     finally:
         server.remove()
+
+
+async def late_history(menus: PersonalMenus) -> tuple[float, float]:
+    """Seconds `load_missing_history` takes, and the longest a task then waits for the loop."""
+    lag = 0.0
+
+    async def ticks() -> None:
+        nonlocal lag
+        while True:
+            before = time.perf_counter()
+            await asyncio.sleep(0)
+            lag = max(lag, time.perf_counter() - before)
+
+    ticking = asyncio.create_task(ticks())
+    await asyncio.sleep(0)
+    started = time.perf_counter()
+    await menus.load_missing_history()
+    total = time.perf_counter() - started
+    ticking.cancel()
+    return total, lag
 
 
 if __name__ == "__main__":

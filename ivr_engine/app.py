@@ -36,6 +36,8 @@ from ivr_engine.web.health import CachedCheck, CheckResult
 logger = structlog.get_logger(__name__)
 HEALTH_QUERY_SECONDS = 2.0  # a statistics database slower than this to answer counts as failing
 HEALTH_CACHE_SECONDS = 5.0  # /healthz queries the database at most this often
+HISTORY_POLL_SECONDS = 2.0  # how soon a flow served without its history has it read
+HISTORY_MAX_RETRY_SECONDS = 60.0
 
 
 def open_store(settings: Settings, *, dev: bool = False) -> StatsStore:
@@ -139,8 +141,8 @@ class Engine:
             personal = menus()
             spooled = recorder.spooled_events()
         except sa.exc.SQLAlchemyError as exc:
-            # Calls come first: until a start with the database up, the menus know only the spool
-            # and the calls from now on, and everyone else gets the canonical menus.
+            # Calls come first: until the database is back (`load_history_forever`), the menus
+            # know only the spool and the calls from now on, and everyone else gets the canonical menus.
             logger.error("personal.history_unavailable", error=database_reason(exc))
             personal = menus(history=False)
             spooled = recorder.spooled_events(unless_stored=False)
@@ -216,10 +218,32 @@ class Engine:
             await self.service.start()
             started.push_async_callback(self.service.stop)
             started.push_async_callback(_cancel, asyncio.create_task(self.service.reload_forever()))
+            started.push_async_callback(_cancel, asyncio.create_task(load_history_forever(self.personal)))
             if self.acd is not None:
                 await self.acd.start()
                 started.push_async_callback(self.acd.stop)
             yield self
+
+
+async def load_history_forever(
+    personal: PersonalMenus, interval: float = HISTORY_POLL_SECONDS, max_retry: float = HISTORY_MAX_RETRY_SECONDS
+) -> None:
+    """Reads the history of the flows served without it: one that became personal on a reload, or
+    every flow after a start with the database down. A store that fails is retried with backoff;
+    nothing but cancelling ends it."""
+    delay = interval
+    while True:
+        await asyncio.sleep(delay)
+        try:
+            await personal.load_missing_history()
+        except Exception as exc:
+            delay = min(delay * 2, max_retry)
+            if isinstance(exc, sa.exc.SQLAlchemyError):
+                logger.warning("personal.history_unavailable", error=database_reason(exc), retry_in=delay)
+            else:
+                logger.exception("personal.history_failed", retry_in=delay)
+        else:
+            delay = interval
 
 
 async def _stop_web(web: uvicorn.Server, serving: asyncio.Task[None]) -> None:

@@ -47,6 +47,10 @@ class PersonalHistory(BookmarkWriter, Protocol):
         """(caller key, service node id) of every bookmark in the flow."""
         ...
 
+    def bookmarks_of(self, caller_key: str, flow_id: str) -> set[str]:
+        """The services this caller has bookmarked in the flow."""
+        ...
+
     def history(self, flow_id: str, counted_since: dt.datetime | None = None) -> AbstractContextManager[FlowHistory]:
         """Uses and bookmarks read at one moment (valid inside the block), with the ids of the
         calls they include that `calls_since(counted_since)` reads: a node that catches up later

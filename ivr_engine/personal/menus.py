@@ -19,6 +19,14 @@ takes them in. Calls are counted once by id: those that ended here, those heard,
 load from the store already counted. A bookmark announcement sets a state, so hearing one's own
 again changes nothing. What this node could not hear (before it listened, while disconnected) it
 reads back from the store, `missed_since`.
+
+A flow is served before its history is read when it becomes personal only on a reload (a new flow
+id, or a version the personal menus can take after one they could not) or when the store could
+not be read at start-up. Its calls and bookmark changes count from then on and are logged per
+caller, and `load_missing_history` reads the history off the event loop and merges it in short
+steps: each caller's record becomes the store's, with what the log holds that the store did not
+(by call id) applied on top. Until a caller's record is merged, the bookmark key asks the store
+whether the caller has that bookmark, so it still removes one set on an earlier call.
 """
 
 from __future__ import annotations
@@ -30,7 +38,7 @@ import hashlib
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import structlog
@@ -85,6 +93,46 @@ _UNSETTLED_FOR = 3600.0
 _CATCH_UP_STEP = 500
 
 
+@dataclass(frozen=True, slots=True)
+class _LoggedCall:
+    service: int
+    at: float
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class _LoggedBookmark:
+    service: int
+    on: bool
+    at: float
+
+
+@dataclass
+class _PendingHistory:
+    """A flow served before its history was read: what changed each caller's record meanwhile."""
+
+    since: float  # when the flow began to be served without its history
+    log: dict[bytes, list[_LoggedCall | _LoggedBookmark]] = field(default_factory=dict)
+    # The history read, per record not merged yet; None until it is read whole.
+    unmerged: dict[bytes, bytes] | None = None
+    # False after a read failed: until one succeeds, the bookmark key asks the store no more.
+    readable: bool = True
+
+    def merged(self, key: bytes) -> bool:
+        return self.unmerged is not None and key not in self.unmerged
+
+    def note(self, key: bytes, change: _LoggedCall | _LoggedBookmark) -> None:
+        if not self.merged(key):
+            self.log.setdefault(key, []).append(change)
+
+    def changed_here(self, key: bytes, service: int) -> bool:
+        return any(isinstance(c, _LoggedBookmark) and c.service == service for c in self.log.get(key, ()))
+
+    def earliest(self) -> float:
+        """The earliest moment a logged call ended: the store's history counts any it holds."""
+        return min([self.since, *(c.at for log in self.log.values() for c in log if isinstance(c, _LoggedCall))])
+
+
 class _RecentIds:
     """The last `size` call ids remembered, as a set. A deque keeps the order to forget them in: a
     dict used as an ordered set is slow at this, since finding its first key skips every slot
@@ -118,6 +166,7 @@ class _FlowState:
     versions: dict[int, tuple[m.Flow, RootLayout | None]]
     popularity: dict[str, float] = field(default_factory=dict)  # service -> calls
     total: float = 0.0
+    pending: _PendingHistory | None = None  # served before its history was read
 
     def share(self, service: str) -> float:
         return self.popularity.get(service, 0.0) / self.total if self.total else 0.0
@@ -127,6 +176,13 @@ class _FlowState:
 class Offer:
     root: PersonalRoot
     reasons: list[Candidate]  # per shortcut, in the same order: q, canonical seconds, clip seconds
+
+
+_UseRow = tuple[str, str, int, float]  # a ServiceUse: caller key, leaf, calls, last call (unix s)
+
+
+def _use_row(use: ServiceUse) -> _UseRow:
+    return use.caller_key, use.leaf, use.calls, use.last_seen.timestamp()
 
 
 def _compact(flow_id: str, caller_key: str) -> bytes:
@@ -199,11 +255,13 @@ class PersonalMenus:
     # --- set-up -------------------------------------------------------------------------------
 
     def add_flow(self, flow: m.Flow, prompts: PromptSource) -> RootLayout:
-        """Serve `flow` (a new flow, or a new version of one: its callers' history is kept)."""
+        """Serve `flow` (a new flow, or a new version of one: its callers' history is kept). A new
+        flow's history is read from the store by `load` or, while calls go on, `load_missing_history`."""
         layout = self.layout_of(flow, prompts, self.cost)
         state = self._flows.get(flow.id)
         if state is None:
-            self._flows[flow.id] = _FlowState(prompts, layout, {id(flow): (flow, layout)})
+            pending = _PendingHistory(self.clock()) if self.store is not None else None
+            self._flows[flow.id] = _FlowState(prompts, layout, {id(flow): (flow, layout)}, pending=pending)
             return layout
         state.prompts, state.layout = prompts, layout
         self._keep_version(state, flow, layout)
@@ -216,48 +274,124 @@ class PersonalMenus:
             del state.versions[next(iter(state.versions))]
 
     def load(self, flow_id: str, uses: Iterable[ServiceUse], bookmarks: Iterable[tuple[str, str]]) -> None:
-        """History from the store. Only the last call's time of each (caller, leaf) is known, so
-        all its calls are weighted as if made then: recent regulars rank as they should, and a
-        caller who stopped calling fades the same as one call would."""
+        """History from the store, before the flow serves calls (at start-up)."""
+        loaded: dict[bytes, bytes] = {}
+        for _ in self._read(flow_id, map(_use_row, uses), bookmarks, loaded):
+            pass
+        self._records.update(loaded)
+        self._flows[flow_id].pending = None
+
+    def _read(
+        self,
+        flow_id: str,
+        uses: Iterable[_UseRow],
+        bookmarks: Iterable[tuple[str, str]],
+        loaded: dict[bytes, bytes],
+    ) -> Iterator[None]:
+        """The store's history into `loaded` (record key -> record) and the flow's popularity,
+        pausing after every _CATCH_UP_STEP rows. Only the last call's time of each (caller, leaf)
+        is known, so all its calls are weighted as if made then: recent regulars rank as they
+        should, and a caller who stopped calling fades the same as one call would.
+
+        Each caller's record is packed as soon as its rows are read (the store returns them
+        together): packed records are bytes, which the garbage collector never scans, where a
+        million callers' entries kept unpacked would make its full passes stall the event loop."""
         state = self._flows[flow_id]
         now, half_life = self.clock(), self.params.half_life
         service_of = state.layout.service_of
-        loaded: dict[bytes, dict[int, records.Entry]] = {}
-        counted: dict[str, int] = {}
-        last_caller, entries = "", {}
-        for use in uses:
-            service = service_of.get(use.leaf)
+        last_caller, key, entries = "", b"", dict[int, records.Entry]()
+
+        def packed() -> None:
+            if entries:
+                loaded[key] = records.pack(list(entries.values()), now, half_life)
+
+        for row, (caller_key, leaf, calls, last_seen) in enumerate(uses, 1):
+            if row % _CATCH_UP_STEP == 0:
+                yield
+            service = service_of.get(leaf)
             if service is None:
                 continue
-            if use.caller_key != last_caller:  # the store returns a caller's rows together
-                last_caller = use.caller_key
-                entries = loaded.setdefault(_compact(flow_id, last_caller), {})
-            at = min(use.last_seen.timestamp(), now)
+            if caller_key != last_caller:
+                packed()
+                last_caller, key = caller_key, _compact(flow_id, caller_key)
+                entries = {e.service: e for e in records.entries(loaded.get(key, b""))}
+            at = min(last_seen, now)
             index = self._service_index(service)
             seen = entries.get(index)
             if seen is not None:  # two leaves behind one service (a condition's branches)
                 score = seen.score_at(max(at, seen.last_seen), half_life)
                 at = max(at, seen.last_seen)
-                score += use.calls * records.decay(at - use.last_seen.timestamp(), half_life)
-                entries[index] = records.Entry(index, seen.calls + use.calls, False, at, score)
+                score += calls * records.decay(at - last_seen, half_life)
+                entries[index] = records.Entry(index, seen.calls + calls, False, at, score)
             else:
-                entries[index] = records.Entry(index, use.calls, False, at, float(use.calls))
-            counted[service] = counted.get(service, 0) + use.calls
-        for service, calls in counted.items():
+                entries[index] = records.Entry(index, calls, False, at, float(calls))
             self._count(state, service, calls)
+        packed()
         # Every bookmark, also of a service this version does not offer: a reload (or the next
         # node's) may offer it again, and it is offered only where the layout has it (`_choose`).
-        for caller_key, service in bookmarks:
-            index = self._service_index(service)
+        for row, (caller_key, service) in enumerate(bookmarks, 1):
+            if row % _CATCH_UP_STEP == 0:
+                yield
             key = _compact(flow_id, caller_key)
-            entries = loaded.setdefault(key, {})
-            seen = entries.get(index)
-            entries[index] = records.Entry(
-                index, seen.calls if seen else 0, True, seen.last_seen if seen else now, seen.score if seen else 0.0
-            )
+            index = self._service_index(service)
+            loaded[key] = records.with_bookmark(loaded.get(key, b""), index, True, now, half_life)
             self._bookmarked.setdefault(flow_id, set()).add(key)
-        for key, entries in loaded.items():
-            self._records[key] = records.pack(list(entries.values()), now, half_life)
+
+    async def load_missing_history(self) -> None:
+        """Read the history of each flow served without it and merge it in, a step at a time, so
+        calls in progress wait for none longer than a few milliseconds. Raises what the store
+        raises; the flows not read stay as they are, and a later call tries them again."""
+        for flow_id, state in list(self._flows.items()):
+            pending = state.pending
+            if pending is None or self.store is None:
+                continue
+            started = time.perf_counter()
+            try:
+                uses, bookmarks, counted = await asyncio.to_thread(self._read_history, flow_id, pending.earliest())
+            except Exception:
+                pending.readable = False
+                raise
+            pending.readable = True
+            self._remember(counted)  # announced calls the history counts are not counted again
+            for change in (c for log in pending.log.values() for c in log):
+                if isinstance(change, _LoggedCall) and change.call_id in counted:
+                    self._count(state, self._services[change.service], -1)  # the history counts it
+            loaded: dict[bytes, bytes] = {}
+            for _ in self._read(flow_id, uses, bookmarks, loaded):
+                await asyncio.sleep(0)
+            pending.unmerged = loaded
+            keys, changed = list(loaded), len(pending.log)
+            for i in range(0, len(keys), _CATCH_UP_STEP):
+                self._merge(pending, keys[i : i + _CATCH_UP_STEP], counted)
+                await asyncio.sleep(0)
+            state.pending = None
+            logger.info(
+                "personal.history_loaded",
+                flow=flow_id,
+                callers=len(keys),
+                changed_meanwhile=changed,  # callers whose calls or bookmarks counted before the read
+                seconds=round(time.perf_counter() - started, 3),
+            )
+
+    def _read_history(self, flow_id: str, since: float) -> tuple[list[_UseRow], list[tuple[str, str]], set[str]]:
+        assert self.store is not None
+        with self.store.history(flow_id, dt.datetime.fromtimestamp(since - CATCH_UP_MARGIN, dt.UTC)) as held:
+            # rows as tuples of strings and numbers, which the garbage collector stops scanning
+            return [_use_row(use) for use in held.uses], list(held.bookmarks), set(held.counted)
+
+    def _merge(self, pending: _PendingHistory, keys: list[bytes], counted: set[str]) -> None:
+        """These records as the history has them, then what changed here since that the history
+        does not hold: calls it did not count, and every bookmark change, in order."""
+        assert pending.unmerged is not None
+        half_life = self.params.half_life
+        for key in keys:
+            record = pending.unmerged.pop(key)
+            for change in pending.log.pop(key, ()):
+                if isinstance(change, _LoggedBookmark):
+                    record = records.with_bookmark(record, change.service, change.on, change.at, half_life)
+                elif change.call_id not in counted:
+                    record = records.with_call(record, change.service, change.at, half_life)
+            self._records[key] = record
 
     def _service_index(self, service: str) -> int:
         index = self._index.get(service)
@@ -365,12 +499,31 @@ class PersonalMenus:
     async def _toggle(self, caller_key: str, flow_id: str, service: str) -> None:
         key = _compact(flow_id, caller_key)
         index = self._service_index(service)
-        on = not any(e.service == index and e.bookmarked for e in records.entries(self._records.get(key, b"")))
+        on = not await self._is_bookmarked(flow_id, caller_key, key, index)
         if self.bookmarks_to is not None:  # kept first: a failed write changes nothing
             await asyncio.to_thread(self.bookmarks_to.set_bookmark, caller_key, flow_id, service, on=on)
         self._set_bookmark(flow_id, key, index, on)
         self._hold(flow_id, key, index)
         logger.info("bookmark added" if on else "bookmark removed", flow=flow_id, service=service)
+
+    async def _is_bookmarked(self, flow_id: str, caller_key: str, key: bytes, index: int) -> bool:
+        here = any(e.service == index and e.bookmarked for e in records.entries(self._records.get(key, b"")))
+        pending = self._flows[flow_id].pending
+        if (
+            self.store is None
+            or pending is None
+            or pending.merged(key)
+            or not pending.readable
+            or pending.changed_here(key, index)  # the latest change is this node's or one it heard
+        ):
+            return here
+        # The record does not hold the caller's history yet: the store knows of a bookmark set on
+        # an earlier call. A read that fails leaves the toggle to what memory holds.
+        try:
+            return self._services[index] in await asyncio.to_thread(self.store.bookmarks_of, caller_key, flow_id)
+        except Exception as exc:
+            logger.warning("personal.bookmark_unread", flow=flow_id, error=str(exc) or type(exc).__name__)
+            return here
 
     # --- the CallObserver ---------------------------------------------------------------------
 
@@ -389,14 +542,14 @@ class PersonalMenus:
         if opened is None or event.leaf is None:
             return
         key, flow_id = opened
-        if self._add_call(key, self._flows[flow_id], event.leaf, event.ended_at.timestamp()):
+        if self._add_call(key, self._flows[flow_id], event.leaf, event.ended_at.timestamp(), event.call_id):
             self._remember([event.call_id])
 
     def _remember(self, call_ids: Iterable[str]) -> None:
         if self._counted is not None:
             self._counted.add(call_ids)
 
-    def _add_call(self, key: bytes, state: _FlowState, leaf: str, at: float) -> bool:
+    def _add_call(self, key: bytes, state: _FlowState, leaf: str, at: float, call_id: str) -> bool:
         """Count a call that ended at `leaf`; False if no menu option leads there."""
         service = state.layout.service_of.get(leaf)
         if service is None:
@@ -404,6 +557,8 @@ class PersonalMenus:
         index = self._service_index(service)
         self._records[key] = records.with_call(self._records.get(key, b""), index, at, self.params.half_life)
         self._count(state, service, 1)
+        if state.pending is not None:
+            state.pending.note(key, _LoggedCall(index, at, call_id))
         return True
 
     # --- other engine nodes -------------------------------------------------------------------
@@ -417,7 +572,7 @@ class PersonalMenus:
             key = _compact(event.flow_id, event.caller_key)
             if isinstance(event, PeerCall):
                 if self._counted is None or event.call_id not in self._counted:
-                    self._add_call(key, state, event.leaf, min(event.ended_at, self.clock()))
+                    self._add_call(key, state, event.leaf, min(event.ended_at, self.clock()), event.call_id)
                     self._remember([event.call_id])
             else:  # kept as the store keeps it, as `load` does
                 index = self._service_index(event.service)
@@ -441,11 +596,13 @@ class PersonalMenus:
             self._unsettled[(flow_id, key, index)] = self.clock()
 
     def _set_bookmark(self, flow_id: str, key: bytes, index: int, on: bool) -> None:
-        self._records[key] = records.with_bookmark(
-            self._records.get(key, b""), index, on, self.clock(), self.params.half_life
-        )
+        now = self.clock()
+        self._records[key] = records.with_bookmark(self._records.get(key, b""), index, on, now, self.params.half_life)
         if on:
             self._bookmarked.setdefault(flow_id, set()).add(key)
+        pending = self._flows[flow_id].pending
+        if pending is not None:
+            pending.note(key, _LoggedBookmark(index, on, now))
 
     def missed_since(self, since: float) -> list[Callable[[], None]]:
         """What the store holds for this node's flows from `since` (unix time) on, read now (on

@@ -433,6 +433,11 @@ class StatsStore:
         with self.engine.connect() as conn:
             return self._bookmarks(conn, flow_id)
 
+    def bookmarks_of(self, caller_key: str, flow_id: str) -> set[str]:
+        query = sa.select(Bookmark.node_id).where(Bookmark.caller_key == caller_key, Bookmark.flow_id == flow_id)
+        with self.engine.connect() as conn:
+            return set(conn.execute(query).scalars())
+
     @staticmethod
     def _bookmarks(conn: Connection, flow_id: str) -> list[tuple[str, str]]:
         query = sa.select(Bookmark.caller_key, Bookmark.node_id).where(Bookmark.flow_id == flow_id)

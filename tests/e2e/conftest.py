@@ -1,19 +1,17 @@
 """Real calls end to end: SIPp callers -> Asterisk 22 -> FastAGI -> the engine's service.
 
 The engine runs in the test's event loop on an ephemeral port; the session's PBX is pointed at it.
-Prompt audio is the repository's own, built with espeak-ng (cached by text hash) and installed
-into Asterisk's sounds directory once per session.
+Prompt audio is the repository's own, built with espeak-ng (cached by text hash) when the session
+starts and installed into Asterisk's sounds directory once per session.
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
-from e2e_support import AUDIO, REPO, Engine, EventLog, engine_settings
+from e2e_support import AUDIO, Engine, EventLog, engine_settings
 
 from ivr_engine.pbx.asterisk import Pbx
 from ivr_engine.service import Service
@@ -21,12 +19,7 @@ from ivr_engine.service import Service
 
 @pytest.fixture(scope="session")
 def hotline_sounds(pbx: Pbx) -> Path:
-    subprocess.run(
-        [sys.executable, "-m", "ivr_engine.cli.main", "prompts", "build", "--engine", "espeak",
-         "--prompts", str(REPO / "prompts"), "--out", str(AUDIO)],
-        check=True, cwd=REPO,
-    )  # fmt: skip
-    return pbx.install_sounds(AUDIO)
+    return pbx.install_sounds(AUDIO)  # built at session start (tests/conftest.py)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from personal_support import CALLER, Clock, Heard, console_call, hotline, keyer, prompts
+from personal_support import CALLER, Clock, Heard, console_call, hotline, keyer, prompts, served
 from waiting import until_blocking
 
 from ivr_engine.cli.main import main
@@ -238,3 +238,81 @@ async def test_a_flow_whose_menus_the_cost_model_cannot_time_is_served_without_p
     reloaded.add_flow(hotline(), prompts())
     await reloaded.bookmark(CALLER, hotline(), "food.home")
     assert reloaded.root_for(CALLER, flow) is None and reloaded.root_for(CALLER, hotline()) is not None
+
+
+def zero_keyed() -> m.Flow:
+    """The hotline with an option on key 0: a version the personal menus cannot take."""
+    main = hotline().nodes["main"]
+    assert isinstance(main, m.Menu)
+    zero = m.MenuOption(key="0", target="survey", prompt="opt.feedback.4")
+    nodes = {**hotline().nodes, "main": dataclasses.replace(main, options=(*main.options, zero))}
+    return dataclasses.replace(hotline(), keys=m.KeyBindings(operator=None), nodes=nodes)
+
+
+def reasons(menus: PersonalMenus) -> list[tuple[str, float, bool]]:
+    offer = menus.offer(CALLER, hotline())
+    return [(c.service, round(c.q, 9), c.bookmarked) for c in offer.reasons] if offer else []
+
+
+def stored_calls(url: str) -> int:
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as db:
+        return db.execute("SELECT count(*) FROM stats_calls").fetchone()[0]
+
+
+async def test_a_flow_that_becomes_personal_on_a_reload_gets_its_history_while_calls_go_on(tmp_path: Path) -> None:
+    url, clock = f"sqlite:///{tmp_path / 'stats.db'}", Clock()
+    first = Service(url, tmp_path / "spool", clock)
+    for script in (FLU_SYMPTOMS_BOOKMARK, SAFE_FOOD, SAFE_FOOD):
+        await console_call(script, personalizer=first.menus, observer=first.observer, at=clock.advance(1), tmp=tmp_path)
+    first.stop()
+
+    # Started on a version without personal menus, then reloaded into the hotline (app._reloaded).
+    store = StatsStore.open(url, keyer=keyer())
+    recorder = StatsRecorder(store, tmp_path / "spool", interval=0.01)
+    menus = PersonalMenus.from_store(store, [(zero_keyed(), prompts())], clock=clock, bookmarks_to=recorder)
+    recorder.start()
+    observer = FanOut([recorder, menus])
+    menus.add_flow(hotline(), prompts())
+    assert reasons(menus) == []  # its history is not read yet
+    # The bookmark key at the bookmarked service still removes it: the store is asked.
+    await console_call(FLU_SYMPTOMS_BOOKMARK, personalizer=menus, observer=observer, at=clock.advance(1), tmp=tmp_path)
+    await console_call(SAFE_FOOD, personalizer=menus, observer=observer, at=clock.advance(1), tmp=tmp_path)
+    assert {s: b for s, _, b in reasons(menus)} == {"flu.symptoms": False, "food.home": False}  # counted at once
+    until_blocking(lambda: stored_calls(url) == 5, "the calls written")  # so the history counts them
+
+    await menus.load_missing_history()
+    merged = reasons(menus)
+    assert {s: b for s, _, b in merged} == {"food.home": False, "flu.symptoms": False}
+    assert recorder.close()
+    store.close()
+    assert stored_bookmarks(url) == []
+    # exactly what a restart reads from the store: the two calls it counts are not counted twice
+    restarted = Service(url, tmp_path / "spool", clock)
+    assert merged == reasons(restarted.menus)
+    restarted.stop()
+
+
+async def test_calls_made_before_the_history_is_read_that_the_store_lacks_are_added_to_it(tmp_path: Path) -> None:
+    url, clock = f"sqlite:///{tmp_path / 'stats.db'}", Clock()
+    first = Service(url, tmp_path / "spool", clock)
+    for script in (SAFE_FOOD, SAFE_FOOD, FLU_SYMPTOMS_BOOKMARK):
+        await console_call(script, personalizer=first.menus, observer=first.observer, at=clock.at, tmp=tmp_path)
+    first.stop()
+    clock.advance(0.01)  # the calls' ends are past
+    store = StatsStore.open(url, keyer=keyer())
+    late = PersonalMenus.from_store(store, [(zero_keyed(), prompts())], clock=clock)
+    late.add_flow(hotline(), prompts())
+    loaded = PersonalMenus.from_store(store, [(hotline(), prompts())], clock=clock)  # as if read at start
+    # Calls nobody writes to the store (the recorder's batch not written yet, say), as both hear them.
+    start = clock.at
+    for menus in (late, loaded):
+        clock.at = start
+        for _ in range(2):
+            await menus.bookmark(CALLER, hotline(), "flu.symptoms")
+            served(menus, "flu.symptoms", clock.advance(0.5))
+        served(menus, "food.home", clock.advance(0.5))
+    assert stored_bookmarks(url) == [(keyer().key(CALLER), "flu.symptoms")]  # removed, then set again
+    await late.load_missing_history()
+    assert reasons(late) == reasons(loaded)
+    assert {s: b for s, _, b in reasons(late)} == {"flu.symptoms": True, "food.home": False}
+    store.close()

@@ -14,7 +14,7 @@ import pytest
 from ivr_engine.app import Engine
 from ivr_engine.config import AGISettings, Settings, StatsSettings, WebSettings
 from ivr_engine.flow.loader import load_flow
-from ivr_engine.stats.batch import Batch, BookmarkRow, db_time
+from ivr_engine.stats.batch import Batch, BookmarkRow, call_row, db_time
 from ivr_engine.stats.privacy import CallerKeyer
 from ivr_engine.stats.spool import Spool
 from ivr_engine.stats.store import StatsStore
@@ -145,7 +145,15 @@ async def test_an_engine_starts_and_answers_while_the_database_is_down(
     tmp_path: Path, postgres_server: PostgresServer
 ) -> None:
     url = postgres_server.create_database()
-    StatsStore.open(url).close()  # the site's statistics exist; their server is down
+    # The site's statistics exist, with the caller's call of yesterday (written then); their server is down.
+    ended = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    store = StatsStore.open(url, clock=lambda: ended.timestamp() + 1)
+    store.write_batch(Batch(calls=[call_row(
+        call_id="yesterday", caller_key=CallerKeyer(SECRET).key(CALLER), flow_id=load_flow(HOTLINE).id,
+        flow_version="1", started_at=ended - dt.timedelta(seconds=30), ended_at=ended, outcome="served",
+        leaf="food.home", seconds_to_leaf=20.0, final_node="food.home", path=["welcome", "food.home"],
+    )]))  # fmt: skip
+    store.close()
     settings = engine_with_a_spooled_bookmark(tmp_path, url)
     postgres_server.stop("fast")
     down = True
@@ -156,9 +164,11 @@ async def test_an_engine_starts_and_answers_while_the_database_is_down(
             assert listening(engine.service.agi.port)
             postgres_server.start()
             down = False
-            async with asyncio.timeout(30):  # the recorder retries with backoff
-                while engine.recorder.spool.pending:
+            async with asyncio.timeout(30):  # the recorder and the history read retry with backoff
+                while engine.recorder.spool.pending or len(offered(engine)) < 2:
                     await asyncio.sleep(0.1)
+            # the caller's call in the store, read once it is back, beside the spooled bookmark
+            assert sorted(offered(engine)) == ["flu.symptoms", "food.home"]
     finally:
         if down:
             postgres_server.start()

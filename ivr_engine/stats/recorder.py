@@ -11,7 +11,8 @@ aside in the refused file, in the spool's format, so it neither blocks the batch
 is lost. Nothing that goes wrong stops the writer thread.
 
 It is also the personal menus' BookmarkWriter: a caller's bookmark goes the same way, so a database
-outage loses no bookmark. What the last run left in the spool is not in the database yet when the
+outage loses no bookmark, and `set_bookmark` returns once it is committed or spooled (the writer
+wakes for it at once), so the caller is not told of a change a crash could still lose. What the last run left in the spool is not in the database yet when the
 personal menus load from it: they take it from `spooled_events` before the recorder starts.
 """
 
@@ -38,10 +39,21 @@ from ivr_engine.stats.store import StatsStore
 
 logger = structlog.get_logger(__name__)
 
-Event = CallStarted | NodeVisit | CallEnded | BookmarkRow
+
+@dataclass(frozen=True, slots=True)
+class _BookmarkChange:
+    row: BookmarkRow
+    kept: threading.Event  # set once the batch holding it is committed, spooled or set aside
+
+
+Event = CallStarted | NodeVisit | CallEnded | _BookmarkChange
 UNKNOWN = "unknown"  # flow of a call whose CallStarted the recorder never saw
 PURGE_EVERY = 3600.0  # seconds between retention purges
 REFUSED_FILE = "stats-refused.jsonl"  # beside the spool; to stats-spool.jsonl, with the engine stopped, replays it
+# How long set_bookmark waits for its change to be kept: the runtime gives a bookmark 1 s
+# (RuntimeSettings.personalizer_timeout), and a database that hangs rather than fails must not cost
+# the caller the confirmation of a change the writer still holds.
+BOOKMARK_KEPT_WITHIN = 0.5
 
 
 @dataclass(slots=True)
@@ -83,10 +95,12 @@ class StatsRecorder:
         self.spooled = 0  # visits written to the spool
         self.refused = 0  # visits in batches the database refused (in refused_batches)
         self._events: collections.deque[Event] = collections.deque()
-        self._unspooled: collections.deque[Batch] = collections.deque()  # the spool could not take them
+        # batches neither committed nor spooled yet, with the bookmark changes waiting for them
+        self._unspooled: collections.deque[tuple[Batch, list[threading.Event]]] = collections.deque()
         self._spool_failing = False
         self._open: dict[str, _OpenCall] = {}
         self._stop = threading.Event()
+        self._wake = threading.Event()  # a bookmark waits: write now rather than at the next interval
         self._backoff = retry_initial
         self._retry_at = 0.0
         self._thread = threading.Thread(target=self._run, name="stats-writer", daemon=True)
@@ -109,8 +123,17 @@ class StatsRecorder:
     # --- BookmarkWriter ------------------------------------------------------------------------
 
     def set_bookmark(self, caller_key: str, flow_id: str, service: str, *, on: bool) -> None:
+        """Returns once the change is committed or spooled; after BOOKMARK_KEPT_WITHIN with it
+        still in hand (the database hangs, the disk takes no spool), logged, as it is still kept
+        in order with the calls around it."""
         at = db_time(dt.datetime.now(dt.UTC))
-        self._events.append(BookmarkRow(caller_key, flow_id, service, int(on), at))
+        kept = threading.Event()
+        self._events.append(_BookmarkChange(BookmarkRow(caller_key, flow_id, service, int(on), at), kept))
+        if not self._thread.is_alive():
+            return  # written when the writer starts, or at close
+        self._wake.set()
+        if not kept.wait(BOOKMARK_KEPT_WITHIN):
+            logger.warning("stats.bookmark_not_kept_yet", within=BOOKMARK_KEPT_WITHIN, flow=flow_id, service=service)
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -136,6 +159,7 @@ class StatsRecorder:
         with the process unless the writer still finishes before exit.
         """
         self._stop.set()
+        self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
             return not self._thread.is_alive()
@@ -159,7 +183,7 @@ class StatsRecorder:
         return self._visits_in_hand() if self._spool_failing else 0
 
     def _visits_in_hand(self) -> int:
-        return sum(len(batch.visits) for batch in list(self._unspooled))  # list(): atomic, the writer appends
+        return sum(len(batch.visits) for batch, _ in list(self._unspooled))  # list(): atomic, the writer appends
 
     # --- the writer thread ---------------------------------------------------------------------
 
@@ -167,7 +191,8 @@ class StatsRecorder:
         self._retry_at = time.monotonic() if self.spool.pending else 0.0
         while not self._stop.is_set():
             if len(self._events) < self.max_batch:
-                self._stop.wait(self.interval)
+                self._wake.wait(self.interval)
+                self._wake.clear()
             try:
                 self._step()
             except Exception:
@@ -192,15 +217,15 @@ class StatsRecorder:
             self._try_replay()
         if self.retention is not None and time.monotonic() >= self._purge_at:
             self._purge(self.retention)
-        batch = self._assemble()
+        batch, waiting = self._assemble()
         if batch:
-            self._unspooled.append(batch)
+            self._unspooled.append((batch, waiting))
         self._flush()
 
-    def _assemble(self) -> Batch:
-        """Turn up to max_batch events into rows. The loop runs once per event, so it keeps what it
-        uses in locals."""
-        batch = Batch()
+    def _assemble(self) -> tuple[Batch, list[threading.Event]]:
+        """Turn up to max_batch events into rows, with the bookmark changes that wait for them. The
+        loop runs once per event, so it keeps what it uses in locals."""
+        batch, waiting = Batch(), []
         add_visit = batch.visits.append
         open_calls = self._open
         take = self._events.popleft
@@ -230,8 +255,9 @@ class StatsRecorder:
             elif isinstance(e, CallEnded):
                 batch.calls.append(self._call_row(e))
             else:
-                batch.bookmarks.append(e)
-        return batch
+                batch.bookmarks.append(e.row)
+                waiting.append(e.kept)
+        return batch, waiting
 
     def _call_row(self, e: CallEnded) -> CallValues:
         call = self._open.pop(e.call_id, None)
@@ -260,11 +286,13 @@ class StatsRecorder:
         """Commit the batches in hand, or spool them. While older batches wait in the spool, newer
         ones queue behind them to keep the order; while the spool cannot be written, in memory."""
         while self._unspooled:
-            batch = self._unspooled[0]
+            batch, waiting = self._unspooled[0]
             if self.spool.pending or time.monotonic() < self._retry_at or not self._write(batch):
                 if not self._spool(batch):
                     return
             self._unspooled.popleft()
+            for kept in waiting:
+                kept.set()
 
     def _write(self, batch: Batch) -> bool:
         """Commit the batch, or set it aside if the database refuses it; False if it is unavailable."""

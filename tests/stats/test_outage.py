@@ -339,3 +339,24 @@ def test_a_crash_while_the_spool_is_emptied_does_not_apply_its_bookmarks_again(
     StatsRecorder(store, tmp_path / "spool")._replay()  # the restart
     assert store.bookmarks(SYNTHETIC_FLOW) == []
     store.close()
+
+
+def test_a_bookmark_is_kept_before_the_caller_is_told(tmp_path: Path) -> None:
+    # The caller hears the confirmation once set_bookmark returns: by then a crash must not lose it,
+    # though the writer would otherwise sleep out its interval first.
+    db = tmp_path / "stats.db"
+    store = StatsStore.open(f"sqlite:///{db}", keyer=KEYER, busy_timeout=0.05)
+    recorder = StatsRecorder(store, tmp_path / "spool", interval=60.0, retry_initial=60.0).start()
+    recorder.set_bookmark("caller", SYNTHETIC_FLOW, "a", on=True)
+    assert store.bookmarks(SYNTHETIC_FLOW) == [("caller", "a")]  # committed
+
+    blocker = sqlite3.connect(db, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")  # the database is locked: spooled, fsync'd
+    recorder.set_bookmark("caller", SYNTHETIC_FLOW, "a", on=False)
+    (spooled,) = Spool(tmp_path / "spool").read()
+    assert [(row.service, row.on) for row in spooled.bookmarks] == [("a", 0)]
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    assert recorder.close(timeout=30)
+    assert store.bookmarks(SYNTHETIC_FLOW) == []
+    store.close()

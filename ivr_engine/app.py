@@ -49,6 +49,7 @@ def open_store(settings: Settings, *, dev: bool = False) -> StatsStore:
     """
     keyer = caller_keyer(
         settings.stats.caller_key_secret or None,
+        plan=settings.stats.number_plan,
         dev_dir=settings.path(settings.stats.spool_dir) if dev else None,
     )
     try:

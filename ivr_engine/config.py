@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from ivr_engine.caller_id import NumberPlan
+
 
 class ConfigError(Exception):
     """A setting is missing or malformed; the message names the file and the setting."""
@@ -53,6 +55,18 @@ class StatsSettings:
     url: str = "sqlite:///var/stats.db"
     spool_dir: str = "var/spool"
     caller_key_secret: str = field(default="", repr=False)  # IVR_STATS_CALLER_KEY_SECRET
+    # The site's number plan: with a country code, callers are keyed by their number in E.164
+    # (caller_id.NumberPlan); empty, as written.
+    caller_country_code: str = ""
+    caller_national_prefix: str = "0"
+    caller_international_prefix: str = "00"
+
+    @property
+    def number_plan(self) -> NumberPlan | None:
+        """Raises ValueError for a plan that is not digits (load_settings reports it)."""
+        if not self.caller_country_code:
+            return None
+        return NumberPlan(self.caller_country_code, self.caller_national_prefix, self.caller_international_prefix)
     retention_days: int = 365  # 0 keeps visits forever
 
 
@@ -157,6 +171,10 @@ def load_settings(path: Path | None, env: Mapping[str, str] | None = None) -> Se
     sections = {
         name: _section(cls, raw.get(name) or {}, name, env, origin) for name, cls in _SECTIONS.items()
     }
+    try:
+        sections["stats"].number_plan
+    except ValueError as exc:
+        raise ConfigError(f"{origin}: {exc} (stats.caller_*, or IVR_STATS_CALLER_*)") from None
     flows = raw.get("flows", Settings().flows)
     if not isinstance(flows, dict) or not all(isinstance(v, str) for v in flows.values()):
         raise ConfigError(f"{origin}: flows must map AGI script names to flow files")

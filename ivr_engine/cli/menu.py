@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
 import click
 
+from ivr_engine.caller_id import NumberPlan
 from ivr_engine.cli.flow import _load, _manifest, _write
 
 _EXISTING = click.Path(exists=True, path_type=Path)
@@ -18,10 +18,11 @@ _EXISTING = click.Path(exists=True, path_type=Path)
 _CALLER_ID = re.compile(r"[0-9A-Za-z+*#@._~]+")
 
 
-def _callers(path: Path) -> list[str]:
-    """Numbers one per line; blank lines and lines starting with # are skipped. A line that no
-    caller id looks like (spaces, dashes, brackets: a number written for people) is warned of:
-    callers are found by the number exactly as Asterisk gives it, so it would match nobody."""
+def _callers(path: Path, plan: NumberPlan | None) -> list[str]:
+    """Numbers one per line; blank lines and lines starting with # are skipped. Without a number
+    plan, a line that no caller id looks like (spaces, dashes, brackets: a number written for
+    people) is warned of: callers are then found by the number exactly as Asterisk gives it, so it
+    would match nobody. With one, any form of a number finds its caller."""
     try:
         lines = path.read_text(encoding="utf-8-sig").splitlines()  # a BOM would stick to the first number
     except (OSError, UnicodeDecodeError) as exc:
@@ -31,7 +32,7 @@ def _callers(path: Path) -> list[str]:
         caller = line.strip()
         if not caller or caller.startswith("#"):
             continue
-        if not _CALLER_ID.fullmatch(caller):
+        if not _CALLER_ID.fullmatch(caller) and not (plan and plan.normalise(caller).startswith("+")):
             click.echo(
                 f"warning: {path}:{number}: {caller!r} is not a caller id as Asterisk gives it (digits, +, *, #"
                 " or a SIP name): it is looked up as written, and finds no history unless calls came so",
@@ -89,7 +90,7 @@ def export(
     from ivr_engine.flow.validate import load_catalog, validate
     from ivr_engine.personal.export import export_menus
     from ivr_engine.prompts.catalog import PromptCatalog
-    from ivr_engine.stats.privacy import SECRET_ENV, CallerSecretError, caller_keyer
+    from ivr_engine.stats.privacy import CallerSecretError, caller_keyer_from_env
     from ivr_engine.stats.store import StatsStore, StatsStoreError, database_url
 
     flow = _load(path)
@@ -110,12 +111,12 @@ def export(
     if missing:
         raise click.ClickException(f"{path}: prompts without texts (ivr validate):\n" + _listed(missing))
     try:
-        keyer = caller_keyer(os.environ.get(SECRET_ENV), dev_dir=dev_secret_dir, create=False)
+        keyer = caller_keyer_from_env(dev_dir=dev_secret_dir, create=False)
         store = StatsStore.open(database_url(stats_url), keyer=keyer, run_migrations=False, create=False)
     except (CallerSecretError, StatsStoreError) as exc:
         raise click.ClickException(str(exc)) from None
     try:
-        data = export_menus(flow, catalog, _manifest(audio), store, _callers(callers))
+        data = export_menus(flow, catalog, _manifest(audio), store, _callers(callers, keyer.plan))
     except DBAPIError as exc:
         raise click.ClickException(f"{stats_url}: not a readable statistics database ({exc.orig})") from None
     finally:

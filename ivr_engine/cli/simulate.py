@@ -18,7 +18,6 @@ import concurrent.futures
 import contextlib
 import datetime as dt
 import json
-import os
 import sys
 import tempfile
 import threading
@@ -97,13 +96,13 @@ def _statistics(
         return
     from ivr_engine.personal.menus import PersonalMenus
     from ivr_engine.service import FanOut
-    from ivr_engine.stats.privacy import SECRET_ENV, CallerSecretError, caller_keyer
+    from ivr_engine.stats.privacy import CallerSecretError, caller_keyer_from_env
     from ivr_engine.stats.recorder import StatsRecorder
     from ivr_engine.stats.store import StatsStore, StatsStoreError, database_url
 
     url = database_url(stats_url)
     try:
-        keyer = caller_keyer(os.environ.get(SECRET_ENV), dev_dir=dev_secret_dir, create=False)
+        keyer = caller_keyer_from_env(dev_dir=dev_secret_dir, create=False)
         store = StatsStore.open(url, keyer=keyer)
     except (CallerSecretError, StatsStoreError) as exc:
         raise click.ClickException(str(exc)) from None

@@ -9,7 +9,6 @@ import dataclasses
 import datetime as dt
 import functools
 import json
-import os
 import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -20,12 +19,7 @@ from typing import Any, TypeVar
 import click
 
 from ivr_engine.stats import reports
-from ivr_engine.stats.privacy import (
-    SECRET_ENV,
-    CallerKeyer,
-    CallerSecretError,
-    caller_keyer,
-)
+from ivr_engine.stats.privacy import SECRET_ENV, CallerKeyer, CallerSecretError, caller_keyer_from_env
 from ivr_engine.stats.store import StatsStore, StatsStoreError, database_reason
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -331,7 +325,7 @@ def paths(opts: _Options) -> None:
 
 def _keyer(dev_dir: Path | None) -> CallerKeyer:
     try:
-        return caller_keyer(os.environ.get(SECRET_ENV), dev_dir=dev_dir)
+        return caller_keyer_from_env(dev_dir=dev_dir)
     except CallerSecretError as exc:
         raise click.ClickException(str(exc)) from None
 

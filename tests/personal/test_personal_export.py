@@ -11,10 +11,11 @@ import pytest
 from click.testing import CliRunner, Result
 from personal_support import CALLER, HOTLINE, ROOT, SECRET, hotline, keyer
 
+from ivr_engine.caller_id import NumberPlan
 from ivr_engine.cli.main import main
 from ivr_engine.flow.export import EXPORT_FORMAT, flow_from_export
 from ivr_engine.stats.batch import Batch, call_row
-from ivr_engine.stats.privacy import DEV_SECRET_FILE, SECRET_ENV
+from ivr_engine.stats.privacy import DEV_SECRET_FILE, SECRET_ENV, CallerKeyer
 from ivr_engine.stats.store import StatsStore
 
 OTHER = "13911112222"
@@ -172,3 +173,22 @@ def test_a_callers_line_no_caller_id_looks_like_is_warned_of_with_its_place(tmp_
         " or a SIP name): it is looked up as written, and finds no history unless calls came so"
     ]
     assert list(json.loads(result.stdout)["personal"]["callers"]) == [CALLER, "+86 138-0000-0002", "alice@example.org"]
+
+
+def test_with_the_sites_number_plan_any_form_of_a_number_finds_its_caller(tmp_path: Path) -> None:
+    planned = CallerKeyer(SECRET, NumberPlan("86"))
+    db = tmp_path / "planned.db"
+    store = StatsStore.open(f"sqlite:///{db}", keyer=planned)
+    store.add_bookmark(planned.key("+8613800000000"), "hotline-12320", "policy.tobacco")
+    store.close()
+    callers = tmp_path / "callers.txt"
+    callers.write_text("13800000000\n+86 138-0000-0000\n", encoding="utf-8")
+    args = ["menu", "export", str(HOTLINE), "--stats", str(db), "--callers", str(callers)]
+    env = {SECRET_ENV: SECRET, "IVR_STATS_CALLER_COUNTRY_CODE": "86"}
+    result = CliRunner(mix_stderr=False).invoke(main, args, env=env)
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""  # a number written for people is a caller id under a plan
+    found = json.loads(result.stdout)["personal"]["callers"]
+    assert [[s["target"] for s in found[c]["shortcuts"]] for c in found] == [["policy.tobacco"], ["policy.tobacco"]]
+    result = CliRunner(mix_stderr=False).invoke(main, args, env={**env, "IVR_STATS_CALLER_COUNTRY_CODE": "+86"})
+    assert result.exit_code == 1 and "country_code must be digits, not '+86'" in result.stderr

@@ -10,14 +10,16 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from personal_support import CALLER, Clock, Heard, console_call, hotline, keyer, prompts, served
+from personal_support import CALLER, SECRET, Clock, Heard, console_call, hotline, keyer, prompts, served
 from waiting import until_blocking
 
+from ivr_engine.caller_id import NumberPlan
 from ivr_engine.cli.main import main
 from ivr_engine.flow import model as m
 from ivr_engine.flow.validate import validate
 from ivr_engine.personal.menus import PersonalMenus
 from ivr_engine.service import FanOut
+from ivr_engine.stats.privacy import CallerKeyer
 from ivr_engine.stats.recorder import StatsRecorder
 from ivr_engine.stats.store import StatsStore
 
@@ -28,8 +30,10 @@ SAFE_FOOD = "2 3 3 2"  # English, outbreaks and food safety, food safety, safe f
 class Service:
     """What the service runs: the store, its recorder and the personal menus, one observer."""
 
-    def __init__(self, url: str, spool: Path, clock: Clock, busy_timeout: float = 5.0) -> None:
-        self.store = StatsStore.open(url, keyer=keyer(), busy_timeout=busy_timeout)
+    def __init__(
+        self, url: str, spool: Path, clock: Clock, busy_timeout: float = 5.0, keyed_by: CallerKeyer | None = None
+    ) -> None:
+        self.store = StatsStore.open(url, keyer=keyed_by or keyer(), busy_timeout=busy_timeout)
         self.recorder = StatsRecorder(self.store, spool, interval=0.01)
         self.menus = PersonalMenus.from_store(
             self.store, [(hotline(), prompts())], clock=clock, bookmarks_to=self.recorder
@@ -316,3 +320,23 @@ async def test_calls_made_before_the_history_is_read_that_the_store_lacks_are_ad
     assert reasons(late) == reasons(loaded)
     assert {s: b for s, _, b in reasons(late)} == {"flu.symptoms": True, "food.home": False}
     store.close()
+
+
+async def test_with_the_sites_number_plan_a_caller_is_known_in_any_form_of_the_number(tmp_path: Path) -> None:
+    url, clock = f"sqlite:///{tmp_path / 'stats.db'}", Clock()
+    service = Service(url, tmp_path / "spool", clock, keyed_by=CallerKeyer(SECRET, NumberPlan("86")))
+    for caller in ("+86 138 0000 0000", "008613800000000"):  # as two carriers present it
+        await console_call(
+            SAFE_FOOD, caller=caller, personalizer=service.menus, observer=service.observer, at=clock.advance(1),
+            tmp=tmp_path,
+        )  # fmt: skip
+    national = await console_call(
+        "2", caller=CALLER, personalizer=service.menus, observer=service.observer, at=clock.advance(1), tmp=tmp_path
+    )
+    assert "personal.greeting" in national.prompts  # the national form: the same caller
+    service.stop()
+    reopened = StatsStore.open(url)
+    assert {use.caller_key for use in reopened.service_uses(hotline().id)} == {
+        CallerKeyer(SECRET).key("+8613800000000")
+    }
+    reopened.close()

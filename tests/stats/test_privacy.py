@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from ivr_engine.caller_id import NumberPlan
+from ivr_engine.config import ConfigError, load_settings
 from ivr_engine.stats.privacy import CallerSecretError, caller_keyer
 from ivr_engine.stats.recorder import StatsRecorder
 from ivr_engine.stats.store import StatsStore
@@ -71,3 +73,46 @@ def test_a_reader_of_the_dev_secret_never_makes_one_up(tmp_path: Path) -> None:
     assert not (tmp_path / "var").exists()
     made = caller_keyer(None, dev_dir=tmp_path).key(NUMBER)  # the engine in dev mode
     assert caller_keyer(None, dev_dir=tmp_path, create=False).key(NUMBER) == made
+
+
+@pytest.mark.parametrize(
+    ("plan", "forms", "e164"),
+    [
+        (NumberPlan("86"), ["+8613800000000", "+86 138-0000-0000", "008613800000000", "13800000000"], "+8613800000000"),
+        (NumberPlan("86"), ["075588886666", "0755 8888 6666", "(0755) 8888-6666", "+86 755 8888 6666"], "+8675588886666"),
+        (NumberPlan("1", "1", "011"), ["+1 (212) 555-1234", "12125551234", "2125551234"], "+12125551234"),
+        (NumberPlan("1", "1", "011"), ["011 44 20 7946 0000", "+44 20 7946 0000"], "+442079460000"),
+    ],
+)
+def test_with_a_number_plan_every_form_of_a_number_is_one_caller(plan: NumberPlan, forms: list[str], e164: str) -> None:
+    keyer = caller_keyer("test-secret-0123456789", plan=plan)
+    assert {plan.normalise(form) for form in forms} == {e164}
+    assert {keyer.key(form) for form in forms} == {keyer.key(e164)}
+
+
+def test_what_is_no_subscribers_number_is_keyed_as_written() -> None:
+    plan = NumberPlan("86")
+    for written in ("alice", "1001", "*98", "+86abc", "anonymous"):
+        assert plan.normalise(f" {written} ") == written
+
+
+def test_without_a_number_plan_numbers_are_keyed_exactly_as_before() -> None:
+    # a site without a plan keeps every key it has stored
+    keyer = caller_keyer("test-secret-0123456789")
+    expected = hmac.new(b"test-secret-0123456789", b"13800000000", hashlib.sha256).hexdigest()
+    assert keyer.key(" 13800000000 ") == expected
+    assert keyer.key("+8613800000000") != expected
+
+
+def test_the_number_plan_is_a_setting_checked_where_it_is_given(tmp_path: Path) -> None:
+    config = tmp_path / "ivr.yaml"
+    config.write_text("stats:\n  caller_country_code: '86'\n")
+    assert load_settings(config, env={}).stats.number_plan == NumberPlan("86", "0", "00")
+    assert load_settings(config, env={"IVR_STATS_CALLER_COUNTRY_CODE": "1", "IVR_STATS_CALLER_NATIONAL_PREFIX": "1",
+                                      "IVR_STATS_CALLER_INTERNATIONAL_PREFIX": "011"}).stats.number_plan == NumberPlan(
+        "1", "1", "011"
+    )  # fmt: skip
+    assert load_settings(None, env={}).stats.number_plan is None
+    config.write_text("stats:\n  caller_country_code: '+86'\n")
+    with pytest.raises(ConfigError, match=rf"{config}: caller number plan: country_code must be digits, not '\+86'"):
+        load_settings(config, env={})

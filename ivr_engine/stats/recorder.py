@@ -368,8 +368,8 @@ class StatsRecorder:
             logger.exception("stats spool replay failed", retry_in=self._backoff)
 
     def _replay(self) -> None:
-        entries = self.spool.entries()
-        for batch, end in entries:
+        replayed = 0
+        for batch, end in self.spool.entries():
             error = self._commit(batch)
             if error is not None:
                 self._backoff = min(self._backoff * 2, self.retry_max)
@@ -380,9 +380,10 @@ class StatsRecorder:
                 # Calls and visits are replay-safe; a bookmark row written again would undo what
                 # the caller has changed since, so the next attempt starts after it.
                 self.spool.replayed_to(end)
+            replayed += 1
         self.spool.clear()
         self._backoff = self.retry_initial
-        logger.info("stats spool replayed", batches=len(entries))
+        logger.info("stats spool replayed", batches=replayed)
 
 
 def _first_line(exc: Exception) -> str:

@@ -6,13 +6,15 @@ by a crash mid-write fails its length or checksum and is skipped (and logged), n
 A replay marks how far it has committed (`replayed_to`, a small fsync'd file beside the spool), so a
 replay the database cut short resumes after the last committed batch instead of applying it again:
 a bookmark row replayed twice would undo what the caller changed in between (on another node).
-The file is emptied only after every batch in it has been committed to the database.
+The file is emptied only after every batch in it has been committed to the database. It is read
+a batch at a time, never whole: after a long outage it may hold more than memory would.
 """
 
 from __future__ import annotations
 
 import os
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import structlog
@@ -44,16 +46,16 @@ class Spool:
             out.flush()
             os.fsync(out.fileno())
 
-    def read(self) -> list[Batch]:
+    def read(self) -> Iterator[Batch]:
         """Every intact batch not replayed yet, in order; damaged records are logged with their
         offset and skipped."""
-        return [batch for batch, _ in self.entries()]
+        return (batch for batch, _ in self.entries())
 
-    def entries(self) -> list[tuple[Batch, int]]:
-        """(batch, offset of the spool after it) for every intact batch not replayed yet."""
+    def entries(self) -> Iterator[tuple[Batch, int]]:
+        """(batch, offset of the spool after it) for every intact batch not replayed yet, read as
+        they are taken."""
         if not self.path.exists():
-            return []
-        entries = []
+            return
         with open(self.path, "rb") as spool:
             spool.seek(self._replayed)
             offset = self._replayed
@@ -63,8 +65,7 @@ class Spool:
                 if payload is None:
                     logger.error("stats spool record damaged, skipped", spool=str(self.path), offset=offset - len(line))
                     continue
-                entries.append((Batch.from_json(payload.decode()), offset))
-        return entries
+                yield Batch.from_json(payload.decode()), offset
 
     def replayed_to(self, offset: int) -> None:
         """The batches up to `offset` (from `entries`) are committed: never replay them again.
@@ -107,13 +108,24 @@ class Spool:
         if not self.path.exists():
             return
         with open(self.path, "r+b") as spool:
-            data = spool.read()
-            if data.endswith(b"\n"):
-                return
-            keep = data.rfind(b"\n") + 1
-            logger.error("stats spool ends in a torn record, dropped", spool=str(self.path), bytes=len(data) - keep)
+            size = end = spool.seek(0, os.SEEK_END)
+            keep = 0
+            while end > 0:  # back from the end, a block at a time, to the last newline
+                start = max(0, end - _TAIL_BLOCK)
+                spool.seek(start)
+                block = spool.read(end - start)
+                if end == size and block.endswith(b"\n"):
+                    return
+                if (newline := block.rfind(b"\n")) >= 0:
+                    keep = start + newline + 1
+                    break
+                end = start
+            logger.error("stats spool ends in a torn record, dropped", spool=str(self.path), bytes=size - keep)
             spool.truncate(keep)
             os.fsync(spool.fileno())
+
+
+_TAIL_BLOCK = 1 << 16
 
 
 def _write_durably(path: Path, data: bytes) -> None:

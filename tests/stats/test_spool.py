@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import tracemalloc
 from pathlib import Path
 
 from ivr_engine.stats.batch import Batch, CallRow, visit_values
@@ -24,9 +25,9 @@ def test_round_trip_keeps_rows_and_order(tmp_path: Path) -> None:
     batches = [batch("a"), batch("b", 3), batch("c")]
     for b in batches:
         spool.append(b)
-    assert spool.read() == batches
+    assert list(spool.read()) == batches
     spool.clear()
-    assert not spool.pending and spool.read() == []
+    assert not spool.pending and list(spool.read()) == []
 
 
 def test_torn_last_record_is_cut_off_before_appending(tmp_path: Path) -> None:
@@ -38,6 +39,35 @@ def test_torn_last_record_is_cut_off_before_appending(tmp_path: Path) -> None:
     reopened = Spool(tmp_path)
     reopened.append(batch("c"))
     assert [b.visits[0].call_id for b in reopened.read()] == ["a", "c"]
+
+
+def test_a_torn_record_longer_than_the_block_read_back_is_cut_off_whole(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    spool.append(batch("a"))
+    intact = spool.path.stat().st_size
+    spool.append(batch("b", 3000))  # about 300 KB: the tail is found several blocks back
+    spool.path.write_bytes(spool.path.read_bytes()[:-1])
+    assert Spool(tmp_path).path.stat().st_size == intact
+    assert [b.visits[0].call_id for b in Spool(tmp_path).read()] == ["a"]
+    spool.path.write_bytes(b"12:0000")  # nothing but a torn first record
+    assert Spool(tmp_path).path.stat().st_size == 0
+
+
+def test_the_spool_is_read_a_batch_at_a_time(tmp_path: Path) -> None:
+    # After a long outage the spool may be larger than memory: a replay must never hold it whole.
+    spool = Spool(tmp_path)
+    for n in range(100):
+        spool.append(batch(f"call-{n}", 1000))
+    size = spool.path.stat().st_size
+    tracemalloc.start()
+    try:
+        Spool(tmp_path)  # start-up checks the tail
+        read = sum(1 for _ in Spool(tmp_path).entries())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert read == 100
+    assert peak < size / 4, f"peak {peak:,} bytes reading a spool of {size:,}"
 
 
 def test_damaged_record_is_skipped(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -138,6 +138,32 @@ class Batch:
         return json.dumps(
             {"calls": self.calls, "visits": self.visits, "bookmarks": self.bookmarks}, separators=(",", ":")
         )
+
+    def halves(self) -> tuple[Batch, Batch] | None:
+        """The rows in two batches of about half each, in order; None for a batch of one row."""
+        cut = (len(self.calls) + len(self.visits) + len(self.bookmarks)) // 2
+        if cut == 0:
+            return None
+        first, second = Batch(), Batch()
+        for rows, into_first, into_second in (
+            (self.calls, first.calls, second.calls),
+            (self.visits, first.visits, second.visits),
+            (self.bookmarks, first.bookmarks, second.bookmarks),
+        ):
+            take = min(len(rows), cut)
+            cut -= take
+            into_first.extend(rows[:take])
+            into_second.extend(rows[take:])
+        return first, second
+
+    @classmethod
+    def joined(cls, batches: Iterable[Batch]) -> Batch:
+        whole = cls()
+        for batch in batches:
+            whole.calls.extend(batch.calls)
+            whole.visits.extend(batch.visits)
+            whole.bookmarks.extend(batch.bookmarks)
+        return whole
 
     def peer_events(self) -> list[PeerEvent]:
         """What the batch tells personal menus: calls at a leaf from known callers, then the

@@ -6,9 +6,10 @@ the call path) and commits them as one batch. If the database is down or locked,
 the fsync'd spool instead, and so does every later batch until the spool has been replayed - so rows
 reach the database in the order they were recorded. Replays are retried with exponential backoff.
 If the spool cannot be written either (the disk is full), batches wait in memory and both are
-tried again. A batch the database refuses (a value it cannot store: no retry would help) is set
-aside in the refused file, in the spool's format, so it neither blocks the batches behind it nor
-is lost. Nothing that goes wrong stops the writer thread.
+tried again. A batch the database refuses (a value it cannot store: no retry would help) is
+written in halves, down to the rows it refuses, which alone are set aside in the refused file, in
+the spool's format: they neither block the batches behind them nor are lost, and they keep no
+other call out of the database. Nothing that goes wrong stops the writer thread.
 
 It is also the personal menus' BookmarkWriter: a caller's bookmark goes the same way, so a database
 outage loses no bookmark, and `set_bookmark` returns once it is committed or spooled (the writer
@@ -54,6 +55,10 @@ REFUSED_FILE = "stats-refused.jsonl"  # beside the spool; to stats-spool.jsonl, 
 # (RuntimeSettings.personalizer_timeout), and a database that hangs rather than fails must not cost
 # the caller the confirmation of a change the writer still holds.
 BOOKMARK_KEPT_WITHIN = 0.5
+# Writes a refused batch may take to find the rows the database refuses: halving a batch of 20,000
+# rows finds one in about 30, so a few bad rows keep no good one out of the database, while a batch
+# of bad rows only is not written row by row.
+SPLIT_ATTEMPTS = 200
 
 
 @dataclass(slots=True)
@@ -287,33 +292,55 @@ class StatsRecorder:
         ones queue behind them to keep the order; while the spool cannot be written, in memory."""
         while self._unspooled:
             batch, waiting = self._unspooled[0]
-            if self.spool.pending or time.monotonic() < self._retry_at or not self._write(batch):
-                if not self._spool(batch):
-                    return
+            left: Batch | None = batch
+            if not (self.spool.pending or time.monotonic() < self._retry_at):
+                left = self._write(batch)
+            if left is not None and not self._spool(left):
+                self._unspooled[0] = (left, waiting)
+                return
             self._unspooled.popleft()
             for kept in waiting:
                 kept.set()
 
-    def _write(self, batch: Batch) -> bool:
-        """Commit the batch, or set it aside if the database refuses it; False if it is unavailable."""
-        error = self._commit(batch)
-        if error is not None:
-            logger.warning("stats database unavailable, spooling", error=_first_line(error))
-            self._retry_at = time.monotonic() + self._backoff
-        return error is None
+    def _write(self, batch: Batch) -> Batch | None:
+        """Commit the batch (`_commit`); what is left of it if the database is unavailable."""
+        failed = self._commit(batch)
+        if failed is None:
+            return None
+        error, left = failed
+        logger.warning("stats database unavailable, spooling", error=_first_line(error))
+        self._retry_at = time.monotonic() + self._backoff
+        return left
 
-    def _commit(self, batch: Batch) -> Exception | None:
-        """Commit the batch, or set it aside if the database refuses it; the error if the database
-        is unavailable (or a bug of ours, which must not lose the batch either)."""
+    def _commit(self, batch: Batch) -> tuple[Exception, Batch] | None:
+        """Commit the batch. The rows of one the database refuses are committed in halves, and
+        those it refuses are set aside, together (after SPLIT_ATTEMPTS writes, each part it still
+        refuses is set aside whole). If the database is unavailable (or a bug of ours fails the
+        write, which must not lose the batch either): the error and the rows not committed, in
+        order."""
+        todo, refused, why = [batch], list[Batch](), None  # todo: a stack, the next part on top
+        attempts = 0
         try:
-            self.store.write_batch(batch)
-        except (sa.exc.DataError, sa.exc.IntegrityError) as exc:
-            self._set_aside(batch, exc)
-        except Exception as exc:
-            return exc
-        else:
-            self.written += len(batch.visits)
-        return None
+            while todo:
+                part = todo.pop()
+                attempts += 1
+                try:
+                    self.store.write_batch(part)
+                except (sa.exc.DataError, sa.exc.IntegrityError) as exc:
+                    halves = part.halves() if attempts < SPLIT_ATTEMPTS else None
+                    if halves is None:
+                        refused.append(part)
+                        why = why or exc
+                    else:
+                        todo += reversed(halves)
+                    continue
+                except Exception as exc:
+                    return exc, Batch.joined([part, *reversed(todo)])
+                self.written += len(part.visits)
+            return None
+        finally:
+            if why is not None:
+                self._set_aside(Batch.joined(refused), why)
 
     def _spool(self, batch: Batch) -> bool:
         try:
@@ -370,8 +397,9 @@ class StatsRecorder:
     def _replay(self) -> None:
         replayed = 0
         for batch, end in self.spool.entries():
-            error = self._commit(batch)
-            if error is not None:
+            failed = self._commit(batch)
+            if failed is not None:
+                error, _ = failed  # the whole batch is replayed again: calls and visits are replay-safe
                 self._backoff = min(self._backoff * 2, self.retry_max)
                 self._retry_at = time.monotonic() + self._backoff
                 logger.warning("stats spool replay failed", error=_first_line(error), retry_in=self._backoff)

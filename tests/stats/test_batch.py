@@ -47,3 +47,23 @@ def test_what_a_batch_tells_personal_menus_is_its_calls_at_a_leaf_from_known_cal
         PeerCall("c1", "k", "hotline", "flu", ended.timestamp()),
         PeerBookmark("k", "hotline", "flu", on=False),
     ]
+
+
+@given(st.integers(0, 5), st.integers(0, 5), st.integers(0, 5))
+def test_halves_keep_every_row_in_order_and_split_until_one(calls: int, visits: int, bookmarks: int) -> None:
+    at = db_time(dt.datetime(2026, 12, 3, 9, tzinfo=dt.UTC))
+    batch = Batch(
+        calls=[("c", n) for n in range(calls)],  # type: ignore[misc]
+        visits=[("v", n) for n in range(visits)],  # type: ignore[misc]
+        bookmarks=[BookmarkRow("k", "f", str(n), n % 2, at) for n in range(bookmarks)],
+    )
+    halves = batch.halves()
+    rows = calls + visits + bookmarks
+    if rows < 2:
+        assert halves is None
+        return
+    assert halves is not None
+    first, second = halves
+    assert Batch.joined(halves) == batch
+    assert all(0 < len(b.calls) + len(b.visits) + len(b.bookmarks) < rows for b in halves)
+    assert abs((len(first.calls) + len(first.visits) + len(first.bookmarks)) - rows / 2) <= 0.5

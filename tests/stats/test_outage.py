@@ -189,23 +189,27 @@ def test_batches_wait_in_memory_while_neither_the_database_nor_the_spool_takes_t
 
 
 @pytest.mark.postgres
-def test_a_batch_the_database_refuses_is_set_aside_and_the_next_ones_are_written(
+def test_only_the_rows_the_database_refuses_are_set_aside_and_the_rest_is_written(
     postgres_server: PostgresServer, tmp_path: Path
 ) -> None:
     store = StatsStore.open(postgres_server.create_database(), keyer=KEYER)
-    recorder = StatsRecorder(store, tmp_path / "spool", interval=0.01).start()
+    recorder = StatsRecorder(store, tmp_path / "spool", interval=0.01)
     refused = [
-        e if not isinstance(e, NodeVisit) else dataclasses.replace(e, node_id="n" * 129)  # longer than its column
+        e if not isinstance(e, NodeVisit) or e.seq != 1 else dataclasses.replace(e, node_id="n" * 129)  # too long
         for e in synthetic_call(0)
     ]
+    events = refused + load(recorder, 1, 50)
     play(recorder, refused)
-    wait_for(lambda: recorder.refused == len(oracle.visits(refused)), "the batch to be refused")
-    events = load(recorder, 1, 50)
-    wait_for(lambda: recorder.written == len(oracle.visits(events)), "the next calls to be written")
-    assert recorder.close(timeout=30) and not recorder.spool.pending
-    assert_exactly(store, events, 49)
+    with structlog.testing.capture_logs() as logs:
+        recorder.start()  # one batch: the refused visit among 49 good calls
+        assert recorder.close(timeout=30) and not recorder.spool.pending
+    written = [e for e in events if not (isinstance(e, NodeVisit) and e.call_id == refused[0].call_id and e.seq == 1)]
+    assert_exactly(store, written, 50)
     (kept,) = recorder.refused_batches.read()  # nothing lost: kept in the spool's format
-    assert [v.node_id for v in kept.visits] == ["n" * 129] * len(oracle.visits(refused))
+    assert (kept.calls, [v.node_id for v in kept.visits]) == ([], ["n" * 129])
+    assert recorder.refused == 1 and [e["event"] for e in logs if e["log_level"] == "error"] == [
+        "stats batch refused by the database, set aside"
+    ]
     health = stats_health(recorder, store)
     assert not health.ok and str(recorder.refused_batches.path) in health.detail
     store.close()
@@ -359,4 +363,33 @@ def test_a_bookmark_is_kept_before_the_caller_is_told(tmp_path: Path) -> None:
     blocker.close()
     assert recorder.close(timeout=30)
     assert store.bookmarks(SYNTHETIC_FLOW) == []
+    store.close()
+
+
+def test_a_database_lost_while_a_refused_batch_is_split_spools_what_is_not_committed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = StatsStore.open(f"sqlite:///{tmp_path / 'stats.db'}", keyer=KEYER)
+    recorder = StatsRecorder(store, tmp_path / "spool", interval=0.01, retry_initial=0.01, retry_max=0.05)
+    bad = synthetic_call(7)[2]
+    assert isinstance(bad, NodeVisit)
+    write, writes = store.write_batch, []
+
+    def refuses_one_visit_and_goes_away_once(batch: Batch) -> object:
+        writes.append(batch)
+        if len(writes) == 3:  # the database goes away in the middle of the split
+            raise sa.exc.OperationalError("stats batch", None, Exception("server closed the connection"))
+        if any(v.call_id == bad.call_id and v.seq == bad.seq for v in batch.visits):
+            raise sa.exc.DataError("stats batch", None, Exception("value too long"))
+        return write(batch)
+
+    monkeypatch.setattr(store, "write_batch", refuses_one_visit_and_goes_away_once)
+    events = load(recorder, 0, 40)
+    recorder.start()
+    wait_for(lambda: not recorder.backlog and not recorder.spool.pending and recorder.refused, "the replay")
+    assert recorder.close(timeout=30)
+    good = [e for e in events if not (isinstance(e, NodeVisit) and (e.call_id, e.seq) == (bad.call_id, bad.seq))]
+    assert_exactly(store, good, 40)  # every row the database takes, once
+    (kept,) = recorder.refused_batches.read()
+    assert [(v.call_id, v.seq) for v in kept.visits] == [(bad.call_id, bad.seq)]
     store.close()

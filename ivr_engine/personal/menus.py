@@ -339,18 +339,26 @@ class PersonalMenus:
 
     async def load_missing_history(self) -> None:
         """Read the history of each flow served without it and merge it in, a step at a time, so
-        calls in progress wait for none longer than a few milliseconds. Raises what the store
-        raises; the flows not read stay as they are, and a later call tries them again."""
+        calls in progress wait for none longer than a few milliseconds. A flow whose read fails
+        stays as it is, the others are read, and the first failure is raised at the end; a later
+        call tries the flows not read again."""
+        failed: Exception | None = None
         for flow_id, state in list(self._flows.items()):
             pending = state.pending
             if pending is None or self.store is None:
                 continue
             started = time.perf_counter()
+            since = pending.earliest()
+            if self.counted_since is not None:
+                # A catch-up may read back from as early as the menus were loaded: the calls the
+                # history counts since then are remembered, or it would count them again.
+                since = min(since, self.counted_since + CATCH_UP_MARGIN)
             try:
-                uses, bookmarks, counted = await asyncio.to_thread(self._read_history, flow_id, pending.earliest())
-            except Exception:
+                uses, bookmarks, counted = await asyncio.to_thread(self._read_history, flow_id, since)
+            except Exception as exc:
                 pending.readable = False
-                raise
+                failed = failed or exc
+                continue
             pending.readable = True
             self._remember(counted)  # announced calls the history counts are not counted again
             for change in (c for log in pending.log.values() for c in log):
@@ -372,6 +380,8 @@ class PersonalMenus:
                 changed_meanwhile=changed,  # callers whose calls or bookmarks counted before the read
                 seconds=round(time.perf_counter() - started, 3),
             )
+        if failed is not None:
+            raise failed
 
     def _read_history(self, flow_id: str, since: float) -> tuple[list[_UseRow], list[tuple[str, str]], set[str]]:
         assert self.store is not None
@@ -528,7 +538,8 @@ class PersonalMenus:
     # --- the CallObserver ---------------------------------------------------------------------
 
     def call_started(self, event: CallStarted) -> None:
-        if identifies(event.caller) and event.flow_id in self._flows:
+        # Also on a flow not served yet: a reload may make it personal before the call ends.
+        if identifies(event.caller):
             self._calls[event.call_id] = (_compact(event.flow_id, self.key_of(event.caller)), event.flow_id)
 
     def node_entered(self, event: NodeEntered) -> None:
@@ -542,7 +553,8 @@ class PersonalMenus:
         if opened is None or event.leaf is None:
             return
         key, flow_id = opened
-        if self._add_call(key, self._flows[flow_id], event.leaf, event.ended_at.timestamp(), event.call_id):
+        state = self._flows.get(flow_id)
+        if state is not None and self._add_call(key, state, event.leaf, event.ended_at.timestamp(), event.call_id):
             self._remember([event.call_id])
 
     def _remember(self, call_ids: Iterable[str]) -> None:

@@ -445,12 +445,16 @@ class StatsStore:
 
     @contextlib.contextmanager
     def history(self, flow_id: str, counted_since: dt.datetime | None = None) -> Iterator[FlowHistory]:
-        # One REPEATABLE READ transaction on PostgreSQL, so that the calls `counted` names are
-        # exactly those of its period the counts include, while other nodes go on writing.
+        # One snapshot, so that the calls `counted` names are exactly those of its period the counts
+        # include, while the recorder and other nodes go on writing: a REPEATABLE READ transaction
+        # on PostgreSQL; on SQLite an explicit BEGIN, as pysqlite begins none before a SELECT and
+        # each read would see the database as it is then (in WAL mode the writer is not held up).
         with self.engine.connect() as conn:
             if self.dialect == "postgresql":
                 conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
+                if self.dialect == "sqlite":
+                    conn.exec_driver_sql("BEGIN")
                 counted: list[str] = []
                 if counted_since is not None:
                     ended = sa.select(Call.call_id).where(*self._ended_since([flow_id], counted_since))

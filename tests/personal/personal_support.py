@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from ivr_engine.flow import model as m
 from ivr_engine.flow.loader import load_flow
 from ivr_engine.flow.model import Flow
 from ivr_engine.personal.menus import PersonalMenus, PersonalParams
@@ -38,6 +40,16 @@ def hotline() -> Flow:
 def prompts() -> CatalogPrompts:
     """The prompts directory (hotline, dynamic and personal texts), timed by the built audio."""
     return CatalogPrompts(PromptCatalog.load(ROOT / "prompts"), Manifest.load(ROOT / "prompts" / "audio"))
+
+
+@cache
+def zero_keyed() -> Flow:
+    """The hotline with an option on key 0: a version the personal menus cannot take."""
+    main = hotline().nodes["main"]
+    assert isinstance(main, m.Menu)
+    zero = m.MenuOption(key="0", target="survey", prompt="opt.feedback.4")
+    nodes = {**hotline().nodes, "main": dataclasses.replace(main, options=(*main.options, zero))}
+    return dataclasses.replace(hotline(), keys=m.KeyBindings(operator=None), nodes=nodes)
 
 
 def keyer() -> CallerKeyer:

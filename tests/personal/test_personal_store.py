@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from personal_support import CALLER, SECRET, Clock, Heard, console_call, hotline, keyer, prompts, served
+from personal_support import CALLER, SECRET, Clock, Heard, console_call, hotline, keyer, prompts, served, zero_keyed
 from waiting import until_blocking
 
 from ivr_engine.caller_id import NumberPlan
@@ -242,15 +242,6 @@ async def test_a_flow_whose_menus_the_cost_model_cannot_time_is_served_without_p
     reloaded.add_flow(hotline(), prompts())
     await reloaded.bookmark(CALLER, hotline(), "food.home")
     assert reloaded.root_for(CALLER, flow) is None and reloaded.root_for(CALLER, hotline()) is not None
-
-
-def zero_keyed() -> m.Flow:
-    """The hotline with an option on key 0: a version the personal menus cannot take."""
-    main = hotline().nodes["main"]
-    assert isinstance(main, m.Menu)
-    zero = m.MenuOption(key="0", target="survey", prompt="opt.feedback.4")
-    nodes = {**hotline().nodes, "main": dataclasses.replace(main, options=(*main.options, zero))}
-    return dataclasses.replace(hotline(), keys=m.KeyBindings(operator=None), nodes=nodes)
 
 
 def reasons(menus: PersonalMenus) -> list[tuple[str, float, bool]]:
